@@ -1,0 +1,1 @@
+"""Handoff models — the outbox — come with the handoffs issue."""

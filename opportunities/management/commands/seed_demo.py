@@ -1,0 +1,266 @@
+"""``seed_demo [--deals N]``: demo users, catalog, accounts and deals in every stage.
+
+Idempotent: users are updated, catalog and accounts reused, and only the deals missing
+to reach N are created. The first 200 deals go through the services (so they carry real
+stage history, approvals, handoffs and commission credits); beyond that, deals are
+bulk-inserted in open stages with their entry requirements met, in batches, with
+progress — memory stays flat however large N is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import sys
+import time
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from opportunities import services
+from opportunities.management.commands.create_user import ensure_user
+from opportunities.models import Account, Contact, LineItem, Opportunity, Product
+from opportunities.stages import OPEN_STAGES, LossReason, Source, Stage
+
+DEMO_PASSWORD = "closedwon-demo"
+DEMO_USERS = [
+    ("alice", "rep", "Alice", "Archer"),
+    ("bob", "rep", "Bob", "Baker"),
+    ("rita", "revops", "Rita", "Reyes"),
+    ("admin", "admin", "Ada", "Admin"),
+]
+PRODUCTS = [
+    ("CW-CORE", "closedwon Core seat", Decimal("1200.00")),
+    ("CW-PRO", "closedwon Pro seat", Decimal("2400.00")),
+    ("CW-API", "API add-on", Decimal("600.00")),
+    ("CW-SSO", "SSO add-on", Decimal("300.00")),
+    ("CW-SUPPORT", "Premium support", Decimal("900.00")),
+]
+COMPANIES = [
+    "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises",
+    "Wonka", "Cyberdyne", "Soylent", "Tyrell", "Aperture", "Vandelay", "Pied Piper", "Dunder Mifflin",
+    "Oscorp", "Massive Dynamic", "Gringotts", "Monarch", "Nakatomi", "Prestige Worldwide", "Bluth",
+    "Sterling Cooper", "Los Pollos", "Virtucon", "Duff", "Gekko & Co", "Buy n Large", "Ollivanders",
+    "Spacely Sprockets",
+]
+COUNTRIES = ["US", "GB", "DE", "FR", "NL", "CA", "AU", "SE", "ES", "IE"]
+DEAL_KINDS = ["Platform", "Expansion", "Renewal", "Pilot", "Rollout", "Enterprise", "Team plan"]
+SERVICE_DEALS = 200
+# Share of service-made deals per final stage (sums to 1).
+STAGE_MIX = [
+    (Stage.PROSPECTING, 0.18),
+    (Stage.QUALIFICATION, 0.16),
+    (Stage.PROPOSAL, 0.16),
+    (Stage.NEGOTIATION, 0.15),
+    (Stage.PENDING_APPROVAL, 0.10),
+    (Stage.CLOSED_WON, 0.15),
+    (Stage.CLOSED_LOST, 0.10),
+]
+
+
+class Command(BaseCommand):
+    help = "Seed demo users, products, accounts and deals (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--deals", type=int, default=SERVICE_DEALS, help="Total demo deals wanted (default 200).")
+        parser.add_argument("--batch", type=int, default=2000, help="Bulk insert batch size beyond the first 200.")
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--quiet-logins", action="store_true", help="Do not print the demo logins.")
+
+    def handle(self, *args, **options) -> None:
+        rng = random.Random(options["seed"])
+        users = self._users()
+        products = self._products()
+        accounts = self._accounts(rng, users)
+        wanted = max(0, options["deals"])
+        existing = Opportunity.objects.filter(owner__in=[users["alice"], users["bob"]]).count()
+        missing = max(0, wanted - existing)
+        service_count = max(0, min(SERVICE_DEALS, wanted) - existing)
+        if missing:
+            self.stdout.write(f"Seeding {missing} deals ({existing} already there)…")
+        self._service_deals(rng, service_count, existing, users, products, accounts)
+        bulk = missing - service_count
+        if bulk > 0:
+            self._bulk_deals(rng, bulk, existing + service_count, users, products, accounts, options["batch"])
+        if not options["quiet_logins"]:
+            self._print_logins()
+
+    # --- reference data --------------------------------------------------------------------
+    def _users(self) -> dict:
+        users = {}
+        for username, role, first, last in DEMO_USERS:
+            user, _ = ensure_user(
+                username, role, DEMO_PASSWORD, f"{username}@demo.closedwon.local", first_name=first, last_name=last
+            )
+            users[username] = user
+        return users
+
+    def _products(self) -> list[tuple[Product, Decimal]]:
+        out = []
+        for sku, name, price in PRODUCTS:
+            product, _ = Product.objects.get_or_create(sku=sku, defaults={"name": name})
+            out.append((product, price))
+        return out
+
+    def _accounts(self, rng: random.Random, users: dict) -> list[tuple[Account, list[Contact]]]:
+        out = []
+        for index, company in enumerate(COMPANIES):
+            owner = users["alice"] if index % 2 == 0 else users["bob"]
+            slug = company.lower().replace(" ", "").replace("&", "and")
+            account, created = Account.objects.get_or_create(
+                external_id=f"demo-{index + 1:04d}",
+                defaults={
+                    "name": company,
+                    "domain": f"{slug}.example",
+                    "billing_country": COUNTRIES[index % len(COUNTRIES)],
+                    "owner": owner,
+                },
+            )
+            contacts = list(account.contacts.order_by("id"))
+            if not contacts:
+                contacts = [
+                    Contact.objects.create(
+                        account=account,
+                        first_name=first,
+                        last_name=last,
+                        email=f"{first.lower()}.{last.lower()}@{slug}.example" if n < 2 else "",
+                        title=title,
+                    )
+                    for n, (first, last, title) in enumerate(
+                        [("Jordan", "Lee", "VP Finance"), ("Sam", "Patel", "Head of IT"), ("Chris", "Novak", "Buyer")]
+                    )
+                ]
+            out.append((account, contacts))
+        return out
+
+    # --- deals ---------------------------------------------------------------------------------
+    def _deal_data(self, rng: random.Random, n: int, stage: str, users: dict, products, accounts) -> tuple[dict, list]:
+        account, contacts = accounts[n % len(accounts)]
+        owner = users["alice"] if n % 2 == 0 else users["bob"]
+        today = timezone.localdate()
+        items = []
+        for product, price in rng.sample(products, rng.randint(1, 2)):
+            items.append({"product": product.pk, "seats": rng.choice([5, 10, 20, 25, 50, 100]), "unit_price": price})
+        amount = sum((Decimal(i["seats"]) * i["unit_price"] for i in items), Decimal(0))
+        closing = stage in (Stage.PENDING_APPROVAL, Stage.CLOSED_WON)
+        if closing:
+            close_date = today - dt.timedelta(days=rng.randint(0, 170) if stage == Stage.CLOSED_WON else rng.randint(0, 5))
+        else:
+            close_date = today + dt.timedelta(days=rng.randint(5, 150))
+        data = {
+            "name": f"{account.name} — {rng.choice(DEAL_KINDS)} {n + 1}",
+            "account": account.pk,
+            "owner": owner.pk,
+            "type": rng.choice(["new_business", "new_business", "renewal", "upsell"]),
+            "amount": amount,
+            "close_date": close_date,
+            "primary_contact": contacts[0].pk,
+        }
+        if closing or rng.random() < 0.3:
+            data["contract_id"] = f"C-{today.year}-{n + 1:06d}"
+            data["contract_start_date"] = close_date + dt.timedelta(days=14)
+            data["term_months"] = rng.choice([12, 24, 36])
+        if closing and rng.random() < 0.4:
+            data["po_number"] = f"PO-{n + 1:06d}"
+        if stage == Stage.PROSPECTING and rng.random() < 0.5:
+            # Early deals often lack the numbers yet: the checklist has work to show.
+            data.pop("amount")
+            data.pop("primary_contact")
+            items = []
+        return data, items
+
+    def _service_deals(self, rng, count, start, users, products, accounts) -> None:
+        if count <= 0:
+            return
+        # Interleave the stages so any prefix of the plan (small --deals) has them all.
+        slots: list[tuple[float, str]] = []
+        for stage, share in STAGE_MIX:
+            per_stage = round(share * SERVICE_DEALS)
+            slots += [((i + 0.5) / per_stage, stage) for i in range(per_stage)]
+        plan = [stage for _, stage in sorted(slots, key=lambda slot: slot[0])]
+        rita = users["rita"]
+        started = time.monotonic()
+        for offset in range(count):
+            n = start + offset
+            stage = plan[n % len(plan)]
+            data, items = self._deal_data(rng, n, stage, users, products, accounts)
+            owner = users["alice"] if n % 2 == 0 else users["bob"]
+            with transaction.atomic():
+                opp = services.opportunity_create(actor=owner, data=data, line_items=items, source=Source.SYSTEM)
+                path: list[tuple[str, object, dict]] = []
+                if stage in OPEN_STAGES and stage != Stage.PROSPECTING:
+                    path.append((f"move_to_{stage}", owner, {}))
+                elif stage == Stage.PENDING_APPROVAL:
+                    path.append(("submit_for_approval", owner, {}))
+                elif stage == Stage.CLOSED_WON:
+                    path += [("submit_for_approval", owner, {}), ("approve", rita, {})]
+                elif stage == Stage.CLOSED_LOST:
+                    reason = rng.choice(LossReason.values)
+                    path.append(
+                        ("mark_lost", owner, {"loss_reason": reason, "loss_detail": "Went with an in-house tool" if reason == "other" else ""})
+                    )
+                for name, actor, params in path:
+                    services.opportunity_transition(
+                        opportunity=opp, name=name, actor=actor, source=Source.SYSTEM, **params
+                    )
+            self._progress(offset + 1, count, started)
+
+    def _bulk_deals(self, rng, count, start, users, products, accounts, batch) -> None:
+        started = time.monotonic()
+        done = 0
+        stages = list(OPEN_STAGES)
+        while done < count:
+            size = min(batch, count - done)
+            rows, pending_items = [], []
+            for offset in range(size):
+                n = start + done + offset
+                stage = stages[n % len(stages)]
+                data, items = self._deal_data(rng, n, Stage.NEGOTIATION, users, products, accounts)
+                # Bulk rows are inserted directly in a stage whose entry requirements they
+                # meet (a data load, like a CSV import of history); they have no StageChange.
+                rows.append(
+                    Opportunity(
+                        stage=stage,
+                        name=data["name"],
+                        account_id=data["account"],
+                        owner_id=data["owner"],
+                        type=data["type"],
+                        amount=data["amount"],
+                        close_date=data["close_date"],
+                        primary_contact_id=data["primary_contact"],
+                        contract_id=data.get("contract_id", ""),
+                    )
+                )
+                pending_items.append(items)
+            with transaction.atomic():
+                created = Opportunity.objects.bulk_create(rows)
+                if any(o.pk is None for o in created):  # SQLite < 3.35 does not return ids
+                    raise SystemExit("bulk_create did not return ids")
+                LineItem.objects.bulk_create(
+                    [
+                        LineItem(opportunity_id=o.pk, product_id=i["product"], seats=i["seats"], unit_price=i["unit_price"])
+                        for o, items in zip(created, pending_items, strict=True)
+                        for i in items
+                    ]
+                )
+            done += size
+            self._progress(done, count, started)
+
+    def _progress(self, done: int, total: int, started: float) -> None:
+        if total < 50 or (done % max(1, total // 20) and done != total):
+            return
+        rate = done / max(time.monotonic() - started, 1e-6)
+        bar = "#" * int(30 * done / total)
+        self.stderr.write(f"\r  [{bar:<30}] {done}/{total} deals ({rate:,.0f}/s)", ending="")
+        if done == total:
+            self.stderr.write("")
+        self.stderr.flush()
+
+    def _print_logins(self) -> None:
+        self.stdout.write("")
+        self.stdout.write("Demo logins (password for all: %s)" % DEMO_PASSWORD)
+        for username, role, first, _last in DEMO_USERS:
+            where = "/admin/" if role in ("revops", "admin") else "/pipeline/"
+            self.stdout.write(f"  {role:<7} {username:<6} / {DEMO_PASSWORD}   → {where}")

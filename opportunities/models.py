@@ -1,0 +1,361 @@
+"""Domain models (SPEC §1).
+
+The stage is an ``FSMField(protected=True)``: assigning it directly raises, so the only way
+to change it is a transition method, and the only caller of those is
+``services.opportunity_transition`` (which locks the row and writes the StageChange).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pycountry
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower, Trim
+from django.utils import timezone
+from django_fsm import FSMField, FSMModelMixin, transition
+from simple_history.models import HistoricalRecords
+
+from . import gates
+from .stages import (
+    CLAIMING_STAGES,
+    FORECAST_CATEGORY,
+    OPEN_STAGES,
+    PROBABILITY,
+    TRANSITIONS,
+    LossReason,
+    OpportunityType,
+    Source,
+    Stage,
+)
+
+
+def validate_currency(value: str) -> None:
+    if not value or pycountry.currencies.get(alpha_3=value.upper()) is None or value != value.upper():
+        raise ValidationError(
+            "Enter an ISO 4217 currency code such as USD or EUR.", code="invalid_currency"
+        )
+
+
+def validate_country(value: str) -> None:
+    if value and (value != value.upper() or pycountry.countries.get(alpha_2=value) is None):
+        raise ValidationError(
+            "Enter an ISO 3166 two-letter country code such as US or DE.", code="invalid_country"
+        )
+
+
+def default_currency() -> str:
+    return settings.DEFAULT_CURRENCY
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class Account(TimeStamped):
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=253, blank=True)
+    billing_country = models.CharField(max_length=2, blank=True, validators=[validate_country])
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
+    )
+    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(TimeStamped):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="contacts")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+    title = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Product(TimeStamped):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} — {self.name}"
+
+
+def _fsm(name: str, *, gated: bool = False) -> Any:
+    """Declare a django-fsm-2 transition from its single spec in ``stages.TRANSITIONS``."""
+    spec = TRANSITIONS[name]
+    return transition(
+        field="stage",
+        source=list(spec.sources),
+        target=spec.target,
+        conditions=[gates.fsm_condition(spec.target)] if gated else [],
+        custom={"label": spec.label},
+    )
+
+
+class Opportunity(FSMModelMixin, TimeStamped):
+    name = models.CharField(max_length=200)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="opportunities"
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="opportunities")
+    stage = FSMField(
+        max_length=32, choices=Stage.choices, default=Stage.PROSPECTING, protected=True, db_index=True
+    )
+    type = models.CharField(max_length=20, choices=OpportunityType.choices, default=OpportunityType.NEW_BUSINESS)
+    amount = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Total contract value.",
+    )
+    currency = models.CharField(max_length=3, default=default_currency, validators=[validate_currency])
+    close_date = models.DateField(null=True, blank=True, db_index=True)
+    contract_id = models.CharField(max_length=100, blank=True)
+    po_number = models.CharField("PO number", max_length=100, blank=True)
+    primary_contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="primary_for"
+    )
+    contract_start_date = models.DateField(null=True, blank=True)
+    term_months = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    loss_reason = models.CharField(max_length=20, choices=LossReason.choices, blank=True)
+    loss_detail = models.TextField(blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name_plural = "opportunities"
+        ordering = ["-updated_at", "-id"]
+        permissions = [
+            ("approve_opportunity", "Can approve or reject Closed-Won"),
+            ("change_any_opportunity", "Can change any rep's opportunities"),
+        ]
+        indexes = [
+            models.Index(fields=["stage", "close_date"]),
+            models.Index(fields=["owner", "stage"]),
+            models.Index(Lower(Trim("contract_id")), name="opp_contract_key_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gte=0), name="opp_amount_not_negative"
+            ),
+            # The gate checks uniqueness first (with a friendly message); these partial
+            # unique indexes make it hold even when two deals are submitted at the same
+            # instant in two transactions.
+            models.UniqueConstraint(
+                Lower(Trim("contract_id")),
+                condition=Q(stage__in=CLAIMING_STAGES) & ~Q(contract_id=""),
+                name="opp_contract_id_claimed_once",
+            ),
+            models.UniqueConstraint(
+                "account",
+                Lower(Trim("po_number")),
+                condition=Q(stage__in=CLAIMING_STAGES) & ~Q(po_number=""),
+                name="opp_po_number_claimed_once_per_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # --- derived values ---------------------------------------------------------------
+    @property
+    def stage_label(self) -> str:
+        return str(Stage(self.stage).label)
+
+    @property
+    def probability(self) -> int:
+        return PROBABILITY[self.stage]
+
+    @property
+    def forecast_category(self) -> str:
+        return FORECAST_CATEGORY[self.stage]
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage in OPEN_STAGES
+
+    # --- transitions (declared once; run only through services.opportunity_transition) --
+    @_fsm("move_to_prospecting", gated=True)
+    def move_to_prospecting(self) -> None:
+        pass
+
+    @_fsm("move_to_qualification", gated=True)
+    def move_to_qualification(self) -> None:
+        pass
+
+    @_fsm("move_to_proposal", gated=True)
+    def move_to_proposal(self) -> None:
+        pass
+
+    @_fsm("move_to_negotiation", gated=True)
+    def move_to_negotiation(self) -> None:
+        pass
+
+    @_fsm("submit_for_approval", gated=True)
+    def submit_for_approval(self) -> None:
+        pass
+
+    @_fsm("withdraw")
+    def withdraw(self) -> None:
+        pass
+
+    @_fsm("approve", gated=True)
+    def approve(self) -> None:
+        self.closed_at = timezone.now()
+
+    @_fsm("reject")
+    def reject(self) -> None:
+        pass
+
+    @_fsm("mark_lost")
+    def mark_lost(self, *, loss_reason: str, loss_detail: str = "") -> None:
+        self.loss_reason = loss_reason
+        self.loss_detail = loss_detail
+        self.closed_at = timezone.now()
+
+    @_fsm("reopen")
+    def reopen(self) -> None:
+        self.loss_reason = ""
+        self.loss_detail = ""
+        self.closed_at = None
+
+
+class LineItem(TimeStamped):
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="line_items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
+    seats = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    unit_price = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Price per seat for the whole term.",
+    )
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(seats__gte=1), name="line_item_seats_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(unit_price__isnull=True) | Q(unit_price__gte=0),
+                name="line_item_unit_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seats} × {self.product_id}"
+
+
+class StageChange(models.Model):
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="stage_changes")
+    transition = models.CharField(max_length=40)
+    from_stage = models.CharField(max_length=32, choices=Stage.choices)
+    to_stage = models.CharField(max_length=32, choices=Stage.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices)
+    reason = models.TextField(blank=True)
+    gate_snapshot = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["opportunity", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.opportunity_id}: {self.from_stage} → {self.to_stage}"
+
+
+class Decision(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Approval(models.Model):
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="approvals")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING)
+    reason = models.TextField(blank=True)
+    snapshot = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["submitted_at", "id"]
+        indexes = [models.Index(fields=["decision", "submitted_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["opportunity"], condition=Q(decision="pending"), name="one_pending_approval_per_deal"
+            ),
+            models.UniqueConstraint(
+                fields=["opportunity"], condition=Q(decision="approved"), name="one_approved_approval_per_deal"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Approval #{self.pk} ({self.decision})"
+
+
+class StageRequirement(TimeStamped):
+    """A RevOps-configured required field for a stage and every later stage.
+
+    It only adds to the built-in rules (gates.py); it can never remove one.
+    """
+
+    STAGES = [
+        (Stage.QUALIFICATION, Stage.QUALIFICATION.label),
+        (Stage.PROPOSAL, Stage.PROPOSAL.label),
+        (Stage.NEGOTIATION, Stage.NEGOTIATION.label),
+        (Stage.PENDING_APPROVAL, "Closed-Won request"),
+    ]
+
+    stage = models.CharField(max_length=32, choices=STAGES)
+    field = models.CharField(max_length=40, choices=gates.CONFIGURABLE_FIELDS)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["stage", "field"]
+        constraints = [models.UniqueConstraint(fields=["stage", "field"], name="stage_requirement_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()}: {self.get_field_display()}"

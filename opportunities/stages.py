@@ -1,0 +1,163 @@
+"""The pipeline stages and their transitions (SPEC §2), declared once.
+
+Everything that shows a stage (UI, API, admin, dashboard) reads its label, probability
+and forecast category from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+
+
+class Stage(models.TextChoices):
+    PROSPECTING = "prospecting", "Prospecting"
+    QUALIFICATION = "qualification", "Qualification"
+    PROPOSAL = "proposal", "Proposal"
+    NEGOTIATION = "negotiation", "Negotiation"
+    PENDING_APPROVAL = "pending_approval", "Closed-Won — pending approval"
+    CLOSED_WON = "closed_won", "Closed Won"
+    CLOSED_LOST = "closed_lost", "Closed Lost"
+
+
+PROBABILITY: dict[str, int] = {
+    Stage.PROSPECTING: 10,
+    Stage.QUALIFICATION: 20,
+    Stage.PROPOSAL: 50,
+    Stage.NEGOTIATION: 75,
+    Stage.PENDING_APPROVAL: 90,
+    Stage.CLOSED_WON: 100,
+    Stage.CLOSED_LOST: 0,
+}
+
+FORECAST_CATEGORY: dict[str, str] = {
+    Stage.PROSPECTING: "pipeline",
+    Stage.QUALIFICATION: "pipeline",
+    Stage.PROPOSAL: "best_case",
+    Stage.NEGOTIATION: "commit",
+    Stage.PENDING_APPROVAL: "commit",
+    Stage.CLOSED_WON: "closed",
+    Stage.CLOSED_LOST: "omitted",
+}
+
+OPEN_STAGES: tuple[str, ...] = (
+    Stage.PROSPECTING,
+    Stage.QUALIFICATION,
+    Stage.PROPOSAL,
+    Stage.NEGOTIATION,
+)
+# Stages whose opportunity "claims" its contract ID / PO number (SPEC §3 uniqueness).
+CLAIMING_STAGES: tuple[str, ...] = (Stage.PENDING_APPROVAL, Stage.CLOSED_WON)
+# Stages in which the gated fields may not change (record_locked).
+LOCKED_STAGES: tuple[str, ...] = (Stage.PENDING_APPROVAL, Stage.CLOSED_WON)
+# Order used for "this stage and all later ones" (cumulative requirements).
+STAGE_ORDER: tuple[str, ...] = (*OPEN_STAGES, Stage.PENDING_APPROVAL, Stage.CLOSED_WON)
+
+
+class OpportunityType(models.TextChoices):
+    NEW_BUSINESS = "new_business", "New business"
+    RENEWAL = "renewal", "Renewal"
+    UPSELL = "upsell", "Upsell"
+
+
+class LossReason(models.TextChoices):
+    PRICE = "price", "Price"
+    COMPETITOR = "competitor", "Lost to a competitor"
+    NO_BUDGET = "no_budget", "No budget"
+    NO_DECISION = "no_decision", "No decision"
+    TIMING = "timing", "Timing"
+    PRODUCT_FIT = "product_fit", "Product fit"
+    OTHER = "other", "Other"
+
+
+class Source(models.TextChoices):
+    UI = "ui", "Web UI"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    SYSTEM = "system", "System"
+
+
+class Who:
+    """Who may run a transition (SPEC §2 "who" column)."""
+
+    OWNER = "owner"
+    REVOPS = "revops"
+    SUBMITTER = "submitter"
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    name: str
+    label: str
+    sources: tuple[str, ...]
+    target: str
+    who: frozenset[str]
+    # Extra input the transition takes; "reason" for reject, "loss_reason" for mark_lost.
+    needs: tuple[str, ...] = ()
+
+
+def _move(stage: str) -> TransitionSpec:
+    return TransitionSpec(
+        name=f"move_to_{stage}",
+        label=f"Move to {Stage(stage).label}",
+        sources=tuple(s for s in OPEN_STAGES if s != stage),
+        target=stage,
+        who=frozenset({Who.OWNER, Who.REVOPS}),
+    )
+
+
+TRANSITIONS: dict[str, TransitionSpec] = {
+    spec.name: spec
+    for spec in (
+        *(_move(stage) for stage in OPEN_STAGES),
+        TransitionSpec(
+            name="submit_for_approval",
+            label="Request Closed-Won",
+            sources=OPEN_STAGES,
+            target=Stage.PENDING_APPROVAL,
+            who=frozenset({Who.OWNER}),
+        ),
+        TransitionSpec(
+            name="withdraw",
+            label="Withdraw request",
+            sources=(Stage.PENDING_APPROVAL,),
+            target=Stage.NEGOTIATION,
+            who=frozenset({Who.OWNER, Who.SUBMITTER}),
+        ),
+        TransitionSpec(
+            name="approve",
+            label="Approve Closed-Won",
+            sources=(Stage.PENDING_APPROVAL,),
+            target=Stage.CLOSED_WON,
+            who=frozenset({Who.REVOPS}),
+        ),
+        TransitionSpec(
+            name="reject",
+            label="Reject",
+            sources=(Stage.PENDING_APPROVAL,),
+            target=Stage.NEGOTIATION,
+            who=frozenset({Who.REVOPS}),
+            needs=("reason",),
+        ),
+        TransitionSpec(
+            name="mark_lost",
+            label="Mark lost",
+            sources=(*OPEN_STAGES, Stage.PENDING_APPROVAL),
+            target=Stage.CLOSED_LOST,
+            who=frozenset({Who.OWNER, Who.REVOPS}),
+            needs=("loss_reason",),
+        ),
+        TransitionSpec(
+            name="reopen",
+            label="Reopen",
+            sources=(Stage.CLOSED_LOST,),
+            target=Stage.QUALIFICATION,
+            who=frozenset({Who.OWNER, Who.REVOPS}),
+        ),
+    )
+}
+
+
+def stage_label(stage: str) -> str:
+    return str(Stage(stage).label)

@@ -1,0 +1,78 @@
+"""Shared fixtures. Tests talk to the real database of DATABASE_URL (PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.factories import make_user
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static():
+    """Production-mode static storage (manifest) needs collectstatic, as in deployment."""
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if not settings.DEBUG and not manifest.exists():
+        from django.core.management import call_command
+
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 at production strength costs ~0.3 s per user; tests do not test hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture
+def rep(db):
+    return make_user("rep", "rep_alice")
+
+
+@pytest.fixture
+def rep2(db):
+    return make_user("rep", "rep_bob")
+
+
+@pytest.fixture
+def revops(db):
+    return make_user("revops", "revops_rita")
+
+
+@pytest.fixture
+def revops2(db):
+    return make_user("revops", "revops_ron")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("admin", "admin_ada")
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
