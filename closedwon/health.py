@@ -34,7 +34,9 @@ def _check_broker() -> str | None:
         # A fresh connection each time (not the app's pool) so the probe sees the broker
         # as it is now.
         with Connection(
-            app.conf.broker_url, transport_options=app.conf.broker_transport_options, connect_timeout=2
+            app.conf.broker_url,
+            transport_options=app.conf.broker_transport_options,
+            connect_timeout=2,
         ) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:  # noqa: BLE001

@@ -48,7 +48,9 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _INSECURE_KEY
 elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
-    raise ImproperlyConfigured("SECRET_KEY is too weak for production: use at least 50 random characters.")
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for production: use at least 50 random characters."
+    )
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 if not DEBUG and not ALLOWED_HOSTS:
@@ -110,7 +112,9 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'closedwon.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: WAL lets readers run beside a writer,
     # IMMEDIATE takes the write lock at BEGIN (no lock upgrade deadlocks) and the busy
@@ -159,7 +163,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 # --- Cache --------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -221,7 +227,9 @@ HANDOFF_CONNECT_TIMEOUT = float(os.environ.get("HANDOFF_CONNECT_TIMEOUT", "3"))
 HANDOFF_READ_TIMEOUT = float(os.environ.get("HANDOFF_READ_TIMEOUT", "10"))
 HANDOFF_RELAY_INTERVAL = float(os.environ.get("HANDOFF_RELAY_INTERVAL", "10"))
 DEMO_RECEIVER = _env_bool("DEMO_RECEIVER", False)
-DEMO_RECEIVER_SECRET = os.environ.get("DEMO_RECEIVER_SECRET", "whsec_ZGVtby1yZWNlaXZlci1zZWNyZXQtZm9yLWNsb3NlZHdvbg==")
+DEMO_RECEIVER_SECRET = os.environ.get(
+    "DEMO_RECEIVER_SECRET", "whsec_ZGVtby1yZWNlaXZlci1zZWNyZXQtZm9yLWNsb3NlZHdvbg=="
+)
 COMMISSION_DEFAULT_RATE = os.environ.get("COMMISSION_DEFAULT_RATE", "0.10")
 
 # --- REST framework -----------------------------------------------------------------

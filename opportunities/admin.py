@@ -4,7 +4,16 @@ through ``services.opportunity_transition`` (STYLE rule 5)."""
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Account, Approval, Contact, LineItem, Opportunity, Product, StageChange, StageRequirement
+from .models import (
+    Account,
+    Approval,
+    Contact,
+    LineItem,
+    Opportunity,
+    Product,
+    StageChange,
+    StageRequirement,
+)
 
 
 @admin.register(Account)
@@ -40,11 +49,28 @@ class LineItemInline(admin.TabularInline):
 
 @admin.register(Opportunity)
 class OpportunityAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "account", "owner", "stage", "amount", "currency", "close_date", "updated_at")
+    list_display = (
+        "name",
+        "account",
+        "owner",
+        "stage",
+        "amount",
+        "currency",
+        "close_date",
+        "updated_at",
+    )
     list_filter = ("stage", "type", "owner", "currency")
     search_fields = ("name", "account__name", "contract_id", "po_number")
     list_select_related = ("account", "owner")
-    readonly_fields = ("stage", "version", "closed_at", "loss_reason", "loss_detail", "created_at", "updated_at")
+    readonly_fields = (
+        "stage",
+        "version",
+        "closed_at",
+        "loss_reason",
+        "loss_detail",
+        "created_at",
+        "updated_at",
+    )
     autocomplete_fields = ("account", "owner", "primary_contact")
     inlines = [LineItemInline]
     date_hierarchy = "close_date"
@@ -67,7 +93,14 @@ class StageChangeAdmin(admin.ModelAdmin):
 
 @admin.register(Approval)
 class ApprovalAdmin(admin.ModelAdmin):
-    list_display = ("opportunity", "decision", "submitted_by", "submitted_at", "decided_by", "decided_at")
+    list_display = (
+        "opportunity",
+        "decision",
+        "submitted_by",
+        "submitted_at",
+        "decided_by",
+        "decided_at",
+    )
     list_filter = ("decision",)
     search_fields = ("opportunity__name", "reason")
     list_select_related = ("opportunity", "submitted_by", "decided_by")

@@ -167,7 +167,9 @@ def gather_facts(
         else:
             items = tuple(
                 LineFacts(seats, price)
-                for seats, price in opportunity.line_items.order_by("id").values_list("seats", "unit_price")
+                for seats, price in opportunity.line_items.order_by("id").values_list(
+                    "seats", "unit_price"
+                )
             )
 
     contact_account_id: int | None = None
@@ -175,14 +177,22 @@ def gather_facts(
     if opportunity.primary_contact_id:
         if Opportunity.primary_contact.is_cached(opportunity):  # type: ignore[attr-defined]
             contact = opportunity.primary_contact
-            contact_account_id, contact_email = contact.account_id, contact.email
+            if contact is not None:
+                contact_account_id, contact_email = contact.account_id, contact.email
         else:
-            row = Contact.objects.filter(pk=opportunity.primary_contact_id).values_list("account_id", "email").first()
+            row = (
+                Contact.objects.filter(pk=opportunity.primary_contact_id)
+                .values_list("account_id", "email")
+                .first()
+            )
             if row:
                 contact_account_id, contact_email = row
 
     contract_in_use = po_in_use = False
-    contract_key, po_key = normalize_key(opportunity.contract_id), normalize_key(opportunity.po_number)
+    contract_key, po_key = (
+        normalize_key(opportunity.contract_id),
+        normalize_key(opportunity.po_number),
+    )
     if closing and (contract_key or po_key):
         from django.db.models import Q
         from django.db.models.functions import Lower, Trim
@@ -209,7 +219,9 @@ def gather_facts(
     configured: tuple[tuple[str, str], ...] = ()
     if stages:
         configured = tuple(
-            StageRequirement.objects.filter(stage__in=stages).order_by("stage", "field").values_list("stage", "field")
+            StageRequirement.objects.filter(stage__in=stages)
+            .order_by("stage", "field")
+            .values_list("stage", "field")
         )
 
     return GateFacts(
@@ -251,18 +263,28 @@ def _field_rules(facts: GateFacts, field_name: str) -> list[Unmet]:
     if field_name == "account" and facts.account_id is None:
         return [Unmet(Code.ACCOUNT_REQUIRED, "account", "Choose the account this deal is with.")]
     if field_name == "amount" and (facts.amount is None or facts.amount <= 0):
-        return [Unmet(Code.AMOUNT_REQUIRED, "amount", "Enter the deal amount (total contract value).")]
+        return [
+            Unmet(Code.AMOUNT_REQUIRED, "amount", "Enter the deal amount (total contract value).")
+        ]
     if field_name == "close_date" and facts.close_date is None:
         return [Unmet(Code.CLOSE_DATE_REQUIRED, "close_date", "Set the close date.")]
     if field_name == "primary_contact" and facts.primary_contact_id is None:
-        return [Unmet(Code.PRIMARY_CONTACT_REQUIRED, "primary_contact", "Choose the primary contact at the customer.")]
+        return [
+            Unmet(
+                Code.PRIMARY_CONTACT_REQUIRED,
+                "primary_contact",
+                "Choose the primary contact at the customer.",
+            )
+        ]
     return []
 
 
 def _closed_won_rules(facts: GateFacts) -> list[Unmet]:
     unmet: list[Unmet] = []
     if not facts.contract_id.strip() and not facts.po_number.strip():
-        unmet.append(Unmet(Code.CONTRACT_OR_PO_REQUIRED, "contract_id", "Add a contract ID or a PO number."))
+        unmet.append(
+            Unmet(Code.CONTRACT_OR_PO_REQUIRED, "contract_id", "Add a contract ID or a PO number.")
+        )
     if facts.contract_id_in_use:
         unmet.append(
             Unmet(
@@ -309,13 +331,22 @@ def _closed_won_rules(facts: GateFacts) -> list[Unmet]:
                 )
             )
     if not facts.line_items or any(li.seats is None or li.seats < 1 for li in facts.line_items):
-        unmet.append(Unmet(Code.SEATS_REQUIRED, "line_items", "Add the products sold, each with at least one seat."))
+        unmet.append(
+            Unmet(
+                Code.SEATS_REQUIRED,
+                "line_items",
+                "Add the products sold, each with at least one seat.",
+            )
+        )
     elif (
         facts.amount is not None
         and facts.amount > 0
         and all(li.unit_price is not None for li in facts.line_items)
     ):
-        total = sum((Decimal(li.seats or 0) * (li.unit_price or Decimal(0)) for li in facts.line_items), Decimal(0))
+        total = sum(
+            (Decimal(li.seats or 0) * (li.unit_price or Decimal(0)) for li in facts.line_items),
+            Decimal(0),
+        )
         if total != facts.amount:
             unmet.append(
                 Unmet(
@@ -377,25 +408,41 @@ def unmet_requirements(
 CHECKLIST: list[tuple[str, tuple[str, ...]]] = [
     ("Account", (Code.ACCOUNT_REQUIRED,)),
     ("Contract ID or PO number", (Code.CONTRACT_OR_PO_REQUIRED,)),
-    ("Contract ID and PO number not already booked", (Code.CONTRACT_ID_IN_USE, Code.PO_NUMBER_IN_USE)),
+    (
+        "Contract ID and PO number not already booked",
+        (Code.CONTRACT_ID_IN_USE, Code.PO_NUMBER_IN_USE),
+    ),
     ("Amount", (Code.AMOUNT_REQUIRED,)),
     ("Close date, today or earlier", (Code.CLOSE_DATE_REQUIRED, Code.CLOSE_DATE_IN_FUTURE)),
     (
         "Primary contact at this account, with an email",
-        (Code.PRIMARY_CONTACT_REQUIRED, Code.PRIMARY_CONTACT_NOT_ON_ACCOUNT, Code.PRIMARY_CONTACT_EMAIL_REQUIRED),
+        (
+            Code.PRIMARY_CONTACT_REQUIRED,
+            Code.PRIMARY_CONTACT_NOT_ON_ACCOUNT,
+            Code.PRIMARY_CONTACT_EMAIL_REQUIRED,
+        ),
     ),
     ("Products with seats", (Code.SEATS_REQUIRED,)),
     ("Amount matches the line items", (Code.AMOUNT_MISMATCH,)),
 ]
 
 
-def checklist(unmet: Iterable[Unmet], configured: Iterable[tuple[str, str]] = ()) -> list[dict[str, Any]]:
+def checklist(
+    unmet: Iterable[Unmet], configured: Iterable[tuple[str, str]] = ()
+) -> list[dict[str, Any]]:
     """Every Closed-Won requirement, met or not, with the gate's own messages."""
     unmet = list(unmet)
     rows: list[dict[str, Any]] = []
     for label, codes in CHECKLIST:
         hits = [u for u in unmet if u.code in codes]
-        rows.append({"label": label, "met": not hits, "codes": list(codes), "messages": [u.message for u in hits]})
+        rows.append(
+            {
+                "label": label,
+                "met": not hits,
+                "codes": list(codes),
+                "messages": [u.message for u in hits],
+            }
+        )
     seen: set[str] = set()
     for _stage, field_name in configured:
         if field_name in seen:

@@ -36,7 +36,11 @@ from .stages import (
 
 
 def validate_currency(value: str) -> None:
-    if not value or pycountry.currencies.get(alpha_3=value.upper()) is None or value != value.upper():
+    if (
+        not value
+        or pycountry.currencies.get(alpha_3=value.upper()) is None
+        or value != value.upper()
+    ):
         raise ValidationError(
             "Enter an ISO 4217 currency code such as USD or EUR.", code="invalid_currency"
         )
@@ -66,7 +70,11 @@ class Account(TimeStamped):
     domain = models.CharField(max_length=253, blank=True)
     billing_country = models.CharField(max_length=2, blank=True, validators=[validate_country])
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accounts",
     )
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
 
@@ -122,11 +130,19 @@ class Opportunity(FSMModelMixin, TimeStamped):
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.PROTECT, related_name="opportunities"
     )
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="opportunities")
-    stage = FSMField(
-        max_length=32, choices=Stage.choices, default=Stage.PROSPECTING, protected=True, db_index=True
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="opportunities"
     )
-    type = models.CharField(max_length=20, choices=OpportunityType.choices, default=OpportunityType.NEW_BUSINESS)
+    stage = FSMField(
+        max_length=32,
+        choices=Stage.choices,
+        default=Stage.PROSPECTING,
+        protected=True,
+        db_index=True,
+    )
+    type = models.CharField(
+        max_length=20, choices=OpportunityType.choices, default=OpportunityType.NEW_BUSINESS
+    )
     amount = models.DecimalField(
         max_digits=14,
         decimal_places=2,
@@ -135,7 +151,9 @@ class Opportunity(FSMModelMixin, TimeStamped):
         validators=[MinValueValidator(Decimal("0"))],
         help_text="Total contract value.",
     )
-    currency = models.CharField(max_length=3, default=default_currency, validators=[validate_currency])
+    currency = models.CharField(
+        max_length=3, default=default_currency, validators=[validate_currency]
+    )
     close_date = models.DateField(null=True, blank=True, db_index=True)
     contract_id = models.CharField(max_length=100, blank=True)
     po_number = models.CharField("PO number", max_length=100, blank=True)
@@ -143,7 +161,9 @@ class Opportunity(FSMModelMixin, TimeStamped):
         Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="primary_for"
     )
     contract_start_date = models.DateField(null=True, blank=True)
-    term_months = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    term_months = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
     loss_reason = models.CharField(max_length=20, choices=LossReason.choices, blank=True)
     loss_detail = models.TextField(blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -250,7 +270,9 @@ class Opportunity(FSMModelMixin, TimeStamped):
 
 
 class LineItem(TimeStamped):
-    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="line_items")
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.CASCADE, related_name="line_items"
+    )
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
     seats = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     unit_price = models.DecimalField(
@@ -279,7 +301,9 @@ class LineItem(TimeStamped):
 
 
 class StageChange(models.Model):
-    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="stage_changes")
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.CASCADE, related_name="stage_changes"
+    )
     transition = models.CharField(max_length=40)
     from_stage = models.CharField(max_length=32, choices=Stage.choices)
     to_stage = models.CharField(max_length=32, choices=Stage.choices)
@@ -308,7 +332,9 @@ class Decision(models.TextChoices):
 
 class Approval(models.Model):
     opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="approvals")
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -323,10 +349,14 @@ class Approval(models.Model):
         indexes = [models.Index(fields=["decision", "submitted_at"])]
         constraints = [
             models.UniqueConstraint(
-                fields=["opportunity"], condition=Q(decision="pending"), name="one_pending_approval_per_deal"
+                fields=["opportunity"],
+                condition=Q(decision="pending"),
+                name="one_pending_approval_per_deal",
             ),
             models.UniqueConstraint(
-                fields=["opportunity"], condition=Q(decision="approved"), name="one_approved_approval_per_deal"
+                fields=["opportunity"],
+                condition=Q(decision="approved"),
+                name="one_approved_approval_per_deal",
             ),
         ]
 
@@ -355,7 +385,9 @@ class StageRequirement(TimeStamped):
 
     class Meta:
         ordering = ["stage", "field"]
-        constraints = [models.UniqueConstraint(fields=["stage", "field"], name="stage_requirement_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["stage", "field"], name="stage_requirement_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_stage_display()}: {self.get_field_display()}"

@@ -22,18 +22,34 @@ CHANGE_PERM = "opportunities.change_opportunity"
 
 # Codenames in the opportunities app; the data migration 0002 grants the same.
 REP_PERMS = (
-    "view_account", "add_account", "change_account",
-    "view_contact", "add_contact", "change_contact",
+    "view_account",
+    "add_account",
+    "change_account",
+    "view_contact",
+    "add_contact",
+    "change_contact",
     "view_product",
-    "view_opportunity", "add_opportunity", "change_opportunity",
-    "view_lineitem", "add_lineitem", "change_lineitem", "delete_lineitem",
-    "view_stagechange", "view_approval", "view_stagerequirement",
+    "view_opportunity",
+    "add_opportunity",
+    "change_opportunity",
+    "view_lineitem",
+    "add_lineitem",
+    "change_lineitem",
+    "delete_lineitem",
+    "view_stagechange",
+    "view_approval",
+    "view_stagerequirement",
 )
 REVOPS_EXTRA = (
-    "add_product", "change_product",
-    "approve_opportunity", "change_any_opportunity",
-    "add_stagerequirement", "change_stagerequirement", "delete_stagerequirement",
-    "view_historicalopportunity", "view_historicallineitem",
+    "add_product",
+    "change_product",
+    "approve_opportunity",
+    "change_any_opportunity",
+    "add_stagerequirement",
+    "change_stagerequirement",
+    "delete_stagerequirement",
+    "view_historicalopportunity",
+    "view_historicallineitem",
 )
 # Other apps add theirs: {"app_label": {"rep": (...), "revops": (...)}}.
 EXTRA_APP_PERMS: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -46,7 +62,7 @@ def ensure_groups() -> None:
     database or an operator deleted a group by mistake."""
     from django.contrib.auth.models import Group, Permission
 
-    wanted = {
+    wanted: dict[str, dict[str, tuple[str, ...]]] = {
         REP_GROUP: {"opportunities": REP_PERMS},
         REVOPS_GROUP: {"opportunities": REP_PERMS + REVOPS_EXTRA},
     }
@@ -59,7 +75,9 @@ def ensure_groups() -> None:
             continue
         for app_label, codenames in apps.items():
             group.permissions.add(
-                *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+                *Permission.objects.filter(
+                    content_type__app_label=app_label, codename__in=codenames
+                )
             )
 
 
@@ -77,4 +95,9 @@ def can_change(user: Any, opportunity: Opportunity) -> bool:
 
 
 def can_create(user: Any) -> bool:
-    return bool(user and user.is_authenticated and user.is_active and user.has_perm("opportunities.add_opportunity"))
+    return bool(
+        user
+        and user.is_authenticated
+        and user.is_active
+        and user.has_perm("opportunities.add_opportunity")
+    )

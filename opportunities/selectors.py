@@ -18,7 +18,9 @@ from .stages import TRANSITIONS, Stage
 
 def opportunity_list() -> QuerySet[Opportunity]:
     """Deals with account, owner, primary contact and line items (+ products) loaded."""
-    return Opportunity.objects.select_related("account", "owner", "primary_contact").prefetch_related(
+    return Opportunity.objects.select_related(
+        "account", "owner", "primary_contact"
+    ).prefetch_related(
         Prefetch("line_items", queryset=LineItem.objects.select_related("product").order_by("id"))
     )
 
@@ -32,7 +34,11 @@ def opportunity_get(pk: Any) -> Opportunity | None:
 
 def opportunity_history(opportunity: Opportunity) -> QuerySet[StageChange]:
     """StageChange rows, newest first."""
-    return StageChange.objects.filter(opportunity=opportunity).select_related("actor").order_by("-at", "-id")
+    return (
+        StageChange.objects.filter(opportunity=opportunity)
+        .select_related("actor")
+        .order_by("-at", "-id")
+    )
 
 
 def approval_queue(*, decision: str | None = Decision.PENDING) -> QuerySet[Approval]:
@@ -46,7 +52,11 @@ def approval_queue(*, decision: str | None = Decision.PENDING) -> QuerySet[Appro
 
 
 def opportunity_pending_approval(opportunity: Opportunity) -> Approval | None:
-    return opportunity.approvals.filter(decision=Decision.PENDING).select_related("submitted_by").first()
+    return (
+        opportunity.approvals.filter(decision=Decision.PENDING)
+        .select_related("submitted_by")
+        .first()
+    )
 
 
 def opportunity_transition_options(opportunity: Opportunity, user: Any) -> list[dict[str, Any]]:
@@ -56,7 +66,11 @@ def opportunity_transition_options(opportunity: Opportunity, user: Any) -> list[
     The facts are gathered once (≤ 3 queries) and every target is evaluated from them.
     """
     facts = gates.gather_facts(opportunity, target=Stage.CLOSED_WON)
-    approval = opportunity_pending_approval(opportunity) if opportunity.stage == Stage.PENDING_APPROVAL else None
+    approval = (
+        opportunity_pending_approval(opportunity)
+        if opportunity.stage == Stage.PENDING_APPROVAL
+        else None
+    )
     options = []
     for name, spec in TRANSITIONS.items():
         gated = spec.target in gates.CLOSED_WON_TARGETS or name.startswith("move_to_")

@@ -20,7 +20,7 @@ from typing import Any
 import django_fsm
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from . import errors, gates, roles
@@ -64,11 +64,19 @@ def _validation_errors(exc: ValidationError) -> list[dict[str, str]]:
         for field_name, errs in exc.error_dict.items():
             for err in errs:
                 message = err.message % err.params if err.params else err.message
-                out.append({"code": err.code or "invalid", "field": field_name, "message": str(message)})
+                out.append(
+                    {"code": err.code or "invalid", "field": field_name, "message": str(message)}
+                )
     else:
         for err in exc.error_list:
             message = err.message % err.params if err.params else err.message
-            out.append({"code": err.code or "invalid", "field": "non_field_errors", "message": str(message)})
+            out.append(
+                {
+                    "code": err.code or "invalid",
+                    "field": "non_field_errors",
+                    "message": str(message),
+                }
+            )
     return out
 
 
@@ -85,12 +93,15 @@ def _assign(instance: Model, data: Mapping[str, Any], allowed: Iterable[str]) ->
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise errors.InvalidInput(
-            errors=[{"code": "unknown_field", "field": name, "message": "This field cannot be set."} for name in unknown]
+            errors=[
+                {"code": "unknown_field", "field": name, "message": "This field cannot be set."}
+                for name in unknown
+            ]
         )
     changed = []
     for name, value in data.items():
         field = instance._meta.get_field(name)
-        if field.is_relation:
+        if field.is_relation and isinstance(field, Field):
             new_id = value.pk if isinstance(value, Model) else value
             if new_id in ("", None):
                 new_id = None
@@ -116,7 +127,9 @@ def _assign(instance: Model, data: Mapping[str, Any], allowed: Iterable[str]) ->
 
 
 def _map_lock_error(exc: DatabaseError) -> errors.DomainError:
-    return errors.ConcurrentUpdate(f"The deal is being changed by someone else ({type(exc).__name__}).")
+    return errors.ConcurrentUpdate(
+        f"The deal is being changed by someone else ({type(exc).__name__})."
+    )
 
 
 # --- accounts, contacts, products ----------------------------------------------------------
@@ -180,10 +193,21 @@ def contact_update(*, contact: Contact, actor: Any, data: Mapping[str, Any]) -> 
         before_account, before_email = contact.account_id, contact.email
         _assign(contact, data, CONTACT_FIELDS)
         breaks_gate = contact.account_id != before_account or (before_email and not contact.email)
-        if breaks_gate and Opportunity.objects.filter(primary_contact=contact, stage__in=LOCKED_STAGES).exists():
+        if (
+            breaks_gate
+            and Opportunity.objects.filter(
+                primary_contact=contact, stage__in=LOCKED_STAGES
+            ).exists()
+        ):
             raise errors.RecordLocked(
                 "This contact is the primary contact of a deal pending approval or won.",
-                errors=[{"code": "record_locked", "field": "account", "message": "Locked by a pending or won deal."}],
+                errors=[
+                    {
+                        "code": "record_locked",
+                        "field": "account",
+                        "message": "Locked by a pending or won deal.",
+                    }
+                ],
             )
         _full_clean(contact)
         contact.save()
@@ -225,20 +249,34 @@ def _parse_line_items(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         product = row.get("product")
         product_id = product.pk if isinstance(product, Model) else product
         try:
-            product_id = int(product_id)
+            product_id = int(product_id)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            errs.append({"code": "required", "field": f"{prefix}.product", "message": "Choose a product."})
+            errs.append(
+                {"code": "required", "field": f"{prefix}.product", "message": "Choose a product."}
+            )
             continue
         seats = row.get("seats")
         try:
-            seats_int = int(seats)
+            seats_int = int(seats)  # type: ignore[arg-type]
             if isinstance(seats, bool) or Decimal(str(seats)) != seats_int:
                 raise ValueError
         except (TypeError, ValueError, InvalidOperation):
-            errs.append({"code": "invalid", "field": f"{prefix}.seats", "message": "Seats must be a whole number."})
+            errs.append(
+                {
+                    "code": "invalid",
+                    "field": f"{prefix}.seats",
+                    "message": "Seats must be a whole number.",
+                }
+            )
             continue
         if seats_int < 1:
-            errs.append({"code": "min_value", "field": f"{prefix}.seats", "message": "Seats must be at least 1."})
+            errs.append(
+                {
+                    "code": "min_value",
+                    "field": f"{prefix}.seats",
+                    "message": "Seats must be at least 1.",
+                }
+            )
             continue
         price = row.get("unit_price")
         if price in ("", None):
@@ -260,13 +298,24 @@ def _parse_line_items(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 )
                 continue
         product_ids.add(product_id)
-        parsed.append({"id": row.get("id"), "product_id": product_id, "seats": seats_int, "unit_price": price_dec})
+        parsed.append(
+            {
+                "id": row.get("id"),
+                "product_id": product_id,
+                "seats": seats_int,
+                "unit_price": price_dec,
+            }
+        )
     if product_ids:
         known = set(Product.objects.filter(pk__in=product_ids).values_list("pk", flat=True))
         for index, item in enumerate(parsed):
             if item["product_id"] not in known:
                 errs.append(
-                    {"code": "does_not_exist", "field": f"line_items[{index}].product", "message": "Unknown product."}
+                    {
+                        "code": "does_not_exist",
+                        "field": f"line_items[{index}].product",
+                        "message": "Unknown product.",
+                    }
                 )
     if errs:
         raise errors.InvalidInput(errors=errs)
@@ -275,7 +324,8 @@ def _parse_line_items(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _line_items_differ(opportunity: Opportunity, parsed: list[dict[str, Any]]) -> bool:
     current = sorted(
-        (p, s, u) for p, s, u in opportunity.line_items.values_list("product_id", "seats", "unit_price")
+        (p, s, u)
+        for p, s, u in opportunity.line_items.values_list("product_id", "seats", "unit_price")
     )
     wanted = sorted((i["product_id"], i["seats"], i["unit_price"]) for i in parsed)
     return current != wanted
@@ -292,7 +342,11 @@ def _line_items_replace(opportunity: Opportunity, parsed: list[dict[str, Any]], 
             li = LineItem(opportunity=opportunity)
         else:
             keep.add(li.pk)
-        li.product_id, li.seats, li.unit_price = item["product_id"], item["seats"], item["unit_price"]
+        li.product_id, li.seats, li.unit_price = (
+            item["product_id"],
+            item["seats"],
+            item["unit_price"],
+        )
         li._history_user = actor  # type: ignore[attr-defined]
         li.save()
     for pk, li in existing.items():
@@ -355,21 +409,33 @@ def opportunity_update(
         with transaction.atomic():
             locked = _lock(pk)
             if expected_version is not None and locked.version != expected_version:
-                raise errors.StaleVersion(f"The deal is at version {locked.version}, not {expected_version}.")
+                raise errors.StaleVersion(
+                    f"The deal is at version {locked.version}, not {expected_version}."
+                )
             if not roles.can_change(actor, locked):
                 raise errors.PermissionDenied("Only the deal's owner or RevOps can change it.")
             before_owner = locked.owner_id
             changed = _assign(locked, data, EDITABLE_FIELDS)
-            if "owner" in changed and before_owner != locked.owner_id and not actor.has_perm(roles.CHANGE_ANY_PERM):
+            if (
+                "owner" in changed
+                and before_owner != locked.owner_id
+                and not actor.has_perm(roles.CHANGE_ANY_PERM)
+            ):
                 raise errors.PermissionDenied("Only RevOps can reassign a deal.")
             items_changed = parsed is not None and _line_items_differ(locked, parsed)
             if locked.stage in LOCKED_STAGES:
-                blocked = [f for f in changed if f in GATED_FIELDS] + (["line_items"] if items_changed else [])
+                blocked = [f for f in changed if f in GATED_FIELDS] + (
+                    ["line_items"] if items_changed else []
+                )
                 if blocked:
                     raise errors.RecordLocked(
                         f"{', '.join(blocked)} cannot change while the deal is {locked.stage_label.lower()}.",
                         errors=[
-                            {"code": "record_locked", "field": f, "message": "Locked while pending approval or won."}
+                            {
+                                "code": "record_locked",
+                                "field": f,
+                                "message": "Locked while pending approval or won.",
+                            }
                             for f in blocked
                         ],
                     )
@@ -436,7 +502,9 @@ def transition_permission_error(
     return errors.PermissionDenied("Only the deal's owner or RevOps can do this.")
 
 
-def _transition_params(name: str, reason: str, loss_reason: str, loss_detail: str) -> dict[str, Any]:
+def _transition_params(
+    name: str, reason: str, loss_reason: str, loss_detail: str
+) -> dict[str, Any]:
     if name == "reject" and not (reason or "").strip():
         raise errors.ReasonRequired(
             "Say why the deal is rejected: the rep sees it.",
@@ -447,7 +515,13 @@ def _transition_params(name: str, reason: str, loss_reason: str, loss_detail: st
         if not loss_reason:
             raise errors.ReasonRequired(
                 "Choose why the deal was lost.",
-                errors=[{"code": "reason_required", "field": "loss_reason", "message": "Choose a loss reason."}],
+                errors=[
+                    {
+                        "code": "reason_required",
+                        "field": "loss_reason",
+                        "message": "Choose a loss reason.",
+                    }
+                ],
             )
         if loss_reason not in LossReason.values:
             raise errors.InvalidInput(
@@ -462,7 +536,13 @@ def _transition_params(name: str, reason: str, loss_reason: str, loss_detail: st
         if loss_reason == LossReason.OTHER and not (loss_detail or "").strip():
             raise errors.ReasonRequired(
                 "Describe the loss reason.",
-                errors=[{"code": "reason_required", "field": "loss_detail", "message": "Describe why the deal was lost."}],
+                errors=[
+                    {
+                        "code": "reason_required",
+                        "field": "loss_detail",
+                        "message": "Describe why the deal was lost.",
+                    }
+                ],
             )
         return {"loss_reason": loss_reason, "loss_detail": (loss_detail or "").strip()}
     return {}
@@ -478,7 +558,9 @@ def _values_snapshot(opportunity: Opportunity) -> dict[str, Any]:
         "contract_id": opportunity.contract_id,
         "po_number": opportunity.po_number,
         "primary_contact": opportunity.primary_contact_id,
-        "contract_start_date": opportunity.contract_start_date.isoformat() if opportunity.contract_start_date else None,
+        "contract_start_date": opportunity.contract_start_date.isoformat()
+        if opportunity.contract_start_date
+        else None,
         "term_months": opportunity.term_months,
         "line_items": [
             {
@@ -518,9 +600,13 @@ def opportunity_transition(
         with transaction.atomic():
             locked = _lock(pk)
             if expected_version is not None and locked.version != expected_version:
-                raise errors.StaleVersion(f"The deal is at version {locked.version}, not {expected_version}.")
+                raise errors.StaleVersion(
+                    f"The deal is at version {locked.version}, not {expected_version}."
+                )
             if locked.stage not in spec.sources:
-                raise errors.TransitionNotAllowed(f"{spec.label} is not possible from {locked.stage_label}.")
+                raise errors.TransitionNotAllowed(
+                    f"{spec.label} is not possible from {locked.stage_label}."
+                )
             approval = _pending_approval(locked) if locked.stage == Stage.PENDING_APPROVAL else None
             denied = transition_permission_error(name, locked, actor, approval)
             if denied is not None:
@@ -560,12 +646,21 @@ def opportunity_transition(
                 actor=actor,
                 source=source,
                 reason=stage_reason,
-                gate_snapshot={"target": spec.target, "passed": True, "unmet": [], "facts": facts.snapshot()},
+                gate_snapshot={
+                    "target": spec.target,
+                    "passed": True,
+                    "unmet": [],
+                    "facts": facts.snapshot(),
+                },
                 at=now,
             )
             approval = _record_approval(name, locked, actor, approval, stage_reason, now)
             opportunity_transitioned.send(
-                sender=Opportunity, opportunity=locked, stage_change=change, approval=approval, actor=actor
+                sender=Opportunity,
+                opportunity=locked,
+                stage_change=change,
+                approval=approval,
+                actor=actor,
             )
     except OperationalError as exc:
         raise _map_lock_error(exc) from exc
@@ -602,13 +697,21 @@ def _claim_conflict(exc: IntegrityError, opportunity: Opportunity) -> errors.Dom
 
 
 def _record_approval(
-    name: str, opportunity: Opportunity, actor: Any, approval: Approval | None, reason: str, now: dt.datetime
+    name: str,
+    opportunity: Opportunity,
+    actor: Any,
+    approval: Approval | None,
+    reason: str,
+    now: dt.datetime,
 ) -> Approval | None:
     if name == "submit_for_approval":
         try:
             with transaction.atomic():
                 return Approval.objects.create(
-                    opportunity=opportunity, submitted_by=actor, submitted_at=now, snapshot=_values_snapshot(opportunity)
+                    opportunity=opportunity,
+                    submitted_by=actor,
+                    submitted_at=now,
+                    snapshot=_values_snapshot(opportunity),
                 )
         except IntegrityError as exc:
             raise errors.ConcurrentUpdate("The deal was submitted at the same moment.") from exc

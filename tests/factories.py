@@ -83,14 +83,26 @@ class LineItemFactory(factory.django.DjangoModelFactory):
 _contract_seq = iter(range(1, 10**9))
 
 
-def ready_deal(owner=None, *, stage: str = "negotiation", seats: int = 10, unit_price: Decimal | None = Decimal("100.00"), lines: int = 1, **overrides) -> Opportunity:
+def ready_deal(
+    owner=None,
+    *,
+    stage: str = "negotiation",
+    seats: int = 10,
+    unit_price: Decimal | None = Decimal("100.00"),
+    lines: int = 1,
+    **overrides,
+) -> Opportunity:
     """A deal that passes the whole Closed-Won gate, sitting in ``stage``."""
     owner = owner or make_user("rep")
     account = overrides.pop("account", None) or AccountFactory()
     contact = overrides.pop("primary_contact", None) or ContactFactory(account=account)
     amount = overrides.pop("amount", None)
     if amount is None:
-        amount = (Decimal(seats) * unit_price * lines) if unit_price is not None and lines else Decimal("1000.00")
+        amount = (
+            (Decimal(seats) * unit_price * lines)
+            if unit_price is not None and lines
+            else Decimal("1000.00")
+        )
     fields = {
         "name": f"Ready deal {next(_contract_seq)}",
         "owner": owner,

@@ -41,7 +41,12 @@ def test_two_approvals_of_one_deal_exactly_one_wins(rep, revops, revops2):
     deal = ready_deal(rep)
     services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
     actors = [revops, revops2]
-    results = race(2, lambda i: services.opportunity_transition(opportunity=deal.pk, name="approve", actor=actors[i]))
+    results = race(
+        2,
+        lambda i: services.opportunity_transition(
+            opportunity=deal.pk, name="approve", actor=actors[i]
+        ),
+    )
     wins = [r for r in results if isinstance(r, Opportunity)]
     losses = [r for r in results if isinstance(r, errors.DomainError)]
     assert len(wins) == 1 and len(losses) == 1, results
@@ -52,7 +57,12 @@ def test_two_approvals_of_one_deal_exactly_one_wins(rep, revops, revops2):
 
 def test_two_submissions_of_one_deal_exactly_one_wins(rep):
     deal = ready_deal(rep)
-    results = race(2, lambda i: services.opportunity_transition(opportunity=deal.pk, name="submit_for_approval", actor=rep))
+    results = race(
+        2,
+        lambda i: services.opportunity_transition(
+            opportunity=deal.pk, name="submit_for_approval", actor=rep
+        ),
+    )
     wins = [r for r in results if isinstance(r, Opportunity)]
     assert len(wins) == 1, results
     assert all(isinstance(r, errors.DomainError) for r in results if r not in wins)
@@ -64,7 +74,12 @@ def test_two_deals_racing_for_one_contract_id_only_one_is_submitted(rep):
     a = ready_deal(rep, contract_id="RACE-1")
     b = ready_deal(rep, contract_id="race-1 ")
     deals = [a, b]
-    results = race(2, lambda i: services.opportunity_transition(opportunity=deals[i].pk, name="submit_for_approval", actor=rep))
+    results = race(
+        2,
+        lambda i: services.opportunity_transition(
+            opportunity=deals[i].pk, name="submit_for_approval", actor=rep
+        ),
+    )
     wins = [r for r in results if isinstance(r, Opportunity)]
     losses = [r for r in results if isinstance(r, errors.GateFailed)]
     assert len(wins) == 1 and len(losses) == 1, results
@@ -78,7 +93,12 @@ def test_ten_concurrent_approvals_one_winner(rep, db):
     deal = ready_deal(rep)
     services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
     approvers = [make_user("revops", f"approver{i}") for i in range(10)]
-    results = race(10, lambda i: services.opportunity_transition(opportunity=deal.pk, name="approve", actor=approvers[i]))
+    results = race(
+        10,
+        lambda i: services.opportunity_transition(
+            opportunity=deal.pk, name="approve", actor=approvers[i]
+        ),
+    )
     assert sum(isinstance(r, Opportunity) for r in results) == 1, results
     assert all(isinstance(r, (Opportunity, errors.DomainError)) for r in results), results
     assert StageChange.objects.filter(opportunity=deal, transition="approve").count() == 1

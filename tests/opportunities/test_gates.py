@@ -15,7 +15,13 @@ from opportunities import gates, selectors
 from opportunities.gates import Code
 from opportunities.models import Opportunity, StageRequirement
 from opportunities.stages import Stage
-from tests.factories import AccountFactory, ContactFactory, LineItemFactory, OpportunityFactory, ready_deal
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    LineItemFactory,
+    OpportunityFactory,
+    ready_deal,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +119,9 @@ def test_primary_contact_rules(rep):
     missing.refresh_from_db()
     elsewhere = ready_deal(rep, primary_contact=ContactFactory())
     account = AccountFactory()
-    no_email = ready_deal(rep, account=account, primary_contact=ContactFactory(account=account, email=""))
+    no_email = ready_deal(
+        rep, account=account, primary_contact=ContactFactory(account=account, email="")
+    )
     assert codes(gates.unmet_requirements(missing)) == [Code.PRIMARY_CONTACT_REQUIRED]
     assert codes(gates.unmet_requirements(elsewhere)) == [Code.PRIMARY_CONTACT_NOT_ON_ACCOUNT]
     assert codes(gates.unmet_requirements(no_email)) == [Code.PRIMARY_CONTACT_EMAIL_REQUIRED]
@@ -123,7 +131,9 @@ def test_seats_required_without_line_items_or_with_a_zero_seat_row(rep):
     deal = ready_deal(rep, lines=0)
     assert codes(gates.unmet_requirements(deal)) == [Code.SEATS_REQUIRED]
     # A zero-seat row cannot be stored (constraint), but a form can submit one.
-    assert codes(gates.unmet_requirements(deal, line_items=[(0, Decimal("10"))])) == [Code.SEATS_REQUIRED]
+    assert codes(gates.unmet_requirements(deal, line_items=[(0, Decimal("10"))])) == [
+        Code.SEATS_REQUIRED
+    ]
 
 
 def test_amount_mismatch_only_when_every_line_item_is_priced(rep):
@@ -141,7 +151,12 @@ def test_entry_requirements_are_cumulative(rep):
         [Code.ACCOUNT_REQUIRED, Code.AMOUNT_REQUIRED, Code.CLOSE_DATE_REQUIRED]
     )
     assert codes(gates.unmet_requirements(deal, Stage.NEGOTIATION)) == sorted(
-        [Code.ACCOUNT_REQUIRED, Code.AMOUNT_REQUIRED, Code.CLOSE_DATE_REQUIRED, Code.PRIMARY_CONTACT_REQUIRED]
+        [
+            Code.ACCOUNT_REQUIRED,
+            Code.AMOUNT_REQUIRED,
+            Code.CLOSE_DATE_REQUIRED,
+            Code.PRIMARY_CONTACT_REQUIRED,
+        ]
     )
 
 
@@ -151,7 +166,9 @@ def test_a_stage_requirement_adds_to_its_stage_and_every_later_one(rep):
     assert codes(gates.unmet_requirements(deal, Stage.QUALIFICATION)) == []
     for target in (Stage.PROPOSAL, Stage.NEGOTIATION, Stage.PENDING_APPROVAL, Stage.CLOSED_WON):
         unmet = gates.unmet_requirements(deal, target)
-        assert [(u.code, u.field) for u in unmet] == [(Code.STAGE_REQUIREMENT, "term_months")], target
+        assert [(u.code, u.field) for u in unmet] == [(Code.STAGE_REQUIREMENT, "term_months")], (
+            target
+        )
 
 
 def test_a_stage_requirement_never_removes_a_built_in_rule(rep):
@@ -161,7 +178,9 @@ def test_a_stage_requirement_never_removes_a_built_in_rule(rep):
     unmet = gates.unmet_requirements(deal)
     assert [(u.code, u.field) for u in unmet] == [(Code.CONTRACT_OR_PO_REQUIRED, "contract_id")]
     with_po = ready_deal(rep, contract_id="", po_number="PO-9")
-    assert [(u.code, u.field) for u in gates.unmet_requirements(with_po)] == [(Code.STAGE_REQUIREMENT, "contract_id")]
+    assert [(u.code, u.field) for u in gates.unmet_requirements(with_po)] == [
+        (Code.STAGE_REQUIREMENT, "contract_id")
+    ]
 
 
 @pytest.mark.parametrize("lines", [1, 50])
@@ -169,7 +188,12 @@ def test_the_gate_costs_at_most_three_queries_whatever_the_line_items(rep, lines
     ready_deal(rep, stage=Stage.CLOSED_WON, contract_id="OTHER")
     StageRequirement.objects.create(stage=Stage.NEGOTIATION, field="term_months")
     deal_id = ready_deal(rep, lines=lines, po_number="PO-1").pk
-    deal = selectors.opportunity_list().select_related(None).select_related("primary_contact").get(pk=deal_id)
+    deal = (
+        selectors.opportunity_list()
+        .select_related(None)
+        .select_related("primary_contact")
+        .get(pk=deal_id)
+    )
     deal._prefetched_objects_cache = {}  # make the gate load line items itself
     with CaptureQueriesContext(connection) as ctx:
         unmet = gates.unmet_requirements(deal, Stage.CLOSED_WON)

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def run(deal, name, actor, **params):
-    return services.opportunity_transition(opportunity=deal, name=name, actor=actor, source=Source.API, **params)
+    return services.opportunity_transition(
+        opportunity=deal, name=name, actor=actor, source=Source.API, **params
+    )
 
 
 def stage_of(deal):
@@ -58,7 +60,12 @@ def test_a_move_is_refused_with_every_unmet_entry_requirement(rep):
     with pytest.raises(errors.GateFailed) as exc:
         run(deal, "move_to_negotiation", rep)
     assert sorted(e["code"] for e in exc.value.errors) == sorted(
-        [Code.ACCOUNT_REQUIRED, Code.AMOUNT_REQUIRED, Code.CLOSE_DATE_REQUIRED, Code.PRIMARY_CONTACT_REQUIRED]
+        [
+            Code.ACCOUNT_REQUIRED,
+            Code.AMOUNT_REQUIRED,
+            Code.CLOSE_DATE_REQUIRED,
+            Code.PRIMARY_CONTACT_REQUIRED,
+        ]
     )
     assert stage_of(deal) == Stage.PROSPECTING
     assert not StageChange.objects.exists()
@@ -77,7 +84,11 @@ def test_submit_then_approve(rep, revops):
     assert won.stage == Stage.CLOSED_WON and won.closed_at is not None
     approval.refresh_from_db()
     assert (approval.decision, approval.decided_by) == (Decision.APPROVED, revops)
-    assert list(StageChange.objects.filter(opportunity=deal).order_by("at", "id").values_list("transition", flat=True)) == [
+    assert list(
+        StageChange.objects.filter(opportunity=deal)
+        .order_by("at", "id")
+        .values_list("transition", flat=True)
+    ) == [
         "submit_for_approval",
         "approve",
     ]
@@ -88,7 +99,10 @@ def test_submit_is_refused_with_every_unmet_requirement(rep):
     deal = ready_deal(rep, contract_id="", lines=0)
     with pytest.raises(errors.GateFailed) as exc:
         run(deal, "submit_for_approval", rep)
-    assert sorted(e["code"] for e in exc.value.errors) == [Code.CONTRACT_OR_PO_REQUIRED, Code.SEATS_REQUIRED]
+    assert sorted(e["code"] for e in exc.value.errors) == [
+        Code.CONTRACT_OR_PO_REQUIRED,
+        Code.SEATS_REQUIRED,
+    ]
     assert stage_of(deal) == Stage.NEGOTIATION
     assert not Approval.objects.exists()
 
@@ -191,8 +205,14 @@ def test_reject_needs_a_reason(rep, revops):
     rejected = run(deal, "reject", revops, reason="PO is for a different entity")
     assert rejected.stage == Stage.NEGOTIATION
     approval = Approval.objects.get(opportunity=deal)
-    assert (approval.decision, approval.reason) == (Decision.REJECTED, "PO is for a different entity")
-    assert StageChange.objects.filter(opportunity=deal, transition="reject").get().reason == "PO is for a different entity"
+    assert (approval.decision, approval.reason) == (
+        Decision.REJECTED,
+        "PO is for a different entity",
+    )
+    assert (
+        StageChange.objects.filter(opportunity=deal, transition="reject").get().reason
+        == "PO is for a different entity"
+    )
 
 
 @pytest.mark.parametrize("source", [*OPEN_STAGES, Stage.PENDING_APPROVAL])
@@ -225,7 +245,11 @@ def test_mark_lost_needs_a_known_reason_and_detail_for_other(rep):
 def test_reopen_a_lost_deal(rep):
     deal = ready_deal(rep, stage=Stage.CLOSED_LOST, loss_reason="price")
     reopened = run(deal, "reopen", rep)
-    assert (reopened.stage, reopened.loss_reason, reopened.closed_at) == (Stage.QUALIFICATION, "", None)
+    assert (reopened.stage, reopened.loss_reason, reopened.closed_at) == (
+        Stage.QUALIFICATION,
+        "",
+        None,
+    )
 
 
 # --- refused from the wrong stage ---------------------------------------------------------------
@@ -256,7 +280,9 @@ def test_an_unknown_transition_is_not_found(rep):
 def test_a_stale_expected_version_is_refused(rep):
     deal = ready_deal(rep)
     with pytest.raises(errors.StaleVersion) as exc:
-        services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep, expected_version=7)
+        services.opportunity_transition(
+            opportunity=deal, name="submit_for_approval", actor=rep, expected_version=7
+        )
     assert exc.value.status == 412
     assert stage_of(deal) == Stage.NEGOTIATION
 

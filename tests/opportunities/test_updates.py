@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 def update(deal, actor, **data):
     line_items = data.pop("line_items", None)
-    return services.opportunity_update(opportunity=deal, actor=actor, data=data, line_items=line_items)
+    return services.opportunity_update(
+        opportunity=deal, actor=actor, data=data, line_items=line_items
+    )
 
 
 @pytest.mark.parametrize("stage", [Stage.PENDING_APPROVAL, Stage.CLOSED_WON])
@@ -106,9 +108,18 @@ def test_line_items_replace_all(rep):
     keep = deal.line_items.get()
     p2 = ProductFactory()
     updated = update(
-        deal, rep, line_items=[{"id": keep.pk, "product": keep.product_id, "seats": 3}, {"product": p2.pk, "seats": 2, "unit_price": "5.50"}]
+        deal,
+        rep,
+        line_items=[
+            {"id": keep.pk, "product": keep.product_id, "seats": 3},
+            {"product": p2.pk, "seats": 2, "unit_price": "5.50"},
+        ],
     )
-    rows = list(LineItem.objects.filter(opportunity=deal).order_by("id").values_list("id", "product_id", "seats", "unit_price"))
+    rows = list(
+        LineItem.objects.filter(opportunity=deal)
+        .order_by("id")
+        .values_list("id", "product_id", "seats", "unit_price")
+    )
     assert rows == [(keep.pk, keep.product_id, 3, None), (rows[1][0], p2.pk, 2, Decimal("5.50"))]
     assert updated.version == 2
 
@@ -137,8 +148,15 @@ def test_bad_line_items_are_refused_and_nothing_changes(rep, row, field):
 
 def test_create_starts_in_prospecting_owned_by_the_actor(rep):
     account = AccountFactory()
-    deal = services.opportunity_create(actor=rep, data={"name": "New", "account": account.pk, "amount": "10.00"})
-    assert (deal.stage, deal.owner_id, deal.version, deal.currency) == (Stage.PROSPECTING, rep.pk, 1, "USD")
+    deal = services.opportunity_create(
+        actor=rep, data={"name": "New", "account": account.pk, "amount": "10.00"}
+    )
+    assert (deal.stage, deal.owner_id, deal.version, deal.currency) == (
+        Stage.PROSPECTING,
+        rep.pk,
+        1,
+        "USD",
+    )
 
 
 def test_a_rep_cannot_create_a_deal_for_someone_else(rep, rep2):
@@ -152,4 +170,6 @@ def test_field_history_records_who_changed_what(rep):
     latest = deal.history.latest()
     assert latest.history_user == rep
     delta = latest.diff_against(latest.prev_record)
-    assert [(c.field, c.new) for c in delta.changes if c.field == "amount"] == [("amount", Decimal("42.00"))]
+    assert [(c.field, c.new) for c in delta.changes if c.field == "amount"] == [
+        ("amount", Decimal("42.00"))
+    ]

@@ -71,7 +71,9 @@ def test_seed_demo_fills_every_stage_and_is_idempotent():
     # Won deals went through the real path: submitted by their owner, approved by RevOps.
     won = Opportunity.objects.filter(stage=Stage.CLOSED_WON)
     assert Approval.objects.filter(opportunity__in=won, decision="approved").count() == won.count()
-    assert StageChange.objects.filter(opportunity__in=won, transition="approve").count() == won.count()
+    assert (
+        StageChange.objects.filter(opportunity__in=won, transition="approve").count() == won.count()
+    )
     run("seed_demo", "--deals", "40")
     assert Opportunity.objects.count() == 40
 

@@ -15,7 +15,12 @@ def compose_config(**env):
     assert exe, "docker-compose is installed by scripts/ensure-system-packages.sh"
     base = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
     return subprocess.run(
-        [exe, "-f", "docker-compose.yml", "config", "-q"], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
+        [exe, "-f", "docker-compose.yml", "config", "-q"],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -35,6 +40,10 @@ def test_compose_has_every_service_of_the_stack(service):
     exe = shutil.which("docker-compose")
     result = subprocess.run(
         [exe, "-f", "docker-compose.yml", "config", "--services"],
-        cwd=ROOT, env={**os.environ, "SECRET_KEY": "x" * 60}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "SECRET_KEY": "x" * 60},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert service in result.stdout.split()

@@ -24,10 +24,21 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_make_run_serves_the_app_with_demo_logins(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "STATIC_ROOT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "STATIC_ROOT")
+    }
     env.update(CLOSEDWON_DATA_DIR=str(tmp_path), PORT=str(port))
     log = (tmp_path / "run.log").open("w+")
-    proc = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 180
         body = None

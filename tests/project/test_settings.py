@@ -12,9 +12,26 @@ STRONG = "p" * 20 + "-strong-secret-key-for-the-deploy-check-0123456789"
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "SECRET_KEY",
+            "DEBUG",
+            "SECURE_SSL_REDIRECT",
+            "SESSION_COOKIE_SECURE",
+            "CSRF_COOKIE_SECURE",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        )
+    }
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -31,7 +48,14 @@ def test_production_mode_refuses_a_weak_secret_key():
 
 
 def test_production_mode_passes_the_deploy_check():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=STRONG, ALLOWED_HOSTS="closedwon.example")
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY=STRONG,
+        ALLOWED_HOSTS="closedwon.example",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -51,8 +75,12 @@ def test_sqlite_default_uses_wal_immediate_transactions_and_a_busy_timeout(tmp_p
         "print(o['transaction_mode'], jm, bt, settings.CELERY_BROKER_URL)"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(DEBUG="1", CLOSEDWON_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="closedwon.settings")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    env.update(
+        DEBUG="1", CLOSEDWON_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="closedwon.settings"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["IMMEDIATE", "wal", "20000", "filesystem://"]
     assert (tmp_path / "broker" / "queue").is_dir()

@@ -14,14 +14,18 @@ from django.db import transaction
 from opportunities.roles import REP_GROUP, REVOPS_GROUP, ROLES, ensure_groups
 
 
-def ensure_user(username: str, role: str, password: str | None = None, email: str = "", **extra: str):
+def ensure_user(
+    username: str, role: str, password: str | None = None, email: str = "", **extra: str
+):
     """Create or update ``username`` with ``role``; returns (user, created)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     User = get_user_model()
     with transaction.atomic():
         ensure_groups()
-        user, created = User.objects.get_or_create(username=username, defaults={"email": email, **extra})
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": email, **extra}
+        )
         user.is_staff = role in ("revops", "admin")
         user.is_superuser = role == "admin"
         if email:
@@ -44,7 +48,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=ROLES)
-        parser.add_argument("--password", help="Password; a random one is generated and printed when omitted.")
+        parser.add_argument(
+            "--password", help="Password; a random one is generated and printed when omitted."
+        )
         parser.add_argument("--email", default="")
 
     def handle(self, *args, **options) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import sys
 import time
 from decimal import Decimal
 
@@ -39,10 +38,35 @@ PRODUCTS = [
     ("CW-SUPPORT", "Premium support", Decimal("900.00")),
 ]
 COMPANIES = [
-    "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises",
-    "Wonka", "Cyberdyne", "Soylent", "Tyrell", "Aperture", "Vandelay", "Pied Piper", "Dunder Mifflin",
-    "Oscorp", "Massive Dynamic", "Gringotts", "Monarch", "Nakatomi", "Prestige Worldwide", "Bluth",
-    "Sterling Cooper", "Los Pollos", "Virtucon", "Duff", "Gekko & Co", "Buy n Large", "Ollivanders",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Stark Industries",
+    "Wayne Enterprises",
+    "Wonka",
+    "Cyberdyne",
+    "Soylent",
+    "Tyrell",
+    "Aperture",
+    "Vandelay",
+    "Pied Piper",
+    "Dunder Mifflin",
+    "Oscorp",
+    "Massive Dynamic",
+    "Gringotts",
+    "Monarch",
+    "Nakatomi",
+    "Prestige Worldwide",
+    "Bluth",
+    "Sterling Cooper",
+    "Los Pollos",
+    "Virtucon",
+    "Duff",
+    "Gekko & Co",
+    "Buy n Large",
+    "Ollivanders",
     "Spacely Sprockets",
 ]
 COUNTRIES = ["US", "GB", "DE", "FR", "NL", "CA", "AU", "SE", "ES", "IE"]
@@ -64,10 +88,19 @@ class Command(BaseCommand):
     help = "Seed demo users, products, accounts and deals (idempotent)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--deals", type=int, default=SERVICE_DEALS, help="Total demo deals wanted (default 200).")
-        parser.add_argument("--batch", type=int, default=2000, help="Bulk insert batch size beyond the first 200.")
+        parser.add_argument(
+            "--deals",
+            type=int,
+            default=SERVICE_DEALS,
+            help="Total demo deals wanted (default 200).",
+        )
+        parser.add_argument(
+            "--batch", type=int, default=2000, help="Bulk insert batch size beyond the first 200."
+        )
         parser.add_argument("--seed", type=int, default=42)
-        parser.add_argument("--quiet-logins", action="store_true", help="Do not print the demo logins.")
+        parser.add_argument(
+            "--quiet-logins", action="store_true", help="Do not print the demo logins."
+        )
 
     def handle(self, *args, **options) -> None:
         rng = random.Random(options["seed"])
@@ -83,7 +116,9 @@ class Command(BaseCommand):
         self._service_deals(rng, service_count, existing, users, products, accounts)
         bulk = missing - service_count
         if bulk > 0:
-            self._bulk_deals(rng, bulk, existing + service_count, users, products, accounts, options["batch"])
+            self._bulk_deals(
+                rng, bulk, existing + service_count, users, products, accounts, options["batch"]
+            )
         if not options["quiet_logins"]:
             self._print_logins()
 
@@ -92,7 +127,12 @@ class Command(BaseCommand):
         users = {}
         for username, role, first, last in DEMO_USERS:
             user, _ = ensure_user(
-                username, role, DEMO_PASSWORD, f"{username}@demo.closedwon.local", first_name=first, last_name=last
+                username,
+                role,
+                DEMO_PASSWORD,
+                f"{username}@demo.closedwon.local",
+                first_name=first,
+                last_name=last,
             )
             users[username] = user
         return users
@@ -129,24 +169,38 @@ class Command(BaseCommand):
                         title=title,
                     )
                     for n, (first, last, title) in enumerate(
-                        [("Jordan", "Lee", "VP Finance"), ("Sam", "Patel", "Head of IT"), ("Chris", "Novak", "Buyer")]
+                        [
+                            ("Jordan", "Lee", "VP Finance"),
+                            ("Sam", "Patel", "Head of IT"),
+                            ("Chris", "Novak", "Buyer"),
+                        ]
                     )
                 ]
             out.append((account, contacts))
         return out
 
     # --- deals ---------------------------------------------------------------------------------
-    def _deal_data(self, rng: random.Random, n: int, stage: str, users: dict, products, accounts) -> tuple[dict, list]:
+    def _deal_data(
+        self, rng: random.Random, n: int, stage: str, users: dict, products, accounts
+    ) -> tuple[dict, list]:
         account, contacts = accounts[n % len(accounts)]
         owner = users["alice"] if n % 2 == 0 else users["bob"]
         today = timezone.localdate()
         items = []
         for product, price in rng.sample(products, rng.randint(1, 2)):
-            items.append({"product": product.pk, "seats": rng.choice([5, 10, 20, 25, 50, 100]), "unit_price": price})
+            items.append(
+                {
+                    "product": product.pk,
+                    "seats": rng.choice([5, 10, 20, 25, 50, 100]),
+                    "unit_price": price,
+                }
+            )
         amount = sum((Decimal(i["seats"]) * i["unit_price"] for i in items), Decimal(0))
         closing = stage in (Stage.PENDING_APPROVAL, Stage.CLOSED_WON)
         if closing:
-            close_date = today - dt.timedelta(days=rng.randint(0, 170) if stage == Stage.CLOSED_WON else rng.randint(0, 5))
+            close_date = today - dt.timedelta(
+                days=rng.randint(0, 170) if stage == Stage.CLOSED_WON else rng.randint(0, 5)
+            )
         else:
             close_date = today + dt.timedelta(days=rng.randint(5, 150))
         data = {
@@ -188,7 +242,9 @@ class Command(BaseCommand):
             data, items = self._deal_data(rng, n, stage, users, products, accounts)
             owner = users["alice"] if n % 2 == 0 else users["bob"]
             with transaction.atomic():
-                opp = services.opportunity_create(actor=owner, data=data, line_items=items, source=Source.SYSTEM)
+                opp = services.opportunity_create(
+                    actor=owner, data=data, line_items=items, source=Source.SYSTEM
+                )
                 path: list[tuple[str, object, dict]] = []
                 if stage in OPEN_STAGES and stage != Stage.PROSPECTING:
                     path.append((f"move_to_{stage}", owner, {}))
@@ -199,7 +255,16 @@ class Command(BaseCommand):
                 elif stage == Stage.CLOSED_LOST:
                     reason = rng.choice(LossReason.values)
                     path.append(
-                        ("mark_lost", owner, {"loss_reason": reason, "loss_detail": "Went with an in-house tool" if reason == "other" else ""})
+                        (
+                            "mark_lost",
+                            owner,
+                            {
+                                "loss_reason": reason,
+                                "loss_detail": "Went with an in-house tool"
+                                if reason == "other"
+                                else "",
+                            },
+                        )
                     )
                 for name, actor, params in path:
                     services.opportunity_transition(
@@ -240,7 +305,12 @@ class Command(BaseCommand):
                     raise SystemExit("bulk_create did not return ids")
                 LineItem.objects.bulk_create(
                     [
-                        LineItem(opportunity_id=o.pk, product_id=i["product"], seats=i["seats"], unit_price=i["unit_price"])
+                        LineItem(
+                            opportunity_id=o.pk,
+                            product_id=i["product"],
+                            seats=i["seats"],
+                            unit_price=i["unit_price"],
+                        )
                         for o, items in zip(created, pending_items, strict=True)
                         for i in items
                     ]
@@ -260,7 +330,7 @@ class Command(BaseCommand):
 
     def _print_logins(self) -> None:
         self.stdout.write("")
-        self.stdout.write("Demo logins (password for all: %s)" % DEMO_PASSWORD)
-        for username, role, first, _last in DEMO_USERS:
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
+        for username, role, _first, _last in DEMO_USERS:
             where = "/admin/" if role in ("revops", "admin") else "/pipeline/"
             self.stdout.write(f"  {role:<7} {username:<6} / {DEMO_PASSWORD}   → {where}")
