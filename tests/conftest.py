@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
 import pytest
 from django.conf import settings
 
@@ -17,9 +15,9 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 @pytest.fixture(scope="session", autouse=True)
 def _collected_static():
-    """Production-mode static storage (manifest) needs collectstatic, as in deployment."""
-    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
-    if not settings.DEBUG and not manifest.exists():
+    """Production-mode static storage (manifest) needs collectstatic, as in deployment.
+    Incremental: only changed files are copied."""
+    if not settings.DEBUG:
         from django.core.management import call_command
 
         call_command("collectstatic", interactive=False, verbosity=0)
