@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "opportunities",
     "handoffs",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -92,7 +93,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
-ROOT_URLCONF = "closedwon.urls"
+# bench/urls.py adds a bare DRF PATCH endpoint as the HTTP benchmark baseline.
+ROOT_URLCONF = os.environ.get("ROOT_URLCONF", "closedwon.urls")
 WSGI_APPLICATION = "closedwon.wsgi.application"
 
 TEMPLATES = [
@@ -191,9 +193,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.1,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # Longer than the longest task (hard time limit below), so a slow delivery is never
-    # handed to a second worker while the first is still on it.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Longer than the longest task (hard time limit below), so a slow delivery is
+        # never handed to a second worker while the first is still on it.
+        "visibility_timeout": 3600,
+        # Bounded socket waits: a publish from a web request fails within about a second
+        # when Redis is down or unreachable (the outbox relay delivers later) instead of
+        # hanging the request; 5 s stays well above BRPOP's 1 s poll in the worker.
+        "socket_connect_timeout": 1,
+        "socket_timeout": 5,
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_ACKS_LATE = True
@@ -210,7 +219,15 @@ CELERY_TASK_ALWAYS_EAGER = False
 # Publishing must never hang a web request when the broker is down: the outbox relay
 # delivers later anyway.
 CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("max_retries", 1)
+# The one retry (for a pooled connection that went stale) happens at once, not after
+# kombu's default 2 s pause.
+CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("interval_start", 0)
 CELERY_TASK_PUBLISH_RETRY = False
+# Celery closes Django's database connections around every task unless told to reuse
+# them, and a reconnect costs more than a whole webhook delivery. handoffs.tasks closes
+# stale or broken connections around each task instead, as Django does per request
+# (close_old_connections: CONN_MAX_AGE and health checks).
+CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
@@ -231,30 +248,74 @@ DEMO_RECEIVER_SECRET = os.environ.get(
     "DEMO_RECEIVER_SECRET", "whsec_ZGVtby1yZWNlaXZlci1zZWNyZXQtZm9yLWNsb3NlZHdvbg=="
 )
 COMMISSION_DEFAULT_RATE = os.environ.get("COMMISSION_DEFAULT_RATE", "0.10")
+# Seconds to wait after each failed attempt (SPEC §5: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+# 14 h, 20 h, 24 h); when they run out the handoff is dead.
+HANDOFF_RETRY_DELAYS = tuple(
+    float(s)
+    for s in _env_list("HANDOFF_RETRY_DELAYS", "5,300,1800,7200,18000,36000,50400,72000,86400")
+)
+# A worker holds a handoff for this long while it sends it. Longer than a task may live
+# (the hard time limit kills it), so a live sender is never overtaken; when a worker dies
+# mid-send the relay re-sends once it expires (same webhook-id).
+HANDOFF_CLAIM_LEASE = float(os.environ.get("HANDOFF_CLAIM_LEASE") or CELERY_TASK_TIME_LIMIT + 10)
+# How long the relay's enqueued message may wait for a worker before the relay assumes
+# it was lost and enqueues the handoff again.
+HANDOFF_DISPATCH_LEASE = float(
+    os.environ.get("HANDOFF_DISPATCH_LEASE") or max(60.0, 3 * HANDOFF_RELAY_INTERVAL)
+)
+HANDOFF_RELAY_BATCH = int(os.environ.get("HANDOFF_RELAY_BATCH", "200"))
+# A Retry-After longer than this is capped (a typo downstream must not park a deal a year).
+HANDOFF_MAX_RETRY_AFTER = float(os.environ.get("HANDOFF_MAX_RETRY_AFTER", "86400"))
+CELERY_BEAT_SCHEDULE["handoffs-relay"] = {
+    "task": "handoffs.relay",
+    "schedule": HANDOFF_RELAY_INTERVAL,
+    # A relay queued while no worker ran is stale by the time one starts: drop it.
+    "options": {"expires": max(HANDOFF_RELAY_INTERVAL, 1.0)},
+}
 
 # --- REST framework -----------------------------------------------------------------
 API_THROTTLE_USER = os.environ.get("API_THROTTLE_USER", "6000/min")
 API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "120/min")
 REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        # knox's TokenAuthentication (hashed, revocable tokens, prefix "Token"), hardened
+        # against header bytes that would otherwise crash it.
+        "api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ReadWithViewPermission"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
-    ],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.UserThrottle", "api.throttling.AnonThrottle"],
+    # The throttles read API_THROTTLE_USER / API_THROTTLE_ANON per request; these are
+    # kept for anything that looks the scopes up the DRF way.
     "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_USER, "anon": API_THROTTLE_ANON},
+    "EXCEPTION_HANDLER": "api.problem.exception_handler",
+    "DEFAULT_METADATA_CLASS": "api.metadata.Metadata",
 }
 REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "closedwon API",
-    "DESCRIPTION": "Opportunity stage gating: the Closed-Won gate, approvals and handoffs.",
+    "DESCRIPTION": (
+        "Opportunity stage gating: the Closed-Won gate, approvals and handoffs.\n\n"
+        "Authenticate with `Authorization: Token <key>` (`python manage.py issue_token <user>`) "
+        "or the browser session. Lists use limit/offset pagination (`limit` at most 200). "
+        "Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code`. "
+        "Every POST honours `Idempotency-Key`; PATCH and transitions honour `If-Match`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "opportunities.stages.Stage",
+        "LossReasonEnum": "opportunities.stages.LossReason",
+        "DecisionEnum": "opportunities.models.Decision",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

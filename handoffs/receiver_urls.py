@@ -1,3 +1,9 @@
-"""/demo/receiver/<kind>/ — filled in by the handoffs issue (on only with DEMO_RECEIVER=1)."""
+"""/demo/receiver/<kind>/ — the demo receiver; answers 404 unless DEMO_RECEIVER=1."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import receiver
+
+urlpatterns = [
+    path("<str:kind>/", receiver.demo_receiver, name="demo-receiver"),
+]

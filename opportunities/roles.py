@@ -52,7 +52,22 @@ REVOPS_EXTRA = (
     "view_historicallineitem",
 )
 # Other apps add theirs: {"app_label": {"rep": (...), "revops": (...)}}.
-EXTRA_APP_PERMS: dict[str, dict[str, tuple[str, ...]]] = {}
+EXTRA_APP_PERMS: dict[str, dict[str, tuple[str, ...]]] = {
+    # handoffs/migrations/0002_roles grants the same.
+    "handoffs": {
+        "rep": ("view_handoff", "view_handoffattempt"),
+        "revops": (
+            "retry_handoff",
+            "complete_handoff",
+            "view_commissioncredit",
+            "view_commissionplan",
+            "add_commissionplan",
+            "change_commissionplan",
+            "delete_commissionplan",
+            "view_demoreceipt",
+        ),
+    },
+}
 
 
 def ensure_groups() -> None:

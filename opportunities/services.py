@@ -51,8 +51,18 @@ EDITABLE_FIELDS = (
     "contract_start_date",
     "term_months",
 )
-# Locked while pending approval and after Closed-Won (SPEC §2), line items included.
-GATED_FIELDS = ("amount", "currency", "close_date", "contract_id", "po_number", "primary_contact")
+# Locked while pending approval and after Closed-Won (SPEC §2), line items included. The
+# account is locked too (beyond the SPEC's list): moving a pending deal to another account
+# would silently break "primary contact on this account" and the per-account PO rule.
+GATED_FIELDS = (
+    "account",
+    "amount",
+    "currency",
+    "close_date",
+    "contract_id",
+    "po_number",
+    "primary_contact",
+)
 
 
 # --- helpers --------------------------------------------------------------------------

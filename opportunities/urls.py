@@ -1,9 +1,33 @@
-"""Rep browser routes (SPEC §7) — filled in by the rep UI issue."""
+"""Rep browser routes (SPEC §7)."""
 
-from django.contrib.auth.decorators import login_required
 from django.urls import path
-from django.views.generic import RedirectView
+
+from . import views
 
 urlpatterns = [
-    path("", login_required(RedirectView.as_view(url="/admin/", permanent=False)), name="home"),
+    path("", views.home, name="home"),
+    path("pipeline/", views.pipeline, name="pipeline"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("opportunities/", views.opportunity_list, name="deal-list"),
+    path("opportunities/new/", views.opportunity_create, name="deal-create"),
+    path(
+        "opportunities/new/checklist/",
+        views.checklist_preview,
+        name="deal-new-checklist",
+    ),
+    path("opportunities/new-account/", views.account_create, name="deal-account-create"),
+    path("opportunities/new-contact/", views.contact_create, name="deal-contact-create"),
+    path("opportunities/contact-field/", views.contact_field, name="deal-contact-field"),
+    path("opportunities/<int:pk>/", views.opportunity_detail, name="deal-detail"),
+    path("opportunities/<int:pk>/edit/", views.opportunity_edit, name="deal-edit"),
+    path(
+        "opportunities/<int:pk>/checklist/",
+        views.checklist_preview,
+        name="deal-checklist",
+    ),
+    path(
+        "opportunities/<int:pk>/transitions/<str:name>/",
+        views.opportunity_transition,
+        name="deal-transition",
+    ),
 ]

@@ -32,10 +32,13 @@ def update(deal, actor, **data):
         ("contract_id", "NEW-1"),
         ("po_number", "PO-NEW"),
         ("primary_contact", None),
+        ("account", "new-account"),
     ],
 )
 def test_gated_fields_are_locked_while_pending_and_after_won(rep, revops, stage, field, value):
     deal = ready_deal(rep, stage=stage)
+    if value == "new-account":
+        value = AccountFactory().pk
     before = Opportunity.objects.values().get(pk=deal.pk)
     with pytest.raises(errors.RecordLocked) as exc:
         update(deal, revops, **{field: value})

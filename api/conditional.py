@@ -1,0 +1,75 @@
+"""``ETag`` / ``If-Match`` / ``If-None-Match`` for opportunities (optimistic concurrency).
+
+The ETag of an opportunity is its ``version`` (``"7"``), which every write bumps. A client
+sends it back in ``If-Match`` on PATCH and transitions; the service compares it with the
+row it has locked, so the check and the write are atomic (412 ``stale_version``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from opportunities import errors
+
+_TAG_RE = re.compile(r'\s*(?:W/)?"([^"]*)"\s*')
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _tags(raw: str) -> list[str]:
+    tags = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        match = _TAG_RE.fullmatch(part)
+        # Lenient on purpose: a bare 7 or a weak W/"7" (some proxies weaken ETags when they
+        # compress) name the same version.
+        tags.append(match.group(1) if match else part)
+    return tags
+
+
+def if_match_version(request: Any) -> int | list[int] | None:
+    """The version(s) ``If-Match`` asks for; None when absent or ``*``.
+
+    A value that cannot be any version can never match: 412 at once, as RFC 9110 says
+    for a failed precondition."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    versions = []
+    for tag in _tags(raw):
+        if tag.isdigit() and len(tag) < 10:
+            versions.append(int(tag))
+    if not versions:
+        raise errors.StaleVersion(
+            "If-Match does not match the current ETag; GET the deal again.",
+            errors=[
+                {
+                    "code": "stale_version",
+                    "field": "If-Match",
+                    "message": 'Send the ETag from your last GET, e.g. If-Match: "3".',
+                }
+            ],
+        )
+    return versions[0] if len(versions) == 1 else versions
+
+
+def resolve_expected_version(requested: int | list[int] | None, current: int) -> int | None:
+    """Several ETags in If-Match: any one matching is enough (RFC 9110 §13.1.1)."""
+    if isinstance(requested, list):
+        return current if current in requested else requested[0]
+    return requested
+
+
+def if_none_match(request: Any, version: int) -> bool:
+    """True when the client already has this version (answer 304)."""
+    raw = request.headers.get("If-None-Match")
+    if raw is None:
+        return False
+    if raw.strip() == "*":
+        return True
+    return str(version) in _tags(raw)

@@ -1,0 +1,162 @@
+"""Approve throughput: the transition service against a raw psycopg script that runs the
+very same SQL statements (issue 8: report the fraction, target ≥ 15 %).
+
+How: one approval is recorded statement by statement (``connection.execute_wrapper``);
+the raw script replays that list for other deals with their ids substituted, one
+transaction per approval, on a plain psycopg connection — no ORM, no Python rules. The
+service run approves the same number of deals through
+``opportunities.services.opportunity_transition`` (row lock, permissions, gate, FSM,
+history, StageChange, four handoffs, commission credit, on-commit publish).
+
+    uv run python bench/approve_sql.py [--deals 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import BENCH_DATABASE_URL, setup_django, table, write_section  # noqa: E402
+
+
+def prepare(count: int):
+    from bench.common import ensure_users
+    from opportunities import services
+    from tests.factories import ready_deal
+
+    rep, _rep2, ops, _admin = ensure_users()
+    deals = []
+    for _ in range(count):
+        deal = ready_deal(rep)
+        services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+        deals.append(deal.pk)
+    return deals, ops
+
+
+def record_one(deal_id: int, ops) -> list[tuple[str, tuple]]:
+    from django.db import connection
+
+    from opportunities import services
+
+    statements: list[tuple[str, tuple]] = []
+
+    def recorder(execute, sql, params, many, context):
+        statements.append((sql, tuple(params) if params else ()))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(recorder):
+        services.opportunity_transition(opportunity=deal_id, name="approve", actor=ops)
+    return statements
+
+
+def replay(
+    statements, sample_deal: int, sample_approval: int, sample_contract: str, targets
+) -> float:
+    """Run ``statements`` once per target deal with ids substituted; returns seconds."""
+    import psycopg
+
+    from opportunities.gates import normalize_key
+
+    with psycopg.connect(BENCH_DATABASE_URL, cursor_factory=psycopg.ClientCursor) as conn:
+        started = time.perf_counter()
+        for deal_id, approval_id, contract in targets:
+            mapping = {
+                sample_deal: deal_id,
+                sample_approval: approval_id,
+                normalize_key(sample_contract): normalize_key(contract),
+            }
+            with conn.transaction(), conn.cursor() as cur:
+                for sql, params in statements:
+                    if sql.strip().upper() in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT"):
+                        continue
+                    if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+                        continue
+                    new_params = tuple(
+                        uuid.uuid4()
+                        if isinstance(p, uuid.UUID)
+                        else mapping.get(p, p)
+                        if isinstance(p, int | str) and not isinstance(p, bool)
+                        else p
+                        for p in params
+                    )
+                    cur.execute(sql, new_params)
+                    if cur.description:
+                        cur.fetchall()
+        return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--deals", type=int, default=300)
+    args = parser.parse_args()
+    setup_django()
+    from opportunities.models import Approval, Opportunity
+
+    deals, ops = prepare(args.deals + 1)
+    sample, rest = deals[0], deals[1:]
+    sample_approval = Approval.objects.get(opportunity_id=sample, decision="pending").pk
+    sample_contract = Opportunity.objects.get(pk=sample).contract_id
+    if sample == sample_approval:
+        raise SystemExit("sample deal id equals its approval id; re-run")
+    statements = record_one(sample, ops)
+    half = len(rest) // 2
+    service_deals, raw_deals = rest[:half], rest[half : 2 * half]
+
+    from opportunities import services
+
+    started = time.perf_counter()
+    for deal_id in service_deals:
+        services.opportunity_transition(opportunity=deal_id, name="approve", actor=ops)
+    service_seconds = time.perf_counter() - started
+
+    targets = [
+        (
+            d,
+            Approval.objects.get(opportunity_id=d, decision="pending").pk,
+            Opportunity.objects.get(pk=d).contract_id,
+        )
+        for d in raw_deals
+    ]
+    raw_seconds = replay(statements, sample, sample_approval, sample_contract, targets)
+    won = Opportunity.objects.filter(pk__in=raw_deals, stage="closed_won").count()
+    if won != len(raw_deals):
+        raise SystemExit(
+            f"raw replay approved {won} of {len(raw_deals)} deals: the substitution is wrong"
+        )
+
+    service_rate = len(service_deals) / service_seconds
+    raw_rate = len(raw_deals) / raw_seconds
+    fraction = service_rate / raw_rate
+    body = table(
+        ["path", "approvals", "seconds", "approvals/s", "SQL statements per approval"],
+        [
+            [
+                "raw psycopg, same statements",
+                len(raw_deals),
+                f"{raw_seconds:.2f}",
+                f"{raw_rate:,.0f}",
+                len(statements),
+            ],
+            [
+                "opportunity_transition (service)",
+                len(service_deals),
+                f"{service_seconds:.2f}",
+                f"{service_rate:,.0f}",
+                len(statements),
+            ],
+        ],
+    )
+    body += f"\n\nService ÷ raw: **{fraction:.0%}** (target ≥ 15 %). One process, sequential, PostgreSQL on loopback."
+    path = write_section("benchmarks-approve-sql.md", "Approve: service vs raw SQL", body)
+    print(body)
+    print(f"\n(written to {path})")
+    return 0 if fraction >= 0.15 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""Signing and sending one webhook (SPEC §5): no database here, only HTTP.
+
+Signed per Standard Webhooks with the ``standardwebhooks`` library, so any receiver using
+one of its implementations (Python, JS, Go, Ruby, …) verifies it without custom code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import functools
+import json
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import certifi
+import httpx
+from django.conf import settings
+from standardwebhooks import Webhook
+
+USER_AGENT = "closedwon-handoffs/1.0"
+EXCERPT_CHARS = 500
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle costs tens of milliseconds: once per process, not per POST.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What one POST came to. ``ok`` only for a 2xx answer."""
+
+    ok: bool
+    status_code: int | None
+    duration_ms: int
+    error: str = ""
+    response_excerpt: str = ""
+    retry_after: float | None = None
+
+
+def encode_body(payload: dict[str, Any]) -> str:
+    # Compact and deterministic for a given stored payload: every retry sends the same bytes.
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def signed_headers(*, secret: str, webhook_id: str, body: str, now: dt.datetime) -> dict[str, str]:
+    """The Standard Webhooks headers plus ``Idempotency-Key`` (= webhook-id, stable)."""
+    signature = Webhook(secret).sign(msg_id=webhook_id, timestamp=now, data=body)
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+        "idempotency-key": webhook_id,
+    }
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), capped."""
+    if not value:
+        return None
+    value = value.strip()
+    seconds: float
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = (when - now).total_seconds()
+    return max(0.0, min(seconds, settings.HANDOFF_MAX_RETRY_AFTER))
+
+
+def post(
+    *, url: str, secret: str, webhook_id: str, payload: dict[str, Any], now: dt.datetime
+) -> DeliveryResult:
+    """POST ``payload`` to ``url`` once. Never raises for network or HTTP trouble: the
+    caller records every outcome as a HandoffAttempt."""
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    body = encode_body(payload)
+    try:
+        headers = signed_headers(secret=secret, webhook_id=webhook_id, body=body, now=now)
+    except Exception as exc:  # a malformed secret is a configuration error, not a crash
+        return DeliveryResult(False, None, elapsed(), f"cannot sign: {type(exc).__name__}: {exc}")
+    timeout = httpx.Timeout(
+        settings.HANDOFF_READ_TIMEOUT,
+        connect=settings.HANDOFF_CONNECT_TIMEOUT,
+        pool=settings.HANDOFF_CONNECT_TIMEOUT,
+    )
+    try:
+        # A fresh client per POST: no pooled keep-alive connection that the receiver may
+        # have closed meanwhile (which would turn into a spurious failed attempt).
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=False, verify=_tls_context()) as client,
+            client.stream("POST", url, content=body.encode(), headers=headers) as response,
+        ):
+            # Read only what the excerpt needs: a huge or endless body must neither fill
+            # the worker's memory nor keep it sending past its claim.
+            head = b""
+            for chunk in response.iter_bytes():
+                head += chunk
+                if len(head) >= EXCERPT_CHARS * 4:
+                    break
+            text = head.decode(response.encoding or "utf-8", errors="replace")[:EXCERPT_CHARS]
+    except httpx.TimeoutException as exc:
+        return DeliveryResult(False, None, elapsed(), f"timeout: {type(exc).__name__}")
+    except httpx.HTTPError as exc:
+        return DeliveryResult(False, None, elapsed(), f"{type(exc).__name__}: {exc}"[:500])
+    status = response.status_code
+    if 200 <= status < 300:
+        return DeliveryResult(True, status, elapsed(), "", text)
+    retry_after = (
+        parse_retry_after(response.headers.get("retry-after"), now=now)
+        if status in (429, 503)
+        else None
+    )
+    return DeliveryResult(False, status, elapsed(), f"HTTP {status}", text, retry_after)

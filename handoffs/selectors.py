@@ -1,0 +1,55 @@
+"""Reads for the handoff console, the API and the deal page (STYLE rule 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from opportunities.models import Opportunity
+
+from .models import CommissionCredit, Handoff, HandoffAttempt
+
+
+def handoff_list(
+    *, opportunity: Any = None, kind: str | None = None, status: str | None = None
+) -> QuerySet[Handoff]:
+    """Handoffs newest first, with deal, account, owner and approval joined (one query
+    for a page of any size). Filters are optional; ``opportunity`` is a deal or its id."""
+    qs = Handoff.objects.select_related(
+        "opportunity",
+        "opportunity__account",
+        "opportunity__owner",
+        "approval",
+        "approval__decided_by",
+    ).order_by("-created_at", "kind")
+    if opportunity is not None:
+        qs = qs.filter(opportunity=opportunity)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def handoff_get(pk: Any) -> Handoff | None:
+    try:
+        return handoff_list().filter(pk=pk).first()
+    except (ValidationError, ValueError, TypeError):  # a malformed UUID is "not found"
+        return None
+
+
+def handoffs_for_opportunity(opportunity: Opportunity | int) -> QuerySet[Handoff]:
+    """The deal page's handoff status: one row per kind of its approval(s)."""
+    return Handoff.objects.filter(opportunity=opportunity).order_by("created_at", "kind")
+
+
+def handoff_attempts(handoff: Handoff) -> QuerySet[HandoffAttempt]:
+    return HandoffAttempt.objects.filter(handoff=handoff).order_by("number", "id")
+
+
+def commission_credit_list() -> QuerySet[CommissionCredit]:
+    return CommissionCredit.objects.select_related(
+        "opportunity", "opportunity__account", "rep", "approval"
+    ).order_by("-created_at", "-id")

@@ -1,0 +1,36 @@
+"""Celery tasks: each takes an id and calls a service (STYLE rule 4).
+
+Retry policy lives on the Handoff row (``next_attempt_at``), not here: a task never
+sleeps or counts down, and losing one only delays delivery until the relay runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
+
+from . import services
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(**kwargs: Any) -> None:
+    """Keep the worker's database connection between tasks (settings.CELERY_DB_REUSE_MAX)
+    but drop it when it is too old or broken, exactly as Django does around a request.
+
+    Here rather than in closedwon/celery.py only because handoffs is the hot path; it
+    applies to every task of the worker."""
+    close_old_connections()
+
+
+@shared_task(name="handoffs.deliver", ignore_result=True)
+def deliver(handoff_id: str, claim_token: str | None = None) -> None:
+    services.handoff_deliver(handoff_id=handoff_id, claim_token=claim_token)
+
+
+@shared_task(name="handoffs.relay", ignore_result=True)
+def relay() -> None:
+    services.handoffs_relay()

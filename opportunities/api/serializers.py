@@ -1,0 +1,380 @@
+"""Shapes of the sales resources in the API (SPEC §4).
+
+Output serializers read what the selectors loaded (no query per row). Input serializers
+check shape and type only — required, strings, numbers, dates, ids that exist — and hand
+the values to the services, which own every rule (permissions, locks, versions, gates).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from opportunities.models import (
+    Account,
+    Approval,
+    Contact,
+    LineItem,
+    Opportunity,
+    Product,
+    StageChange,
+)
+from opportunities.stages import FORECAST_CATEGORY, LossReason, OpportunityType
+
+MAX_ID = 2**63 - 1
+
+
+def _money(**kwargs: Any) -> serializers.DecimalField:
+    """Money: a decimal string with at most 12 + 2 digits, never negative."""
+    return serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, **kwargs)
+
+
+def _id_field(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def _related(queryset: Any, **kwargs: Any) -> serializers.PrimaryKeyRelatedField:
+    # pk_field makes true/false or 1.5 an error instead of the id 1.
+    return serializers.PrimaryKeyRelatedField(
+        queryset=queryset,
+        pk_field=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        **kwargs,
+    )
+
+
+# Email fields may be blank: say so in the schema ("" is not a valid "email" format).
+_EMAIL_OR_BLANK = {
+    "type": "string",
+    "maxLength": 254,
+    "anyOf": [{"format": "email"}, {"enum": [""]}],
+}
+
+
+@extend_schema_field(_EMAIL_OR_BLANK)
+class EmailOrBlankField(serializers.CharField):
+    """An email address or "". Validated here rather than with a validator, which
+    drf-spectacular would turn into a plain ``format: email`` that forbids ""."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value:
+            try:
+                EmailValidator()(value)
+            except DjangoValidationError:
+                raise serializers.ValidationError(
+                    "Enter a valid email address.", code="invalid"
+                ) from None
+        return value
+
+
+def _active_users() -> Any:
+    return get_user_model().objects.filter(is_active=True)
+
+
+# --- accounts, contacts, products -----------------------------------------------------------
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = (
+            "id",
+            "name",
+            "domain",
+            "billing_country",
+            "owner",
+            "external_id",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class AccountWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    domain = serializers.CharField(max_length=253, allow_blank=True, required=False)
+    billing_country = serializers.CharField(
+        max_length=2,
+        allow_blank=True,
+        required=False,
+        help_text="ISO 3166 alpha-2 (`US`, `DE`).",
+    )
+    owner = _related(_active_users(), required=False, allow_null=True)
+    external_id = serializers.CharField(
+        max_length=100,
+        allow_blank=True,
+        allow_null=True,
+        required=False,
+        help_text="Your system's id for the account (unique), for CRM sync.",
+    )
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    email = EmailOrBlankField(read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = (
+            "id",
+            "account",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "title",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class ContactWriteSerializer(serializers.Serializer):
+    account = _related(Account.objects.all())
+    first_name = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    last_name = serializers.CharField(max_length=100)
+    email = EmailOrBlankField(max_length=254, allow_blank=True, required=False)
+    phone = serializers.CharField(max_length=50, allow_blank=True, required=False)
+    title = serializers.CharField(max_length=100, allow_blank=True, required=False)
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = ("id", "sku", "name", "active", "created_at", "updated_at")
+        read_only_fields = fields
+
+
+class ProductWriteSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    active = serializers.BooleanField(required=False)
+
+
+# --- opportunities ---------------------------------------------------------------------------
+
+
+class LineItemSerializer(serializers.ModelSerializer):
+    product = serializers.IntegerField(source="product_id", read_only=True)
+
+    class Meta:
+        model = LineItem
+        fields = ("id", "product", "seats", "unit_price")
+        read_only_fields = fields
+
+
+class LineItemWriteSerializer(serializers.Serializer):
+    id = _id_field(
+        required=False,
+        allow_null=True,
+        help_text="An existing line item of this deal to keep (updated); omit for a new one.",
+    )
+    product = _id_field(help_text="Product id.")
+    seats = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    unit_price = _money(
+        allow_null=True,
+        required=False,
+        help_text="Price per seat for the whole term (decimal string).",
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": ["", *LossReason.values],
+        "description": "Why the deal was lost; empty unless it is Closed Lost.",
+    }
+)
+class LossReasonOrBlankField(serializers.CharField):
+    pass
+
+
+class OpportunitySerializer(serializers.ModelSerializer):
+    stage_label = serializers.CharField(read_only=True)
+    probability = serializers.IntegerField(read_only=True, help_text="Percent, from the stage.")
+    forecast_category = serializers.ChoiceField(
+        choices=sorted(set(FORECAST_CATEGORY.values())), read_only=True
+    )
+    line_items = LineItemSerializer(many=True, read_only=True)
+    loss_reason = LossReasonOrBlankField(read_only=True)
+
+    class Meta:
+        model = Opportunity
+        fields = (
+            "id",
+            "name",
+            "account",
+            "owner",
+            "stage",
+            "stage_label",
+            "type",
+            "amount",
+            "currency",
+            "close_date",
+            "probability",
+            "forecast_category",
+            "contract_id",
+            "po_number",
+            "primary_contact",
+            "contract_start_date",
+            "term_months",
+            "line_items",
+            "loss_reason",
+            "loss_detail",
+            "version",
+            "created_at",
+            "updated_at",
+            "closed_at",
+        )
+        read_only_fields = fields
+
+
+class OpportunityWriteSerializer(serializers.Serializer):
+    """Create (``name`` required) or PATCH (any subset). ``stage`` is not writable:
+    sending it is a 400 ``stage_read_only``; use a transition."""
+
+    name = serializers.CharField(max_length=200)
+    account = _related(Account.objects.all(), required=False, allow_null=True)
+    owner = _related(
+        _active_users(),
+        required=False,
+        help_text="Defaults to you. Only RevOps create or reassign deals for someone else.",
+    )
+    type = serializers.ChoiceField(choices=OpportunityType.choices, required=False)
+    amount = _money(allow_null=True, required=False, help_text="Total contract value.")
+    currency = serializers.CharField(
+        max_length=3, required=False, help_text="ISO 4217, e.g. `USD`."
+    )
+    close_date = serializers.DateField(allow_null=True, required=False)
+    contract_id = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    po_number = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    primary_contact = _related(Contact.objects.all(), required=False, allow_null=True)
+    contract_start_date = serializers.DateField(allow_null=True, required=False)
+    term_months = serializers.IntegerField(
+        min_value=1, max_value=32767, allow_null=True, required=False
+    )
+    line_items = LineItemWriteSerializer(
+        many=True,
+        required=False,
+        help_text="The complete list: it replaces every line item of the deal.",
+    )
+
+
+class TransitionOptionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    target = serializers.CharField(help_text="The stage it leads to.")
+    # DRF's metaclass pops declared fields, so this does not clash with Field.label.
+    label = serializers.CharField()  # type: ignore[assignment]
+    permitted = serializers.BooleanField(help_text="You may run it (role, ownership).")
+    allowed = serializers.BooleanField(
+        help_text="It would succeed now: available from the current stage, permitted, "
+        "and no requirement unmet."
+    )
+    available = serializers.BooleanField(help_text="It leads out of the current stage.")
+    denied_code = serializers.CharField(
+        allow_null=True, help_text="Why not permitted: `permission_denied`, …"
+    )
+    needs = serializers.ListField(
+        child=serializers.CharField(), help_text="Body fields it takes (`reason`, …)."
+    )
+    unmet = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="Every unmet requirement: `{code, field, message}`.",
+    )
+
+
+class TransitionRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        max_length=10000,
+        help_text="Required by `reject`.",
+    )
+    loss_reason = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        max_length=20,
+        help_text="Required by `mark_lost`: price, competitor, no_budget, no_decision, "
+        "timing, product_fit or other.",
+    )
+    loss_detail = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        max_length=10000,
+        help_text="Required by `mark_lost` with `other`.",
+    )
+
+
+class StageChangeSerializer(serializers.ModelSerializer):
+    actor_username = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StageChange
+        fields = (
+            "id",
+            "transition",
+            "from_stage",
+            "to_stage",
+            "actor",
+            "actor_username",
+            "source",
+            "reason",
+            "gate_snapshot",
+            "at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_actor_username(self, obj: StageChange) -> str | None:
+        return obj.actor.get_username() if obj.actor_id and obj.actor else None
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    opportunity_name = serializers.CharField(source="opportunity.name", read_only=True)
+    account = serializers.IntegerField(
+        source="opportunity.account_id", read_only=True, allow_null=True
+    )
+    owner = serializers.IntegerField(source="opportunity.owner_id", read_only=True)
+    amount = serializers.DecimalField(
+        source="opportunity.amount",
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+    )
+    currency = serializers.CharField(source="opportunity.currency", read_only=True)
+    age_seconds = serializers.SerializerMethodField(
+        help_text="Seconds since the deal was submitted for approval."
+    )
+
+    class Meta:
+        model = Approval
+        fields = (
+            "id",
+            "opportunity",
+            "opportunity_name",
+            "account",
+            "owner",
+            "amount",
+            "currency",
+            "submitted_by",
+            "submitted_at",
+            "decided_by",
+            "decided_at",
+            "decision",
+            "reason",
+            "age_seconds",
+            "snapshot",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_age_seconds(self, obj: Approval) -> int:
+        now = self.context.get("now") or timezone.now()
+        return max(0, int((now - obj.submitted_at).total_seconds()))

@@ -1,0 +1,366 @@
+"""What the queue's deal page and the Opportunity admin show (reads only; issue 6).
+
+The page answers one question for RevOps — can this deal be Closed-Won, and is it what
+the rep submitted? — so it shows the gate checklist from the same gate functions as
+everywhere else, the values as submitted next to the values now, the line items, the
+primary contact, the stage and field history, and once approved the four handoffs.
+A constant number of queries whatever the length of the history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from . import selectors, services
+from .approval_queue import waiting_label
+from .models import Account, Approval, Contact, Decision, LineItem, Opportunity, Product
+from .stages import Stage
+
+SNAPSHOT_FIELDS = [
+    ("amount", "Amount"),
+    ("currency", "Currency"),
+    ("close_date", "Close date"),
+    ("contract_id", "Contract ID"),
+    ("po_number", "PO number"),
+    ("primary_contact", "Primary contact"),
+    ("contract_start_date", "Contract start"),
+    ("term_months", "Term (months)"),
+    ("line_items", "Line items"),
+]
+HISTORY_LIMIT = 40
+
+
+def context(approval: Approval, user: Any) -> dict[str, Any]:
+    opportunity = selectors.opportunity_get(approval.opportunity_id)
+    assert opportunity is not None  # the approval's FK guarantees it
+    pending = approval.decision == Decision.PENDING and opportunity.stage == Stage.PENDING_APPROVAL
+    approve_denied = reject_denied = None
+    if pending:
+        approve_denied = services.transition_permission_error(
+            "approve", opportunity, user, approval
+        )
+        reject_denied = services.transition_permission_error("reject", opportunity, user, approval)
+    checklist = selectors.opportunity_checklist(opportunity)
+    line_items = list(opportunity.line_items.all())
+    priced = all(li.unit_price is not None for li in line_items)
+    items_total = (
+        sum((Decimal(li.seats) * (li.unit_price or 0) for li in line_items), Decimal(0))
+        if line_items and priced
+        else None
+    )
+    end = approval.decided_at if approval.decided_at else timezone.now()
+    return {
+        "approval": approval,
+        "opportunity": opportunity,
+        "pending": pending,
+        "can_approve": pending and approve_denied is None,
+        "approve_denied": approve_denied,
+        "can_reject": pending and reject_denied is None,
+        "reject_denied": reject_denied,
+        "checklist": checklist,
+        "line_items": [
+            {
+                "sku": li.product.sku,
+                "name": li.product.name,
+                "seats": li.seats,
+                "unit_price": li.unit_price,
+                "subtotal": Decimal(li.seats) * li.unit_price
+                if li.unit_price is not None
+                else None,
+            }
+            for li in line_items
+        ],
+        "items_total": items_total,
+        "contact": _contact(opportunity),
+        "snapshot_rows": snapshot_rows(approval, opportunity, line_items),
+        "stage_history": list(selectors.opportunity_history(opportunity)[:HISTORY_LIMIT]),
+        "field_history": field_history(opportunity),
+        "handoffs": handoffs_of(approval),
+        "handoff_console_url": _handoff_console_url(opportunity),
+        "other_requests": list(
+            opportunity.approvals.exclude(pk=approval.pk)
+            .select_related("submitted_by", "decided_by")
+            .order_by("-submitted_at")
+        ),
+        "waited": waiting_label(end - approval.submitted_at),
+    }
+
+
+def _contact(opportunity: Opportunity) -> dict[str, Any] | None:
+    contact = opportunity.primary_contact
+    if contact is None:
+        return None
+    other_account = None
+    if contact.account_id != opportunity.account_id:
+        other_account = Account.objects.filter(pk=contact.account_id).first()
+    return {"contact": contact, "other_account": other_account}
+
+
+# --- values as submitted ------------------------------------------------------------------
+
+
+def _current_values(opportunity: Opportunity, line_items: list[LineItem]) -> dict[str, Any]:
+    return {
+        "amount": str(opportunity.amount) if opportunity.amount is not None else None,
+        "currency": opportunity.currency,
+        "close_date": opportunity.close_date.isoformat() if opportunity.close_date else None,
+        "contract_id": opportunity.contract_id,
+        "po_number": opportunity.po_number,
+        "primary_contact": opportunity.primary_contact_id,
+        "contract_start_date": opportunity.contract_start_date.isoformat()
+        if opportunity.contract_start_date
+        else None,
+        "term_months": opportunity.term_months,
+        "line_items": [
+            {
+                "sku": li.product.sku,
+                "seats": li.seats,
+                "unit_price": str(li.unit_price) if li.unit_price is not None else None,
+            }
+            for li in line_items
+        ],
+    }
+
+
+def _show(name: str, value: Any, contacts: dict[int, str]) -> str:
+    if value in (None, "", []):
+        return "—"
+    if name == "primary_contact":
+        return contacts.get(value, f"contact #{value}")
+    if name == "line_items":
+        return "\n".join(
+            f"{li.get('sku')} × {li.get('seats')}"
+            + (f" @ {_amount(li['unit_price'])}" if li.get("unit_price") is not None else "")
+            for li in value
+        )
+    if name in ("close_date", "contract_start_date"):
+        try:
+            return dt.date.fromisoformat(str(value)).strftime("%-d %b %Y")
+        except ValueError:
+            return str(value)
+    if name == "amount":
+        return _amount(value)
+    return str(value)
+
+
+def _amount(value: Any) -> str:
+    try:
+        return f"{Decimal(str(value)):,.2f}"
+    except ArithmeticError:
+        return str(value)
+
+
+def snapshot_rows(
+    approval: Approval, opportunity: Opportunity, line_items: list[LineItem]
+) -> list[dict[str, Any]]:
+    """The gated values as submitted (Approval.snapshot) beside the values now."""
+    submitted = approval.snapshot or {}
+    now = _current_values(opportunity, line_items)
+    contact_ids = {v for v in (submitted.get("primary_contact"), now["primary_contact"]) if v}
+    contacts = {
+        c.pk: str(c)
+        for c in Contact.objects.filter(pk__in=contact_ids).only("first_name", "last_name")
+    }
+    rows = []
+    for name, label in SNAPSHOT_FIELDS:
+        before = submitted.get(name)
+        if name == "line_items" and before:
+            before = [{k: li.get(k) for k in ("sku", "seats", "unit_price")} for li in before]
+        rows.append(
+            {
+                "label": label,
+                "submitted": _show(name, before, contacts),
+                "now": _show(name, now[name], contacts),
+                "changed": bool(submitted)
+                and _show(name, before, contacts) != _show(name, now[name], contacts),
+            }
+        )
+    return rows
+
+
+# --- field history (django-simple-history) ---------------------------------------------------
+
+# The stage has its own history (StageChange, with actor, source and reason).
+HIDDEN_HISTORY_FIELDS = {"version", "closed_at", "stage"}
+
+
+def field_history(opportunity: Opportunity) -> list[dict[str, Any]]:
+    """Who changed which field when (old → new), deal and line items merged, newest first."""
+    records = list(
+        opportunity.history.select_related("history_user").order_by("-history_date", "-history_id")[
+            : HISTORY_LIMIT + 1
+        ]
+    )
+    item_records = list(
+        LineItem.history.filter(opportunity_id=opportunity.pk)  # type: ignore[attr-defined]
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")[:HISTORY_LIMIT]
+    )
+    names = _names_for(records, item_records)
+    entries: list[dict[str, Any]] = []
+    for newer, older in zip(records, [*records[1:], None], strict=False):
+        if len(entries) >= HISTORY_LIMIT:
+            break
+        if older is None:
+            if newer.history_type == "+":
+                entries.append(_entry(newer, ["Created the deal"]))
+            continue
+        delta = newer.diff_against(older)
+        changes = [
+            f"{_label(c.field)}: {_value(c.field, c.old, names)} → {_value(c.field, c.new, names)}"
+            for c in delta.changes
+            if c.field not in HIDDEN_HISTORY_FIELDS
+        ]
+        if changes:
+            entries.append(_entry(newer, changes))
+    for record in item_records:
+        verb = {"+": "Added", "~": "Changed", "-": "Removed"}.get(record.history_type, "Changed")
+        price = f" @ {record.unit_price}" if record.unit_price is not None else ""
+        entries.append(
+            _entry(
+                record,
+                [
+                    f"{verb} line item {names['product'].get(record.product_id, '?')} × {record.seats}{price}"
+                ],
+            )
+        )
+    entries.sort(key=lambda e: e["at"], reverse=True)
+    return entries[:HISTORY_LIMIT]
+
+
+def _entry(record: Any, changes: list[str]) -> dict[str, Any]:
+    user = record.history_user
+    return {
+        "at": record.history_date,
+        "who": (user.get_full_name() or user.get_username()) if user else "system",
+        "changes": changes,
+    }
+
+
+def _label(field_name: str) -> str:
+    try:
+        field = Opportunity._meta.get_field(field_name)
+        return str(getattr(field, "verbose_name", field_name)).capitalize()
+    except Exception:  # noqa: BLE001 - a field that was since removed
+        return field_name
+
+
+def _names_for(records: list[Any], item_records: list[Any]) -> dict[str, dict[Any, str]]:
+    """Names for the foreign keys in the history: three small queries at most."""
+    accounts = {r.account_id for r in records if r.account_id}
+    owners = {r.owner_id for r in records if r.owner_id}
+    contacts = {r.primary_contact_id for r in records if r.primary_contact_id}
+    products = {r.product_id for r in item_records}
+    User = get_user_model()
+    return {
+        "account": dict(Account.objects.filter(pk__in=accounts).values_list("pk", "name")),
+        "owner": {
+            u.pk: u.get_full_name() or u.get_username() for u in User.objects.filter(pk__in=owners)
+        }
+        if owners
+        else {},
+        "primary_contact": {c.pk: str(c) for c in Contact.objects.filter(pk__in=contacts)}
+        if contacts
+        else {},
+        "product": dict(Product.objects.filter(pk__in=products).values_list("pk", "sku"))
+        if products
+        else {},
+    }
+
+
+def _value(field_name: str, value: Any, names: dict[str, dict[Any, str]]) -> str:
+    if value in (None, ""):
+        return "—"
+    if field_name in names:
+        return names[field_name].get(value, f"#{value}")
+    if field_name == "stage":
+        try:
+            return str(Stage(value).label)
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
+# --- handoffs (the handoffs app) --------------------------------------------------------------
+
+
+def handoffs_of(approval: Approval) -> list[dict[str, Any]] | None:
+    """The approval's handoffs, in the order of settings.HANDOFF_KINDS; None when the
+    handoffs app has no Handoff model (yet)."""
+    try:
+        Handoff = apps.get_model("handoffs", "Handoff")
+    except LookupError:
+        return None
+    order = {kind: i for i, kind in enumerate(settings.HANDOFF_KINDS)}
+    rows = sorted(
+        Handoff.objects.filter(approval_id=approval.pk), key=lambda h: order.get(h.kind, 99)
+    )
+    return [
+        {
+            "handoff": h,
+            "kind": h.get_kind_display(),
+            "status": h.status,
+            "status_label": h.get_status_display(),
+            "attempts": getattr(h, "attempts", None),
+            "last_error": getattr(h, "last_error", ""),
+            "last_status_code": getattr(h, "last_status_code", None),
+            "next_attempt_at": getattr(h, "next_attempt_at", None),
+            "delivered_at": getattr(h, "delivered_at", None),
+            "completed_at": getattr(h, "completed_at", None),
+            "external_ref": getattr(h, "external_ref", ""),
+            "url": _admin_url("admin:handoffs_handoff_change", h.pk),
+        }
+        for h in rows
+    ]
+
+
+def _admin_url(name: str, *args: Any) -> str | None:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def _handoff_console_url(opportunity: Opportunity) -> str | None:
+    url = _admin_url("admin:handoffs_handoff_changelist")
+    return f"{url}?opportunity__id__exact={opportunity.pk}" if url else None
+
+
+# --- the Opportunity admin's transition buttons ------------------------------------------------
+
+
+def transition_buttons(opportunity: Opportunity, user: Any) -> list[dict[str, Any]]:
+    """The transitions ``user`` may run on the deal now, each with what is missing."""
+    buttons = []
+    for option in selectors.opportunity_transition_options(opportunity, user):
+        if not option["available"] or not option["permitted"]:
+            continue
+        buttons.append(
+            {
+                **option,
+                "url": reverse(
+                    "admin:opportunities_opportunity_transition",
+                    args=[opportunity.pk, option["name"]],
+                ),
+                "needs_form": bool(option["needs"]),
+                "unmet_messages": [u["message"] for u in option["unmet"]],
+            }
+        )
+    return buttons
+
+
+def queue_url_for(opportunity: Opportunity) -> str | None:
+    if opportunity.stage != Stage.PENDING_APPROVAL:
+        return None
+    approval = opportunity.approvals.filter(decision=Decision.PENDING).only("pk").first()
+    if approval is None:
+        return None
+    return reverse("admin:opportunities_closedwonapproval_change", args=[approval.pk])

@@ -1,0 +1,154 @@
+"""The Closed-Won approval queue's list: what a row shows, filters, search, query counts."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from opportunities import services
+from opportunities.models import StageRequirement
+from opportunities.stages import Source
+from tests.admin.conftest import client_for, pending_deal
+from tests.factories import AccountFactory, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def rows_of(response) -> list[str]:
+    """The deal names of the queue's rows, in order."""
+    return [a.opportunity.name for a in response.context["cl"].result_list]
+
+
+def test_it_lists_waiting_deals_oldest_first_with_what_revops_needs(rep, rep2, revops, queue_url):
+    acme = AccountFactory(name="Acme Corp")
+    newer = pending_deal(rep, hours_ago=3.2, name="Acme renewal", account=acme, po_number="PO-77")
+    older = pending_deal(
+        rep2,
+        hours_ago=30,
+        name="Globex platform",
+        amount=Decimal("2000.00"),
+        unit_price=Decimal("200.00"),
+    )
+
+    response = client_for(revops).get(queue_url)
+
+    assert response.status_code == 200
+    assert rows_of(response) == ["Globex platform", "Acme renewal"]
+    html = response.content.decode()
+    row = re.search(r"<tr>.*?Acme renewal.*?</tr>", html, re.S).group(0)
+    assert "Acme Corp" in row
+    assert "rep_alice" in row  # owner and submitter
+    assert "1,000.00 USD" in row
+    assert newer.opportunity.contract_id in row and "PO PO-77" in row
+    assert "3 h 12 min" in row
+    assert "Ready" in row
+    assert "1 d 6 h" in html  # the older request's wait
+    assert older.opportunity.name in html
+
+
+def test_it_shows_how_many_requirements_a_deal_misses_now(rep, revops, queue_url):
+    approval = pending_deal(rep, po_number="")
+    # given RevOps made PO numbers and terms required after the rep submitted
+    StageRequirement.objects.create(stage="pending_approval", field="po_number")
+
+    response = client_for(revops).get(queue_url)
+
+    [row] = response.context["cl"].result_list
+    assert [u.code for u in row.gate_unmet] == ["stage_requirement"]
+    assert "1 unmet requirement" in response.content.decode()
+    assert approval.opportunity.name in response.content.decode()
+
+
+def test_decided_requests_leave_the_queue_but_stay_findable(rep, revops, revops2, queue_url):
+    decided = pending_deal(rep, name="Decided deal")
+    pending_deal(rep, name="Still waiting")
+    services.opportunity_transition(
+        opportunity=decided.opportunity_id, name="approve", actor=revops2, source=Source.ADMIN
+    )
+    client = client_for(revops)
+
+    assert rows_of(client.get(queue_url)) == ["Still waiting"]
+    assert rows_of(client.get(queue_url, {"decision": "approved"})) == ["Decided deal"]
+    assert sorted(rows_of(client.get(queue_url, {"decision": "all"}))) == [
+        "Decided deal",
+        "Still waiting",
+    ]
+
+
+def test_it_filters_by_owner_amount_band_and_waiting_time(rep, rep2, revops, queue_url):
+    pending_deal(rep, name="Small fresh", hours_ago=1, seats=10, unit_price=Decimal("500.00"))
+    pending_deal(rep2, name="Mid old", hours_ago=50, seats=10, unit_price=Decimal("3000.00"))
+    pending_deal(rep2, name="Big ancient", hours_ago=100, seats=100, unit_price=Decimal("5000.00"))
+    client = client_for(revops)
+
+    assert rows_of(client.get(queue_url, {"owner": rep2.pk})) == ["Big ancient", "Mid old"]
+    assert rows_of(client.get(queue_url, {"amount": "lt10k"})) == ["Small fresh"]
+    assert rows_of(client.get(queue_url, {"amount": "10k-50k"})) == ["Mid old"]
+    assert rows_of(client.get(queue_url, {"amount": "gte250k"})) == ["Big ancient"]
+    assert rows_of(client.get(queue_url, {"waiting": "lt4h"})) == ["Small fresh"]
+    assert rows_of(client.get(queue_url, {"waiting": "1d-3d"})) == ["Mid old"]
+    assert rows_of(client.get(queue_url, {"waiting": "gt3d"})) == ["Big ancient"]
+    assert rows_of(client.get(queue_url, {"waiting": "gt3d", "owner": rep.pk})) == []
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["initech", "Rollout", "ct-search-1", "po-search-9"],
+    ids=["account", "deal", "contract_id", "po_number"],
+)
+def test_it_searches_deal_account_contract_id_and_po(rep, revops, queue_url, term):
+    pending_deal(
+        rep,
+        name="Initech Rollout",
+        account=AccountFactory(name="Initech"),
+        contract_id="CT-SEARCH-1",
+        po_number="PO-SEARCH-9",
+    )
+    pending_deal(rep, name="Other deal")
+
+    response = client_for(revops).get(queue_url, {"q": term})
+
+    assert rows_of(response) == ["Initech Rollout"]
+
+
+def test_reps_cannot_open_the_queue(rep, queue_url):
+    response = client_for(rep).get(queue_url)
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def _queries_for_queue(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+QUEUE_QUERY_BUDGET = 11
+
+
+def test_the_queue_costs_the_same_queries_for_5_or_50_deals(
+    revops, queue_url, django_assert_max_num_queries
+):
+    owners = [make_user("rep") for _ in range(5)]
+    for n in range(5):
+        pending_deal(owners[n % 5], hours_ago=n, lines=2)
+    # one with a claimed PO and a configured requirement, so every gate query runs
+    StageRequirement.objects.create(stage="pending_approval", field="term_months")
+    client = client_for(revops)
+    client.get(queue_url)  # warm the session
+
+    with django_assert_max_num_queries(QUEUE_QUERY_BUDGET):
+        small = _queries_for_queue(client, queue_url)
+    for n in range(45):
+        pending_deal(owners[n % 5], hours_ago=10 + n, lines=2, po_number=f"PO-{n}")
+    with django_assert_max_num_queries(QUEUE_QUERY_BUDGET):
+        large = _queries_for_queue(client, queue_url)
+
+    assert len(client.get(queue_url).context["cl"].result_list) == 50
+    assert small == large

@@ -1,0 +1,113 @@
+"""Accounts, contacts and products: create, read, PATCH, filters — through the services."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from opportunities import services
+from opportunities.models import Account, Contact, Product
+from opportunities.stages import Source
+from tests.api.conftest import problem
+from tests.factories import AccountFactory, ContactFactory, ProductFactory, ready_deal
+
+pytestmark = pytest.mark.django_db
+
+
+def send(client, method, path, body):
+    return getattr(client, method)(path, data=json.dumps(body), content_type="application/json")
+
+
+def test_create_and_update_an_account(api, rep):
+    client = api(rep)
+    created = send(
+        client,
+        "post",
+        "/api/v1/accounts/",
+        {"name": "  Acme  ", "billing_country": "DE", "external_id": "crm-1"},
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["name"], body["owner"], body["external_id"]) == ("Acme", rep.pk, "crm-1")
+    assert created["Location"] == f"/api/v1/accounts/{body['id']}/"
+
+    updated = send(client, "patch", f"/api/v1/accounts/{body['id']}/", {"domain": "acme.de"})
+    assert updated.status_code == 200 and updated.json()["domain"] == "acme.de"
+    assert client.get("/api/v1/accounts/?external_id=crm-1").json()["count"] == 1
+
+
+def test_account_validation_comes_from_the_model(api, rep):
+    AccountFactory(external_id="taken")
+    body = problem(
+        send(
+            api(rep),
+            "post",
+            "/api/v1/accounts/",
+            {"name": "X", "billing_country": "ZZ", "external_id": "taken"},
+        ),
+        400,
+        "invalid",
+    )
+    assert {e["field"] for e in body["errors"]} == {"billing_country", "external_id"}
+    assert Account.objects.count() == 1
+
+
+def test_create_a_contact_and_search(api, rep):
+    account = AccountFactory()
+    client = api(rep)
+    response = send(
+        client,
+        "post",
+        "/api/v1/contacts/",
+        {"account": account.pk, "first_name": "Ada", "last_name": "King", "email": "ada@x.io"},
+    )
+    assert response.status_code == 201
+    assert client.get("/api/v1/contacts/?search=ada@").json()["count"] == 1
+    assert client.get(f"/api/v1/contacts/?account={account.pk}").json()["count"] == 1
+
+
+def test_a_contact_of_a_pending_deal_cannot_lose_its_email(api, rep):
+    deal = ready_deal(rep)
+    services.opportunity_transition(
+        opportunity=deal, name="submit_for_approval", actor=rep, source=Source.API
+    )
+    problem(
+        send(api(rep), "patch", f"/api/v1/contacts/{deal.primary_contact_id}/", {"email": ""}),
+        409,
+        "record_locked",
+    )
+    assert Contact.objects.get(pk=deal.primary_contact_id).email
+
+
+def test_products_are_revops_only_to_change(api, rep, revops):
+    created = send(api(revops), "post", "/api/v1/products/", {"sku": "SEAT-1", "name": "Seat"})
+    assert created.status_code == 201
+    pk = created.json()["id"]
+    problem(
+        send(api(rep), "patch", f"/api/v1/products/{pk}/", {"active": False}),
+        403,
+        "permission_denied",
+    )
+    assert (
+        send(api(revops), "patch", f"/api/v1/products/{pk}/", {"active": False}).json()["active"]
+        is False
+    )
+    assert api(rep).get("/api/v1/products/?active=false").json()["count"] == 1
+
+
+def test_a_duplicate_sku_is_invalid(api, revops):
+    ProductFactory(sku="DUP")
+    body = problem(
+        send(api(revops), "post", "/api/v1/products/", {"sku": "DUP", "name": "Again"}),
+        400,
+        "invalid",
+    )
+    assert body["errors"][0]["field"] == "sku"
+    assert Product.objects.count() == 1
+
+
+def test_patch_with_no_fields_changes_nothing(api, rep):
+    contact = ContactFactory()
+    response = send(api(rep), "patch", f"/api/v1/contacts/{contact.pk}/", {})
+    assert response.status_code == 200 and response.json()["last_name"] == contact.last_name

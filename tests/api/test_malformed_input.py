@@ -1,0 +1,244 @@
+"""No input, however malformed, produces a 500: bad bodies, types, numbers, ids, headers
+and query strings are 4xx problems, and the database is unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from api.models import IdempotencyKey
+from opportunities.models import Account
+from tests.api.conftest import db_state, problem
+from tests.factories import ProductFactory, ready_deal
+
+pytestmark = pytest.mark.django_db
+
+HUGE = 10**40
+
+
+@pytest.fixture
+def deal(rep):
+    return ready_deal(rep)
+
+
+def send(client, method, path, raw, content_type="application/json", **extra):
+    return getattr(client, method)(path, data=raw, content_type=content_type, **extra)
+
+
+BAD_BODIES = {
+    "not json": "{name: 'x',}",
+    "truncated json": '{"name": "x"',
+    "invalid utf-8": b'{"name": "\xff\xfe"}',
+    "nested too deep": "[" * 100_000 + "]" * 100_000,
+    "lone surrogate": '{"name": "\\ud800"}',
+    "NaN": '{"name": "x", "amount": NaN}',
+    "top-level list": '[{"name": "x"}]',
+    "top-level string": '"x"',
+    "top-level null": "null",
+    "name is a list": '{"name": ["x"]}',
+    "name is an object": '{"name": {"x": 1}}',
+    "name has a NUL": '{"name": "a\\u0000b"}',
+    "name is too long": json.dumps({"name": "x" * 201}),
+    "amount is a word": '{"name": "x", "amount": "lots"}',
+    "amount is a list": '{"name": "x", "amount": [1]}',
+    "amount is huge": json.dumps({"name": "x", "amount": str(HUGE)}),
+    "amount has an enormous exponent": '{"name": "x", "amount": 1e400}',
+    "amount as an infinite string": '{"name": "x", "amount": "Infinity"}',
+    "amount has three decimals": '{"name": "x", "amount": "1.005"}',
+    "amount is negative": '{"name": "x", "amount": "-1.00"}',
+    "term_months is huge": json.dumps({"name": "x", "term_months": HUGE}),
+    "term_months is a float": '{"name": "x", "term_months": 1.5}',
+    "term_months is a bool": '{"name": "x", "term_months": true}',
+    "close_date is not a date": '{"name": "x", "close_date": "2025-02-30"}',
+    "close_date is a number": '{"name": "x", "close_date": 20250101}',
+    "account does not exist": '{"name": "x", "account": 999999}',
+    "account id is huge": json.dumps({"name": "x", "account": HUGE}),
+    "account id is a bool": '{"name": "x", "account": true}',
+    "account id is a string": '{"name": "x", "account": "acme"}',
+    "owner does not exist": '{"name": "x", "owner": 999999}',
+    "primary_contact id is negative": '{"name": "x", "primary_contact": -1}',
+    "currency is not ISO 4217": '{"name": "x", "currency": "XYZ"}',
+    "type is unknown": '{"name": "x", "type": "barter"}',
+    "line_items is an object": '{"name": "x", "line_items": {"product": 1}}',
+    "line item product unknown": '{"name": "x", "line_items": [{"product": 999999, "seats": 1}]}',
+    "line item product huge": json.dumps(
+        {"name": "x", "line_items": [{"product": HUGE, "seats": 1}]}
+    ),
+    "line item seats huge": '{"name": "x", "line_items": [{"product": 1, "seats": 1e30}]}',
+    "line item seats zero": '{"name": "x", "line_items": [{"product": 1, "seats": 0}]}',
+    "line item is a string": '{"name": "x", "line_items": ["one"]}',
+    "line item price negative": (
+        '{"name": "x", "line_items": [{"product": 1, "seats": 1, "unit_price": "-5"}]}'
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_BODIES))
+def test_a_malformed_create_is_a_400_and_changes_nothing(api, rep, deal, name):
+    ProductFactory()
+    before = (db_state(), Account.objects.count())
+    response = send(api(rep), "post", "/api/v1/opportunities/", BAD_BODIES[name])
+    problem(response, 400, "invalid")
+    assert (db_state(), Account.objects.count()) == before
+
+
+@pytest.mark.parametrize("name", list(BAD_BODIES))
+def test_a_malformed_patch_is_a_400_and_changes_nothing(api, rep, deal, name):
+    before = db_state()
+    response = send(api(rep), "patch", f"/api/v1/opportunities/{deal.pk}/", BAD_BODIES[name])
+    problem(response, 400, "invalid")
+    assert db_state() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{oops",
+        '{"reason": ["a"]}',
+        '{"loss_reason": {"x": 1}}',
+        '{"reason": "\\ud800"}',
+        "[1, 2]",
+    ],
+)
+def test_a_malformed_transition_body_is_a_400(api, rep, deal, body):
+    before = db_state()
+    response = send(
+        api(rep), "post", f"/api/v1/opportunities/{deal.pk}/transitions/mark_lost/", body
+    )
+    problem(response, 400, "invalid")
+    assert db_state() == before
+
+
+def test_an_unknown_loss_reason_is_a_400(api, rep, deal):
+    response = send(
+        api(rep),
+        "post",
+        f"/api/v1/opportunities/{deal.pk}/transitions/mark_lost/",
+        '{"loss_reason": "bad vibes"}',
+    )
+    problem(response, 400, "invalid")
+
+
+def test_a_body_that_is_not_json_is_a_415(api, rep):
+    response = send(api(rep), "post", "/api/v1/accounts/", "name=Acme", "text/plain")
+    problem(response, 415, "unsupported_media_type")
+    response = send(
+        api(rep), "post", "/api/v1/accounts/", "name=Acme", "application/x-www-form-urlencoded"
+    )
+    problem(response, 415, "unsupported_media_type")
+    assert not Account.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=abc",
+        "limit=0",
+        "limit=201",
+        f"limit={HUGE}",
+        "offset=-1",
+        "offset=1.5",
+        "ordering=password",
+        "ordering=-stage_label",
+        "stage=won",
+        "type=barter",
+        "owner=abc",
+        "owner=1.5",
+        f"owner={HUGE}",
+        "account=-3",
+        "close_date_after=yesterday",
+        "close_date_before=2025-13-01",
+        "updated_since=last-tuesday",
+        "updated_since=0001-01-01T00:00:00%2B01:00",
+        "updated_since=9999-12-31T23:59:59-14:00",
+        "search=%00",
+    ],
+)
+def test_bad_query_parameters_are_a_400(api, rep, deal, query):
+    problem(api(rep).get(f"/api/v1/opportunities/?{query}"), 400, "invalid")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Token",
+        "Token not-hex-at-all",
+        "Token \xff\xfe",
+        "Token a b",
+        "Token " + "a" * 300,
+        "Token 0000000000000000000000000000000000000000000000000000000000000000",
+    ],
+)
+def test_bad_credentials_are_a_401(api, header):
+    client = api(None)
+    client.credentials(HTTP_AUTHORIZATION=header)
+    problem(client.get("/api/v1/opportunities/"), 401, "not_authenticated")
+
+
+@pytest.mark.parametrize("key", ["", " leading-space", "x" * 256, "tab\there", "é"])
+def test_a_malformed_idempotency_key_is_a_400(api, rep, key):
+    response = send(
+        api(rep), "post", "/api/v1/accounts/", '{"name": "A"}', HTTP_IDEMPOTENCY_KEY=key
+    )
+    body = problem(response, 400, "invalid")
+    assert body["errors"][0]["field"] == "Idempotency-Key"
+    assert not Account.objects.exists()
+    assert not IdempotencyKey.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["garbage", '"abc"', '"-1"', "W/", '""'])
+def test_an_if_match_that_cannot_match_is_a_412(api, rep, deal, value):
+    before = db_state()
+    response = send(
+        api(rep),
+        "patch",
+        f"/api/v1/opportunities/{deal.pk}/",
+        '{"name": "x"}',
+        HTTP_IF_MATCH=value,
+    )
+    problem(response, 412, "stale_version")
+    assert db_state() == before
+
+
+def test_unknown_fields_are_ignored_not_fatal(api, rep, deal):
+    response = send(
+        api(rep),
+        "patch",
+        f"/api/v1/opportunities/{deal.pk}/",
+        '{"name": "Renamed", "id": 1, "version": 99, "probability": 5, "favourite_colour": "red"}',
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["name"], body["version"], body["probability"]) == ("Renamed", 2, 75)
+
+
+def test_a_wrong_content_length_body_is_not_a_500(api, rep):
+    response = api(rep).generic("POST", "/api/v1/accounts/", b"", content_type="application/json")
+    problem(response, 400, "invalid")
+
+
+def test_a_body_over_the_upload_limit_is_a_400(api, rep, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({"name": "x" * 2000})
+    problem(send(api(rep), "post", "/api/v1/accounts/", body), 400, "invalid")
+    assert not Account.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/opportunities/",
+        "/api/v1/opportunities/{deal}/",
+        "/api/v1/opportunities/{deal}/transitions/approve/",
+        "/api/v1/handoffs/",
+        "/api/v1/schema/",
+    ],
+)
+def test_options_and_head_are_not_a_500(api, rep, deal, path):
+    path = path.format(deal=deal.pk)
+    options = api(rep).options(path)
+    assert options.status_code == 200, options.content
+    assert options.json()["schema"] == "/api/v1/schema/"
+    head = api(rep).head(path)
+    assert head.status_code in (200, 405), head.content

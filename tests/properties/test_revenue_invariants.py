@@ -1,0 +1,309 @@
+"""A stateful property test of the revenue invariants (issue 8).
+
+Hypothesis drives random users (reps, RevOps, an admin) through random transitions,
+edits, line-item replacements and reassignments — every one through the services, as
+the UI, API, admin and imports do — and after every step checks:
+
+* no deal is won without its evidence (the Closed-Won gate passes on its values);
+* no deal was approved by its owner (at approval time) or by its submitter;
+* no two pending/won deals share a contract ID (trimmed, case-insensitive);
+* every won deal has exactly one approved approval, four handoffs and one commission credit;
+* no gated field changed after submission (the values equal the approval snapshot).
+
+Each example runs inside a savepoint that is rolled back, so examples do not leak.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from opportunities import errors, gates, services
+from opportunities.models import Approval, Decision, Opportunity
+from opportunities.stages import LOCKED_STAGES, TRANSITIONS, LossReason, Source, Stage
+from tests.factories import AccountFactory, ContactFactory, ProductFactory, make_user
+
+CONTRACT_IDS = ["C-1", "c-1 ", "C-2", "C-3", ""]
+PO_NUMBERS = ["PO-1", "po-1", "PO-2", ""]
+TRANSITION_NAMES = sorted(TRANSITIONS)
+STATS: Counter[str] = Counter()
+
+
+def _handoff_models():
+    try:
+        return apps.get_model("handoffs", "Handoff"), apps.get_model("handoffs", "CommissionCredit")
+    except LookupError:  # pragma: no cover - the handoffs app always ships these models
+        return None, None
+
+
+class RevenueMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.savepoint = transaction.savepoint()
+        self.users = [
+            make_user("rep", "prop_rep1"),
+            make_user("rep", "prop_rep2"),
+            make_user("revops", "prop_ops1"),
+            make_user("revops", "prop_ops2"),
+            make_user("admin", "prop_admin"),
+        ]
+        self.accounts = [AccountFactory(), AccountFactory()]
+        self.contacts = [
+            ContactFactory(account=self.accounts[0]),
+            ContactFactory(account=self.accounts[1]),
+        ]
+        self.contacts.append(ContactFactory(account=self.accounts[0], email=""))
+        self.products = [ProductFactory(), ProductFactory()]
+        self.deals: list[int] = []
+        self.refusals: Counter[str] = Counter()
+
+    def teardown(self) -> None:
+        transaction.savepoint_rollback(self.savepoint)
+
+    # --- rules ------------------------------------------------------------------------------
+    @rule(owner=st.integers(0, 4), account=st.integers(0, 1), complete=st.booleans())
+    def create_deal(self, owner, account, complete):
+        actor = self.users[owner]
+        data = {"name": f"Deal {len(self.deals)}", "account": self.accounts[account].pk}
+        items = None
+        if complete:
+            data.update(
+                amount=Decimal("1000.00"),
+                close_date=timezone.localdate() - dt.timedelta(days=1),
+                contract_id=f"C-{len(self.deals)}",
+                primary_contact=self.contacts[account].pk,
+            )
+            items = [{"product": self.products[0].pk, "seats": 10, "unit_price": "100.00"}]
+        deal = services.opportunity_create(
+            actor=actor, data=data, line_items=items, source=Source.API
+        )
+        self.deals.append(deal.pk)
+
+    @precondition(lambda self: self.deals)
+    @rule(
+        deal=st.integers(0, 1000),
+        actor=st.integers(0, 4),
+        name=st.sampled_from(TRANSITION_NAMES),
+        reason=st.sampled_from(["", "not ready"]),
+        loss_reason=st.sampled_from(["", *LossReason.values]),
+    )
+    def transition(self, deal, actor, name, reason, loss_reason):
+        pk = self.deals[deal % len(self.deals)]
+        try:
+            services.opportunity_transition(
+                opportunity=pk,
+                name=name,
+                actor=self.users[actor],
+                source=Source.API,
+                reason=reason,
+                loss_reason=loss_reason,
+                loss_detail="detail" if loss_reason == "other" else "",
+            )
+        except errors.DomainError as exc:
+            self.refusals[exc.code] += 1
+
+    @precondition(lambda self: self.deals)
+    @rule(deal=st.integers(0, 1000))
+    def owner_requests_closed_won(self, deal):
+        # Biased rule: random transitions alone rarely line up owner + complete deal.
+        pk = self.deals[deal % len(self.deals)]
+        owner = Opportunity.objects.get(pk=pk).owner
+        try:
+            services.opportunity_transition(opportunity=pk, name="submit_for_approval", actor=owner)
+        except errors.DomainError as exc:
+            self.refusals[exc.code] += 1
+
+    @precondition(lambda self: self.deals)
+    @rule(deal=st.integers(0, 1000), actor=st.integers(0, 4))
+    def approve(self, deal, actor):
+        pk = self.deals[deal % len(self.deals)]
+        try:
+            services.opportunity_transition(opportunity=pk, name="approve", actor=self.users[actor])
+            STATS["approved"] += 1
+        except errors.DomainError as exc:
+            self.refusals[exc.code] += 1
+            STATS[f"refused:{exc.code}"] += 1
+
+    @precondition(lambda self: self.deals)
+    @rule(
+        deal=st.integers(0, 1000),
+        actor=st.integers(0, 4),
+        field=st.sampled_from(
+            [
+                "amount",
+                "close_date",
+                "contract_id",
+                "po_number",
+                "primary_contact",
+                "currency",
+                "name",
+                "account",
+                "owner",
+            ]
+        ),
+        choice=st.integers(0, 4),
+    )
+    def edit(self, deal, actor, field, choice):
+        pk = self.deals[deal % len(self.deals)]
+        today = timezone.localdate()
+        values = {
+            "amount": [
+                Decimal("1000.00"),
+                Decimal("0"),
+                Decimal("999.99"),
+                None,
+                Decimal("2000.00"),
+            ],
+            "close_date": [
+                today,
+                today + dt.timedelta(days=3),
+                None,
+                today - dt.timedelta(days=30),
+                today,
+            ],
+            "contract_id": CONTRACT_IDS,
+            "po_number": [*PO_NUMBERS, "PO-3"],
+            "primary_contact": [c.pk for c in self.contacts] + [None, self.contacts[0].pk],
+            "currency": ["USD", "EUR", "USD", "GBP", "USD"],
+            "name": ["A", "B", "C", "D", "E"],
+            "account": [a.pk for a in self.accounts] * 2 + [self.accounts[0].pk],
+            "owner": [u.pk for u in self.users],
+        }[field]
+        try:
+            services.opportunity_update(
+                opportunity=pk,
+                actor=self.users[actor],
+                data={field: values[choice]},
+                source=Source.API,
+            )
+        except errors.DomainError as exc:
+            self.refusals[exc.code] += 1
+
+    @precondition(lambda self: self.deals)
+    @rule(
+        deal=st.integers(0, 1000),
+        actor=st.integers(0, 4),
+        seats=st.integers(0, 20),
+        priced=st.booleans(),
+    )
+    def replace_line_items(self, deal, actor, seats, priced):
+        pk = self.deals[deal % len(self.deals)]
+        items = (
+            []
+            if seats == 0
+            else [
+                {
+                    "product": self.products[1].pk,
+                    "seats": seats,
+                    "unit_price": "100.00" if priced else None,
+                }
+            ]
+        )
+        try:
+            services.opportunity_update(
+                opportunity=pk, actor=self.users[actor], data={}, line_items=items
+            )
+        except errors.DomainError as exc:
+            self.refusals[exc.code] += 1
+
+    # --- invariants ---------------------------------------------------------------------------
+    @invariant()
+    def won_deals_carry_their_evidence(self):
+        for deal in Opportunity.objects.filter(stage=Stage.CLOSED_WON).select_related(
+            "primary_contact"
+        ):
+            unmet = gates.evaluate(
+                gates.gather_facts(deal, target=Stage.CLOSED_WON), Stage.CLOSED_WON
+            )
+            assert unmet == [], (deal.pk, unmet)
+
+    @invariant()
+    def nobody_approved_their_own_deal(self):
+        for approval in Approval.objects.filter(decision=Decision.APPROVED).select_related(
+            "opportunity"
+        ):
+            assert approval.decided_by_id != approval.submitted_by_id
+            owner_then = approval.opportunity.history.as_of(approval.decided_at).owner_id
+            assert approval.decided_by_id != owner_then
+
+    @invariant()
+    def contract_ids_are_claimed_once(self):
+        keys = [
+            gates.normalize_key(c)
+            for c in Opportunity.objects.filter(stage__in=LOCKED_STAGES).values_list(
+                "contract_id", flat=True
+            )
+        ]
+        keys = [k for k in keys if k]
+        assert len(keys) == len(set(keys)), keys
+
+    @invariant()
+    def won_deals_have_one_approval_four_handoffs_and_one_credit(self):
+        handoff_model, credit_model = _handoff_models()
+        for deal in Opportunity.objects.filter(stage=Stage.CLOSED_WON):
+            assert deal.approvals.filter(decision=Decision.APPROVED).count() == 1
+            if handoff_model is not None:
+                kinds = sorted(
+                    handoff_model.objects.filter(opportunity=deal).values_list("kind", flat=True)
+                )
+                assert kinds == ["billing", "commission", "customer_success", "provisioning"], (
+                    deal.pk,
+                    kinds,
+                )
+                assert credit_model.objects.filter(opportunity=deal).count() == 1
+
+    @invariant()
+    def gated_fields_never_change_after_submission(self):
+        for deal in Opportunity.objects.filter(stage__in=LOCKED_STAGES):
+            wanted = Decision.PENDING if deal.stage == Stage.PENDING_APPROVAL else Decision.APPROVED
+            approval = deal.approvals.get(decision=wanted)
+            current = services._values_snapshot(deal)
+            for key in (
+                "amount",
+                "currency",
+                "close_date",
+                "contract_id",
+                "po_number",
+                "primary_contact",
+                "line_items",
+            ):
+                assert current[key] == approval.snapshot[key], (
+                    deal.pk,
+                    key,
+                    current[key],
+                    approval.snapshot[key],
+                )
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # shrinking a failure can take minutes; passing runs take ~45 s
+def test_revenue_invariants_hold_under_random_operations():
+    run_state_machine_as_test(
+        RevenueMachine,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            database=None,
+        ),
+    )
+    # The run must have exercised the interesting paths, or it proved nothing.
+    assert STATS["approved"] > 0, STATS
+    assert STATS["refused:self_approval_forbidden"] > 0, STATS

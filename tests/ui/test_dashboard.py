@@ -1,0 +1,131 @@
+"""The dashboard: weighted pipeline by stage, bookings by month, win rate, pending approvals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from opportunities import services
+from opportunities.models import Opportunity
+from opportunities.stages import Stage
+from opportunities.templatetags.closedwon_ui import money, money_compact, nice_ceiling
+from tests.factories import OpportunityFactory, ready_deal
+
+pytestmark = pytest.mark.django_db
+
+
+def won(owner, amount, close_date):
+    deal = ready_deal(
+        owner,
+        stage=Stage.CLOSED_WON,
+        amount=Decimal(amount),
+        unit_price=None,
+        close_date=close_date,
+    )
+    Opportunity.objects.filter(pk=deal.pk).update(closed_at=timezone.now())
+    return deal
+
+
+def test_weighted_pipeline_by_stage(rep, rep_client):
+    OpportunityFactory(owner=rep, amount=Decimal("10000"))  # prospecting 10 %
+    ready_deal(rep, stage=Stage.PROPOSAL, amount=Decimal("4000"), unit_price=None)  # 50 %
+    response = rep_client.get("/dashboard/")
+    rows = {row.stage: row for row in response.context["pipeline_rows"]}
+    assert rows[Stage.PROSPECTING].weighted == Decimal("1000.00")
+    assert rows[Stage.PROPOSAL].weighted == Decimal("2000.00")
+    assert response.context["pipeline_weighted"] == Decimal("3000.00")
+    assert 'data-kpi="weighted">$3K<' in response.content.decode()
+
+
+def test_bookings_by_month_of_close_date_for_the_last_twelve_months(rep, rep_client):
+    today = timezone.localdate()
+    this_month = today.replace(day=1)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    won(rep, "1000", this_month)
+    won(rep, "2500", this_month)
+    won(rep, "700", last_month)
+    won(rep, "9999", this_month.replace(year=this_month.year - 2))  # too old
+
+    response = rep_client.get("/dashboard/")
+    bookings = response.context["bookings"]
+    assert len(bookings) == 12
+    assert bookings[-1].month == this_month and bookings[-1].amount == Decimal("3500")
+    assert bookings[-1].count == 2
+    assert bookings[-2].month == last_month and bookings[-2].amount == Decimal("700")
+    assert response.context["bookings_total"] == Decimal("4200")
+    html = response.content.decode()
+    assert "<svg" in html and f"{this_month:%B %Y}: $3,500 (2 deals)" in html
+
+
+def test_win_rate_counts_won_against_lost(rep, rep_client):
+    today = timezone.localdate()
+    won(rep, "100", today)
+    won(rep, "100", today)
+    won(rep, "100", today)
+    OpportunityFactory(owner=rep, stage=Stage.CLOSED_LOST, closed_at=timezone.now())
+    response = rep_client.get("/dashboard/")
+    win = response.context["win"]
+    assert (win.won, win.lost, win.rate) == (3, 1, 75)
+    assert 'data-kpi="win-rate">75%<' in response.content.decode()
+
+
+def test_pending_approvals_are_listed_oldest_first(rep, rep_client):
+    first = ready_deal(rep, stage=Stage.NEGOTIATION, name="First in")
+    second = ready_deal(rep, stage=Stage.NEGOTIATION, name="Second in")
+    services.opportunity_transition(opportunity=first, name="submit_for_approval", actor=rep)
+    services.opportunity_transition(opportunity=second, name="submit_for_approval", actor=rep)
+    response = rep_client.get("/dashboard/")
+    assert response.context["pending_count"] == 2
+    assert [a.opportunity.name for a in response.context["pending"]] == ["First in", "Second in"]
+
+
+def test_mine_and_everyone(rep, rep2, rep_client):
+    OpportunityFactory(owner=rep, amount=Decimal("100"))
+    OpportunityFactory(owner=rep2, amount=Decimal("900"))
+    assert rep_client.get("/dashboard/").context["pipeline_total"] == Decimal("100")
+    assert rep_client.get("/dashboard/?scope=all").context["pipeline_total"] == Decimal("1000")
+
+
+def test_the_dashboard_costs_the_same_queries_for_10_and_60_deals(rep, rep_client):
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            rep_client.get("/dashboard/?scope=all")
+        return len(ctx.captured_queries)
+
+    for _ in range(10):
+        OpportunityFactory(owner=rep, amount=Decimal("5"))
+    at_10 = count()
+    Opportunity.objects.bulk_create(
+        [Opportunity(name=f"x{i}", owner=rep, currency="USD", amount=Decimal(i)) for i in range(50)]
+    )
+    assert count() == at_10
+
+
+@pytest.mark.parametrize(
+    ("value", "plain", "compact"),
+    [
+        (Decimal("120000"), "$120,000", "$120K"),
+        (Decimal("1234.5"), "$1,234.50", "$1.2K"),
+        (Decimal("2500000"), "$2,500,000", "$2.5M"),
+        (None, "—", "—"),
+    ],
+)
+def test_money_formats(value, plain, compact):
+    assert money(value) == plain
+    assert money_compact(value) == compact
+
+
+def test_money_without_a_known_symbol_shows_the_code():
+    assert money(Decimal("10"), "SEK") == "10 SEK"
+
+
+@pytest.mark.parametrize(
+    ("value", "top"), [(0, 1), (528000, 600000), (3500, 4000), (100, 100), (101, 200)]
+)
+def test_chart_axes_end_on_round_numbers(value, top):
+    assert nice_ceiling(value) == top
