@@ -301,7 +301,11 @@ def _finish(
         )
     else:
         attempt.outcome = AttemptOutcome.FAILED
-        delay = next_delay(handoff.attempts, result.retry_after)
+        # 410 Gone: the endpoint says it no longer exists (Standard Webhooks / Svix treat it
+        # as "stop sending"). Retrying for a day would only hide that; dead is visible in
+        # the console, and RevOps re-drive it once the endpoint is fixed.
+        gone = result.status_code == 410
+        delay = None if gone else next_delay(handoff.attempts, result.retry_after)
         if delay is None:
             changes.update(status=HandoffStatus.DEAD, next_attempt_at=None)
         else:

@@ -171,7 +171,7 @@ def test_retry_after_is_honoured_on_429_and_503(
 @pytest.mark.parametrize(
     ("status", "delivered"),
     [(200, True), (201, True), (202, True), (204, True), (301, False), (302, False)]
-    + [(400, False), (401, False), (404, False), (409, False), (410, False), (502, False)],
+    + [(400, False), (401, False), (404, False), (409, False), (502, False)],
 )
 def test_only_a_2xx_answer_counts_as_delivered(rep, revops, endpoints, status, delivered):
     _, handoffs = approve(rep, revops)
@@ -182,6 +182,24 @@ def test_only_a_2xx_answer_counts_as_delivered(rep, revops, endpoints, status, d
     assert handoff.status == ("delivered" if delivered else "retrying")
     assert handoff.last_status_code == status
     assert len(endpoints.requests()) == 1  # a redirect is not followed
+
+
+@pytest.mark.django_db
+def test_410_gone_is_dead_at_once_and_a_re_drive_sends_it_again(rep, revops, endpoints):
+    _, handoffs = approve(rep, revops)
+    endpoints.script("billing", Reply(410, body=b'{"error": "endpoint removed"}'))
+
+    handoff = handoff_deliver(handoff_id=handoffs["billing"].pk)
+
+    assert (handoff.status, handoff.attempts, handoff.next_attempt_at) == ("dead", 1, None)
+    assert handoff.last_status_code == 410
+    from handoffs.services import handoff_retry
+    from tests.factories import make_user
+
+    handoff_retry(handoff=handoff, actor=make_user("revops", "ops_for_410"))
+    redriven = handoff_deliver(handoff_id=handoff.pk)
+    assert redriven.status == "delivered"
+    assert [r.headers["webhook-id"] for r in endpoints.requests("billing")] == [str(handoff.pk)] * 2
 
 
 @pytest.mark.django_db

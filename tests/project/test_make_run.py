@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -60,10 +61,21 @@ def test_make_run_serves_the_app_with_demo_logins(tmp_path):
         while time.monotonic() < deadline:
             log.seek(0)
             output = log.read()
-            if "worker" in output and "ready" in output and "beat" in output:
+            if re.search(r"celery@\S+ ready\.", output) and "beat: Starting" in output:
                 break
             time.sleep(0.5)
-        assert "ready." in output, output[-3000:]
+        assert re.search(r"celery@\S+ ready\.", output), output[-3000:]
+        assert "beat: Starting" in output, output[-3000:]
+        # The seeded won deals' handoffs reach the built-in demo receiver, signed and verified.
+        deadline = time.monotonic() + 60
+        while (
+            time.monotonic() < deadline
+            and '"POST /demo/receiver/billing/ HTTP/1.1" 200' not in output
+        ):
+            time.sleep(0.5)
+            log.seek(0)
+            output = log.read()
+        assert '"POST /demo/receiver/billing/ HTTP/1.1" 200' in output, output[-3000:]
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

@@ -129,6 +129,21 @@ class RevenueMachine(RuleBasedStateMachine):
             self.refusals[exc.code] += 1
 
     @precondition(lambda self: self.deals)
+    @rule(deal=st.integers(0, 1000), as_owner=st.booleans())
+    def owner_or_submitter_tries_to_approve(self, deal, as_owner):
+        # Biased rule: segregation of duties must hold for RevOps owners and submitters too.
+        pk = self.deals[deal % len(self.deals)]
+        opp = Opportunity.objects.get(pk=pk)
+        pending = opp.approvals.filter(decision=Decision.PENDING).first()
+        actor = opp.owner if as_owner or pending is None else pending.submitted_by
+        try:
+            services.opportunity_transition(opportunity=pk, name="approve", actor=actor)
+            STATS["approved"] += 1
+        except errors.DomainError as exc:
+            self.refusals[exc.code] += 1
+            STATS[f"refused:{exc.code}"] += 1
+
+    @precondition(lambda self: self.deals)
     @rule(deal=st.integers(0, 1000), actor=st.integers(0, 4))
     def approve(self, deal, actor):
         pk = self.deals[deal % len(self.deals)]
