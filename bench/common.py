@@ -40,6 +40,7 @@ def bench_env(**extra: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="closedwon.settings",
         API_THROTTLE_USER="1000000/min",
         LOG_LEVEL="WARNING",
+        ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
     )
     env.update(extra)
     return env

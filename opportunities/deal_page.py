@@ -108,26 +108,8 @@ def _contact(opportunity: Opportunity) -> dict[str, Any] | None:
 
 
 def _current_values(opportunity: Opportunity, line_items: list[LineItem]) -> dict[str, Any]:
-    return {
-        "amount": str(opportunity.amount) if opportunity.amount is not None else None,
-        "currency": opportunity.currency,
-        "close_date": opportunity.close_date.isoformat() if opportunity.close_date else None,
-        "contract_id": opportunity.contract_id,
-        "po_number": opportunity.po_number,
-        "primary_contact": opportunity.primary_contact_id,
-        "contract_start_date": opportunity.contract_start_date.isoformat()
-        if opportunity.contract_start_date
-        else None,
-        "term_months": opportunity.term_months,
-        "line_items": [
-            {
-                "sku": li.product.sku,
-                "seats": li.seats,
-                "unit_price": str(li.unit_price) if li.unit_price is not None else None,
-            }
-            for li in line_items
-        ],
-    }
+    """The gated values now, in the very shape of Approval.snapshot (one builder for both)."""
+    return services.values_snapshot(opportunity, line_items)
 
 
 def _show(name: str, value: Any, contacts: dict[int, str]) -> str:

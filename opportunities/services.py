@@ -558,9 +558,16 @@ def _transition_params(
     return {}
 
 
-def _values_snapshot(opportunity: Opportunity) -> dict[str, Any]:
-    """The gated values as submitted/approved (Approval.snapshot)."""
-    items = list(opportunity.line_items.select_related("product").order_by("id"))
+def values_snapshot(
+    opportunity: Opportunity, line_items: list[LineItem] | None = None
+) -> dict[str, Any]:
+    """The gated values as submitted/approved (Approval.snapshot); the admin deal page
+    compares the current values in the same shape."""
+    items = (
+        line_items
+        if line_items is not None
+        else list(opportunity.line_items.select_related("product").order_by("id"))
+    )
     return {
         "amount": str(opportunity.amount) if opportunity.amount is not None else None,
         "currency": opportunity.currency,
@@ -721,7 +728,7 @@ def _record_approval(
                     opportunity=opportunity,
                     submitted_by=actor,
                     submitted_at=now,
-                    snapshot=_values_snapshot(opportunity),
+                    snapshot=values_snapshot(opportunity),
                 )
         except IntegrityError as exc:
             raise errors.ConcurrentUpdate("The deal was submitted at the same moment.") from exc
@@ -729,7 +736,7 @@ def _record_approval(
         return None
     if name == "approve":
         approval.decision = Decision.APPROVED
-        approval.snapshot = _values_snapshot(opportunity)
+        approval.snapshot = values_snapshot(opportunity)
     elif name == "reject":
         approval.decision = Decision.REJECTED
     elif name in ("withdraw", "mark_lost"):

@@ -287,7 +287,7 @@ class RevenueMachine(RuleBasedStateMachine):
         for deal in Opportunity.objects.filter(stage__in=LOCKED_STAGES):
             wanted = Decision.PENDING if deal.stage == Stage.PENDING_APPROVAL else Decision.APPROVED
             approval = deal.approvals.get(decision=wanted)
-            current = services._values_snapshot(deal)
+            current = services.values_snapshot(deal)
             for key in (
                 "amount",
                 "currency",
