@@ -30,6 +30,14 @@ def prepare(count: int):
     from tests.factories import ready_deal
 
     rep, _rep2, ops, _admin = ensure_users()
+    # Deal and approval ids far from every other id, so that substituting them in the
+    # recorded parameters can never hit an account, contact or line item id by chance.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER SEQUENCE opportunities_opportunity_id_seq RESTART WITH 10000000")
+        cursor.execute("ALTER SEQUENCE opportunities_approval_id_seq RESTART WITH 20000000")
+        cursor.execute("ALTER SEQUENCE opportunities_stagechange_id_seq RESTART WITH 30000000")
     deals = []
     for _ in range(count):
         deal = ready_deal(rep)
@@ -54,8 +62,26 @@ def record_one(deal_id: int, ops) -> list[tuple[str, tuple]]:
     return statements
 
 
+def substitute(value, mapping, uuids):
+    if isinstance(value, list | tuple):  # bulk_create on PostgreSQL sends UNNEST arrays
+        return type(value)(substitute(v, mapping, uuids) for v in value)
+    if isinstance(value, uuid.UUID):
+        return uuids.setdefault(str(value), uuid.uuid4())
+    if isinstance(value, str) and (
+        len(value) == 32 or (len(value) == 36 and value.count("-") == 4)
+    ):
+        try:
+            new = uuids.setdefault(str(uuid.UUID(value)), uuid.uuid4())
+            return new.hex if len(value) == 32 else str(new)
+        except ValueError:
+            pass
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        return mapping.get(value, value)
+    return value
+
+
 def replay(
-    statements, sample_deal: int, sample_approval: int, sample_contract: str, targets
+    statements, sample_deal, sample_approval, sample_contract, sample_change, targets
 ) -> float:
     """Run ``statements`` once per target deal with ids substituted; returns seconds."""
     import psycopg
@@ -68,25 +94,22 @@ def replay(
             mapping = {
                 sample_deal: deal_id,
                 sample_approval: approval_id,
+                sample_contract: contract,
                 normalize_key(sample_contract): normalize_key(contract),
             }
+            uuids: dict[str, uuid.UUID] = {}  # each approval gets new handoff ids, consistently
             with conn.transaction(), conn.cursor() as cur:
                 for sql, params in statements:
                     if sql.strip().upper() in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT"):
                         continue
                     if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
                         continue
-                    new_params = tuple(
-                        uuid.uuid4()
-                        if isinstance(p, uuid.UUID)
-                        else mapping.get(p, p)
-                        if isinstance(p, int | str) and not isinstance(p, bool)
-                        else p
-                        for p in params
-                    )
+                    new_params = tuple(substitute(p, mapping, uuids) for p in params)
                     cur.execute(sql, new_params)
-                    if cur.description:
-                        cur.fetchall()
+                    rows = cur.fetchall() if cur.description else []
+                    if sql.startswith('INSERT INTO "opportunities_stagechange"') and rows:
+                        # Later statements (the decision email) refer to the new row's id.
+                        mapping[sample_change] = rows[0][0]
         return time.perf_counter() - started
 
 
@@ -122,7 +145,12 @@ def main() -> int:
         )
         for d in raw_deals
     ]
-    raw_seconds = replay(statements, sample, sample_approval, sample_contract, targets)
+    from opportunities.models import StageChange
+
+    sample_change = StageChange.objects.get(opportunity_id=sample, transition="approve").pk
+    raw_seconds = replay(
+        statements, sample, sample_approval, sample_contract, sample_change, targets
+    )
     won = Opportunity.objects.filter(pk__in=raw_deals, stage="closed_won").count()
     if won != len(raw_deals):
         raise SystemExit(

@@ -681,7 +681,8 @@ def opportunity_transition(
             )
     except OperationalError as exc:
         raise _map_lock_error(exc) from exc
-    locked.refresh_from_db()
+    # No refresh: every changed value (stage, version, closed_at, updated_at) was set on
+    # this very instance under the row lock, so a re-read would only cost a round trip.
     return locked
 
 
