@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -143,10 +144,26 @@ class RevenueMachine(RuleBasedStateMachine):
             self.refusals[exc.code] += 1
             STATS[f"refused:{exc.code}"] += 1
 
+    @initialize()
+    def a_deal_waits_for_approval(self):
+        # Every example starts with one complete deal pending approval, so approvals (and
+        # refusals of self-approval) happen in every run, not only in lucky ones.
+        self.create_deal(owner=0, account=0, complete=True)
+        services.opportunity_transition(
+            opportunity=self.deals[-1], name="submit_for_approval", actor=self.users[0]
+        )
+
     @precondition(lambda self: self.deals)
     @rule(deal=st.integers(0, 1000), actor=st.integers(0, 4))
     def approve(self, deal, actor):
-        pk = self.deals[deal % len(self.deals)]
+        # Prefer a pending deal: approving anything else is only ever refused.
+        pending = list(
+            Opportunity.objects.filter(pk__in=self.deals, stage=Stage.PENDING_APPROVAL).values_list(
+                "pk", flat=True
+            )
+        )
+        pool = pending or self.deals
+        pk = pool[deal % len(pool)]
         try:
             services.opportunity_transition(opportunity=pk, name="approve", actor=self.users[actor])
             STATS["approved"] += 1
