@@ -173,8 +173,9 @@ def _race(n, fn):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_with_one_key_never_both_run(is_postgres):
-    if not is_postgres:
-        pytest.skip("needs PostgreSQL row locks and concurrent connections")
+    assert is_postgres, (
+        "needs PostgreSQL row locks and concurrent connections: make test runs on PostgreSQL"
+    )
     rep = make_user("rep")
     product = ProductFactory()
     clients = [client_for(rep) for _ in range(6)]
@@ -197,8 +198,9 @@ def test_concurrent_creates_with_one_key_never_both_run(is_postgres):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_transitions_with_one_key_run_once(is_postgres):
-    if not is_postgres:
-        pytest.skip("needs PostgreSQL row locks and concurrent connections")
+    assert is_postgres, (
+        "needs PostgreSQL row locks and concurrent connections: make test runs on PostgreSQL"
+    )
     rep = make_user("rep")
     deal = ready_deal(rep)
     clients = [client_for(rep) for _ in range(6)]
@@ -217,8 +219,7 @@ def test_a_request_that_loses_the_row_lock_gets_409_and_may_retry_with_its_key(i
     """Lost a race on the same row (the lock could not be had in time): 409
     concurrent_update. That outcome is transient, so the key is released: the retry with
     the same key runs for real instead of replaying the 409."""
-    if not is_postgres:
-        pytest.skip("needs PostgreSQL row locks")
+    assert is_postgres, "needs PostgreSQL row locks: make test runs on PostgreSQL"
     from django.db import connections, transaction
 
     rep = make_user("rep")

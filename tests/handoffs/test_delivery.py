@@ -336,8 +336,9 @@ def test_relay_claims_only_due_unclaimed_rows_and_reclaims_after_the_lease(
 def test_relay_skips_rows_locked_by_another_relay(rep, revops, is_postgres):
     """SELECT … FOR UPDATE SKIP LOCKED: a second relay neither waits for nor takes rows a
     first one holds."""
-    if not is_postgres:
-        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serializes writers instead")
+    assert is_postgres, (
+        "SKIP LOCKED is PostgreSQL's; SQLite serializes writers instead: make test runs on PostgreSQL"
+    )
     _, handoffs = approve(rep, revops)
     Handoff.objects.update(claim_token=None, claimed_until=None)  # the commit's tasks
     locked, release = threading.Event(), threading.Event()
