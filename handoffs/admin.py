@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from closedwon.admin_mixins import ReadOnlyAdmin
 from opportunities import errors
 
 from . import selectors, services
@@ -23,17 +24,6 @@ from .models import (
     HandoffAttempt,
     HandoffStatus,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class HandoffAttemptInline(admin.TabularInline):

@@ -31,6 +31,8 @@ from django.utils.safestring import mark_safe
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from closedwon.admin_mixins import ReadOnlyAdmin, RevOpsReadOnlyAdmin
+
 from . import admin_views, approval_queue, deal_page, errors, roles, services
 from .models import (
     Account,
@@ -512,7 +514,7 @@ class QueueChangeList(ChangeList):
 
 
 @admin.register(ClosedWonApproval)
-class ClosedWonApprovalAdmin(admin.ModelAdmin):
+class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
     """The queue RevOps work in all day: oldest request first, why each deal is or is not
     ready, and Approve / Reject that run the transition service."""
 
@@ -544,21 +546,6 @@ class ClosedWonApprovalAdmin(admin.ModelAdmin):
     change_list_template = "admin/opportunities/closedwonapproval/change_list.html"
 
     # --- permissions: RevOps only; nothing here is added, edited or deleted by hand
-    def has_module_permission(self, request):
-        return roles.is_revops(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return roles.is_revops(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_approve_permission(self, request):
         return roles.is_revops(request.user)
 
@@ -848,7 +835,7 @@ def _report(
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin):
+class StageChangeAdmin(ReadOnlyAdmin):
     list_display = ("opportunity", "transition", "from_stage", "to_stage", "actor", "source", "at")
     list_filter = ("transition", "to_stage", "source")
     search_fields = ("opportunity__name", "reason")
@@ -856,18 +843,9 @@ class StageChangeAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in StageChange._meta.fields]
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Approval)
-class ApprovalAdmin(admin.ModelAdmin):
+class ApprovalAdmin(ReadOnlyAdmin):
     """The log of every Closed-Won request; RevOps decide them in the queue."""
 
     list_display = (
@@ -884,38 +862,14 @@ class ApprovalAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Approval._meta.fields]
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(DecisionEmail)
-class DecisionEmailAdmin(admin.ModelAdmin):
+class DecisionEmailAdmin(RevOpsReadOnlyAdmin):
     list_display = ("subject", "to", "status", "attempts", "created_at", "sent_at")
     list_filter = ("status",)
     search_fields = ("subject", "to")
     readonly_fields = [f.name for f in DecisionEmail._meta.fields]
     show_full_result_count = False
-
-    def has_module_permission(self, request):
-        return roles.is_revops(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return roles.is_revops(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StageRequirement)

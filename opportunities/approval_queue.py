@@ -15,13 +15,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet, Sum
-from django.db.models.functions import Lower, Trim
+from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
 
 from . import gates
 from .models import Approval, Contact, Decision, LineItem, Opportunity, StageRequirement
-from .stages import CLAIMING_STAGES, OPEN_STAGES, Stage
+from .stages import OPEN_STAGES, Stage
 
 
 def gate_facts_for_page(opportunities: Sequence[Opportunity]) -> dict[int, gates.GateFacts]:
@@ -67,20 +66,8 @@ def gate_facts_for_page(opportunities: Sequence[Opportunity]) -> dict[int, gates
     # Who already claims these contract IDs / PO numbers? The partial unique indexes let
     # each key be claimed by one deal at most, so this returns at most one row per key.
     contract_keys = {gates.normalize_key(o.contract_id) for o in opps} - {""}
-    po_keys = {gates.normalize_key(o.po_number) for o in opps if o.account_id} - {""}
-    claims: list[tuple[int, str, str, int | None]] = []
-    if contract_keys or po_keys:
-        match = Q(pk__in=[])
-        if contract_keys:
-            match |= Q(_ck__in=contract_keys)
-        if po_keys:
-            match |= Q(_pk__in=po_keys, account_id__in={o.account_id for o in opps})
-        claims = list(
-            Opportunity.objects.filter(stage__in=CLAIMING_STAGES)
-            .annotate(_ck=Lower(Trim("contract_id")), _pk=Lower(Trim("po_number")))
-            .filter(match)
-            .values_list("pk", "_ck", "_pk", "account_id")
-        )
+    po_pairs = {(o.account_id, gates.normalize_key(o.po_number)) for o in opps if o.account_id}
+    claims = gates.claims(contract_keys=contract_keys, po_pairs={p for p in po_pairs if p[1]})
     contract_claimers: dict[str, set[int]] = defaultdict(set)
     po_claimers: dict[tuple[int | None, str], set[int]] = defaultdict(set)
     for claimer, ck, pk_, claim_account in claims:

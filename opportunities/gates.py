@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -140,6 +141,36 @@ def _stages_up_to(target: str) -> list[str]:
     return list(STAGE_ORDER[: STAGE_ORDER.index(target) + 1])
 
 
+def claims(
+    *, contract_keys: AbstractSet[str], po_pairs: AbstractSet[tuple[int | None, str]]
+) -> list[tuple[int, str, str, int | None]]:
+    """Pending/won deals claiming any of these contract keys or (account, PO key) pairs, as
+    ``(id, contract key, PO key, account id)``: one query for one deal or a whole page.
+    The partial unique indexes allow one claimer per key, so the result stays small."""
+    from django.db.models import Q
+    from django.db.models.functions import Lower, Trim
+
+    from .models import Opportunity
+    from .stages import CLAIMING_STAGES
+
+    if not contract_keys and not po_pairs:
+        return []
+    match = Q(pk__in=[])
+    if contract_keys:
+        match |= Q(_ck__in=contract_keys)
+    if po_pairs:
+        match |= Q(
+            _pk__in={key for _, key in po_pairs},
+            account_id__in={account for account, _ in po_pairs},
+        )
+    return list(
+        Opportunity.objects.filter(stage__in=CLAIMING_STAGES)
+        .annotate(_ck=Lower(Trim("contract_id")), _pk=Lower(Trim("po_number")))
+        .filter(match)
+        .values_list("pk", "_ck", "_pk", "account_id")
+    )
+
+
 # --- gathering (the only part that touches the database) -------------------------------
 
 
@@ -194,24 +225,14 @@ def gather_facts(
         normalize_key(opportunity.po_number),
     )
     if closing and (contract_key or po_key):
-        from django.db.models import Q
-        from django.db.models.functions import Lower, Trim
-
-        from .stages import CLAIMING_STAGES
-
-        match = Q(pk__in=[])
-        if contract_key:
-            match |= Q(_ck=contract_key)
-        if po_key and opportunity.account_id:
-            match |= Q(_pk=po_key, account_id=opportunity.account_id)
-        claims = (
-            Opportunity.objects.filter(stage__in=CLAIMING_STAGES)
-            .exclude(pk=opportunity.pk)
-            .annotate(_ck=Lower(Trim("contract_id")), _pk=Lower(Trim("po_number")))
-            .filter(match)
-            .values_list("_ck", "_pk", "account_id")[:10]
+        po_pairs = (
+            {(opportunity.account_id, po_key)} if po_key and opportunity.account_id else set()
         )
-        for ck, pk_, account_id in claims:
+        for claimer, ck, pk_, account_id in claims(
+            contract_keys={contract_key} - {""}, po_pairs=po_pairs
+        ):
+            if claimer == opportunity.pk:
+                continue
             contract_in_use |= bool(contract_key) and ck == contract_key
             po_in_use |= bool(po_key) and pk_ == po_key and account_id == opportunity.account_id
 

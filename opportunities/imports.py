@@ -16,7 +16,7 @@ its error codes; the others go in. Rows are read one at a time from any iterable
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
@@ -206,22 +206,20 @@ def account_import_row(*, actor: Any, row: Mapping[str, Any], number: int = 0) -
             account = services.account_create(actor=actor, data=data)
             outcome.action = "new"
         else:
-            before = _account_state(existing)
+            before = _state(existing, services.ACCOUNT_FIELDS)
             account = services.account_update(account=existing, actor=actor, data=data)
-            outcome.action = "update" if _account_state(account) != before else "skip"
+            outcome.action = (
+                "update" if _state(account, services.ACCOUNT_FIELDS) != before else "skip"
+            )
         outcome.object_id, outcome.object_repr, outcome.instance = account.pk, str(account), account
 
     return _run(outcome, work)
 
 
-def _account_state(account: Account) -> tuple:
-    return (
-        account.name,
-        account.domain,
-        account.billing_country,
-        account.owner_id,
-        account.external_id,
-    )
+def _state(instance: Any, fields: Sequence[str]) -> tuple:
+    """The values an import row may change (the service's own field list), to tell an
+    update from a no-op."""
+    return tuple(getattr(instance, instance._meta.get_field(name).attname) for name in fields)
 
 
 def contact_import_row(*, actor: Any, row: Mapping[str, Any], number: int = 0) -> RowOutcome:
@@ -245,23 +243,14 @@ def contact_import_row(*, actor: Any, row: Mapping[str, Any], number: int = 0) -
             contact = services.contact_create(actor=actor, data=data)
             outcome.action = "new"
         else:
-            before = _contact_state(existing)
+            before = _state(existing, services.CONTACT_FIELDS)
             contact = services.contact_update(contact=existing, actor=actor, data=data)
-            outcome.action = "update" if _contact_state(contact) != before else "skip"
+            outcome.action = (
+                "update" if _state(contact, services.CONTACT_FIELDS) != before else "skip"
+            )
         outcome.object_id, outcome.object_repr, outcome.instance = contact.pk, str(contact), contact
 
     return _run(outcome, work)
-
-
-def _contact_state(contact: Contact) -> tuple:
-    return (
-        contact.account_id,
-        contact.first_name,
-        contact.last_name,
-        contact.email,
-        contact.phone,
-        contact.title,
-    )
 
 
 # --- opportunities -----------------------------------------------------------------------

@@ -534,18 +534,24 @@ def account_create(request: HttpRequest) -> HttpResponse:
                 )
             messages.success(request, f"Account “{account.name}” created.")
             return redirect(_with_query(back, account=account.pk))
+    return _inline_create_form(request, "account", form, back)
+
+
+def _inline_create_form(request: HttpRequest, kind: str, form: Any, back: str) -> HttpResponse:
+    """The account/contact form again (blank, or with its errors): inside the deal form's
+    dialog under htmx, as a page of its own without JavaScript."""
     if _is_htmx(request):
         response = render(
-            request, "opportunities/_account_dialog_form.html", {"account_form": form}
+            request, f"opportunities/_{kind}_dialog_form.html", {f"{kind}_form": form}
         )
-        response["HX-Retarget"] = "#account-dialog-body"
+        response["HX-Retarget"] = f"#{kind}-dialog-body"
         response["HX-Reswap"] = "innerHTML"
         return response
     status = 422 if request.method == "POST" else 200
     return render(
         request,
-        "opportunities/account_form.html",
-        {"account_form": form, "back": back},
+        f"opportunities/{kind}_form.html",
+        {f"{kind}_form": form, "back": back},
         status=status,
     )
 
@@ -582,20 +588,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
             return redirect(
                 _with_query(back, account=contact.account_id, primary_contact=contact.pk)
             )
-    if _is_htmx(request):
-        response = render(
-            request, "opportunities/_contact_dialog_form.html", {"contact_form": form}
-        )
-        response["HX-Retarget"] = "#contact-dialog-body"
-        response["HX-Reswap"] = "innerHTML"
-        return response
-    status = 422 if request.method == "POST" else 200
-    return render(
-        request,
-        "opportunities/contact_form.html",
-        {"contact_form": form, "back": back},
-        status=status,
-    )
+    return _inline_create_form(request, "contact", form, back)
 
 
 # --- transitions -----------------------------------------------------------------------------
