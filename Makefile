@@ -38,12 +38,12 @@ dev-env: $(UV)
 
 ## make run: set up and run web + worker + beat on the embedded default (Ctrl-C stops all)
 run: env
-	$(RUN_ENV) $(RUN) python manage.py migrate --noinput
-	$(RUN_ENV) $(RUN) python manage.py seed_demo
+	@$(RUN_ENV) $(RUN) python manage.py migrate --noinput
+	@$(RUN_ENV) $(RUN) python manage.py seed_demo
 	@echo ""
 	@echo "closedwon is starting on http://$(HOST):$(PORT)/  (reps: /pipeline/, RevOps: /admin/)"
 	@echo ""
-	$(RUN_ENV) exec $(RUN) honcho start -f Procfile
+	@$(RUN_ENV) exec $(RUN) honcho start -f Procfile
 
 ## make test: the whole suite (PostgreSQL + Redis, real Celery workers, headless Chromium)
 test: dev-env
