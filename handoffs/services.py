@@ -4,8 +4,9 @@ The Handoff table is the outbox:
 
 * :func:`handoffs_create_for_approval` writes the four rows and the commission credit in
   the approval's transaction and publishes only after commit;
-* a worker sends a row only while it holds the row's claim (:func:`handoff_deliver`),
-  taken with a conditional UPDATE, so two copies of a task never both POST;
+* a worker sends a row only while it holds the row's claim (:func:`handoffs_deliver`),
+  taken with a conditional UPDATE, so two copies of a task never both POST; one task
+  carries an approval's four handoffs and POSTs them at the same time;
 * :func:`handoffs_relay` (Celery beat) claims due rows with ``SELECT … FOR UPDATE SKIP
   LOCKED`` and enqueues them, so a lost message, a broker outage or a dead worker only
   delays delivery;
@@ -19,6 +20,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
@@ -30,7 +32,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from opportunities import errors
-from opportunities.models import Approval, LineItem
+from opportunities.models import Approval
+from opportunities.services import line_items_loaded
 
 from . import delivery, payloads
 from .models import (
@@ -56,7 +59,12 @@ CENT = Decimal("0.01")
 
 def commission_rate_for(rep_id: Any) -> Decimal:
     """The rep's CommissionPlan rate, else settings.COMMISSION_DEFAULT_RATE."""
-    rate = CommissionPlan.objects.filter(rep_id=rep_id).values_list("rate", flat=True).first()
+    rate = (
+        CommissionPlan.objects.filter(rep_id=rep_id)
+        .order_by()
+        .values_list("rate", flat=True)
+        .first()
+    )
     return rate if rate is not None else Decimal(str(settings.COMMISSION_DEFAULT_RATE))
 
 
@@ -75,9 +83,7 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
     """
     opportunity = approval.opportunity
     now = approval.decided_at or timezone.now()
-    line_items = list(
-        LineItem.objects.filter(opportunity=opportunity).select_related("product").order_by("id")
-    )
+    line_items = line_items_loaded(opportunity)
     booking = opportunity.amount or Decimal("0")
     rate = commission_rate_for(opportunity.owner_id)
     credit = CommissionCredit.objects.create(
@@ -124,23 +130,31 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
 
 
 def handoffs_enqueue(handoff_ids: Iterable[Any], *, claim_token: Any = None) -> int:
-    """Publish one delivery task per handoff; returns how many were published.
+    """Publish the delivery tasks; returns how many handoffs were published.
+
+    One task carries up to ``settings.HANDOFF_TASK_BATCH`` handoffs (default 4: one
+    approval's four go out in one message and are POSTed at the same time; 1 gives one
+    task per handoff). The relay's backlog is split the same way across the workers.
 
     Rule: nothing depends on the broker being up. A publish failure is logged and the
     rest are not tried (each would wait out the same connect timeout): the rows stay in
     the outbox and the relay sends them once the broker is back.
     """
-    from .tasks import deliver
+    from .tasks import deliver_many
 
     ids = [str(pk) for pk in handoff_ids]
+    size = max(1, settings.HANDOFF_TASK_BATCH)
     kwargs = {"claim_token": str(claim_token)} if claim_token else {}
     published = 0
     try:
         # One producer (one pooled connection) for the whole batch.
-        with deliver.app.producer_or_acquire() as producer:
-            for pk in ids:
-                deliver.apply_async(args=[pk], kwargs=kwargs, retry=False, producer=producer)
-                published += 1
+        with deliver_many.app.producer_or_acquire() as producer:
+            for start in range(0, len(ids), size):
+                batch = ids[start : start + size]
+                deliver_many.apply_async(
+                    args=[batch], kwargs=kwargs, retry=False, producer=producer
+                )
+                published += len(batch)
     except Exception:
         logger.warning(
             "Could not publish %d handoff task(s); the outbox relay will send them.",
@@ -227,18 +241,20 @@ def _endpoint(kind: str) -> tuple[str, str]:
     return endpoint.get("url", ""), endpoint.get("secret", "")
 
 
-def _claim(handoff_id: Any, claim_token: Any) -> tuple[Handoff, HandoffAttempt] | None:
+def _claim(handoff_ids: list[uuid.UUID], claim_token: Any) -> list[tuple[Handoff, HandoffAttempt]]:
+    """Take the sendable ones of ``handoff_ids`` (one conditional UPDATE) and write an
+    in-flight attempt row for each, in one short transaction committed before any POST."""
     now = timezone.now()
     token = uuid.uuid4()
     sendable = Q(status=HandoffStatus.PENDING) | Q(
         status=HandoffStatus.RETRYING, next_attempt_at__lte=now
     )
-    # With the relay's token the row was reserved for this very message; without one,
-    # anyone may take it unless someone holds a live claim.
+    # With the relay's token the rows were reserved for this very message; without one,
+    # anyone may take them unless someone holds a live claim.
     mine = Q(claim_token=claim_token) if claim_token else _unclaimed(now)
     with _bookkeeping():
         taken = (
-            Handoff.objects.filter(pk=handoff_id)
+            Handoff.objects.filter(pk__in=handoff_ids)
             .filter(sendable & mine)
             .update(
                 claim_token=token,
@@ -248,19 +264,29 @@ def _claim(handoff_id: Any, claim_token: Any) -> tuple[Handoff, HandoffAttempt] 
             )
         )
         if not taken:
-            return None
-        handoff = Handoff.objects.get(pk=handoff_id)
-        if handoff.attempts > 1:
+            return []
+        order = {pk: index for index, pk in enumerate(handoff_ids)}
+        handoffs = sorted(
+            Handoff.objects.filter(pk__in=handoff_ids, claim_token=token),
+            key=lambda h: order[h.pk],
+        )
+        retried = [h.pk for h in handoffs if h.attempts > 1]
+        if retried:
             # We hold the claim, so whoever was still "sending" lost theirs: their worker
             # died mid-POST (the receiver may or may not have got it; same webhook-id).
-            HandoffAttempt.objects.filter(handoff=handoff, outcome=AttemptOutcome.SENDING).update(
+            HandoffAttempt.objects.filter(
+                handoff_id__in=retried, outcome=AttemptOutcome.SENDING
+            ).update(
                 outcome=AttemptOutcome.INTERRUPTED,
                 error="The worker stopped before recording a result.",
             )
-        attempt = HandoffAttempt.objects.create(
-            handoff=handoff, number=handoff.attempts, at=now, url=_endpoint(handoff.kind)[0][:500]
+        attempts = HandoffAttempt.objects.bulk_create(
+            [
+                HandoffAttempt(handoff=h, number=h.attempts, at=now, url=_endpoint(h.kind)[0][:500])
+                for h in handoffs
+            ]
         )
-    return handoff, attempt
+    return list(zip(handoffs, attempts, strict=True))
 
 
 def next_delay(attempts: int, retry_after: float | None = None) -> float | None:
@@ -276,9 +302,33 @@ def next_delay(attempts: int, retry_after: float | None = None) -> float | None:
     return max(delay, retry_after) if retry_after is not None else delay
 
 
-def _finish(
+def _send(handoff: Handoff) -> tuple[delivery.DeliveryResult, bool]:
+    """POST one claimed handoff; returns the result and whether it was skipped (no
+    endpoint). Touches no database, so several run at once in threads."""
+    kind = handoff.kind
+    url, secret = _endpoint(kind)
+    if not url:
+        name = f"HANDOFF_{kind.upper()}_URL"
+        return delivery.DeliveryResult(False, None, 0, f"No endpoint configured ({name})."), True
+    if not secret:
+        # Never send unsigned: downstream could not tell us from anyone else.
+        name = f"HANDOFF_{kind.upper()}_SECRET"
+        result = delivery.DeliveryResult(False, None, 0, f"No signing secret configured ({name}).")
+        return result, False
+    result = delivery.post(
+        url=url,
+        secret=secret,
+        webhook_id=str(handoff.pk),
+        payload=handoff.payload,
+        now=timezone.now(),
+    )
+    return result, False
+
+
+def _outcome(
     handoff: Handoff, attempt: HandoffAttempt, result: delivery.DeliveryResult, *, skipped: bool
-) -> Handoff:
+) -> dict[str, Any]:
+    """Fill in ``attempt`` from ``result``; return the changes for the handoff row."""
     now = timezone.now()
     attempt.duration_ms = result.duration_ms
     attempt.status_code = result.status_code
@@ -314,70 +364,101 @@ def _finish(
                 next_attempt_at=now + dt.timedelta(seconds=delay),
             )
         changes["last_error"] = result.error
+    return changes
+
+
+ATTEMPT_RESULT_FIELDS = [
+    "outcome",
+    "duration_ms",
+    "status_code",
+    "error",
+    "response_excerpt",
+    "retry_after_s",
+]
+
+
+def _finish(done: list[tuple[Handoff, HandoffAttempt, dict[str, Any]]]) -> list[Handoff]:
+    """Record every result in one transaction; a row whose claim we no longer hold keeps
+    the other owner's result (ours stays visible as its attempt row)."""
     with _bookkeeping():
-        attempt.save(
-            update_fields=[
-                "outcome",
-                "duration_ms",
-                "status_code",
-                "error",
-                "response_excerpt",
-                "retry_after_s",
-            ]
-        )
-        kept = Handoff.objects.filter(pk=handoff.pk, claim_token=handoff.claim_token).update(
-            **changes
-        )
-    if not kept:
-        # Only if a POST outlived HANDOFF_CLAIM_LEASE: someone else owns the row now and
-        # records their own result; ours stays visible as an attempt row.
-        logger.warning("Handoff %s: claim expired while sending; result not applied.", handoff.pk)
-        handoff.refresh_from_db()
-        return handoff
-    for name, value in changes.items():
-        setattr(handoff, name, value)
-    return handoff
+        for _, attempt, _ in done:  # (bulk_update's CASE costs more than these few rows)
+            attempt.save(update_fields=ATTEMPT_RESULT_FIELDS)
+        kept = {
+            handoff.pk
+            for handoff, _, changes in done
+            if Handoff.objects.filter(pk=handoff.pk, claim_token=handoff.claim_token).update(
+                **changes
+            )
+        }
+    finished = []
+    for handoff, _, changes in done:
+        if handoff.pk in kept:
+            for name, value in changes.items():
+                setattr(handoff, name, value)
+        else:
+            # Only if a POST outlived HANDOFF_CLAIM_LEASE: someone else owns the row now.
+            logger.warning(
+                "Handoff %s: claim expired while sending; result not applied.", handoff.pk
+            )
+            handoff.refresh_from_db()
+        finished.append(handoff)
+    return finished
+
+
+def handoffs_deliver(*, handoff_ids: Iterable[Any], claim_token: Any = None) -> list[Handoff]:
+    """Send each of ``handoff_ids`` once, if it is due and nobody else is sending it; the
+    POSTs of one batch go out at the same time. Returns the handoffs that were sent (or
+    skipped), with their new state.
+
+    Rule: claim before send. The conditional UPDATE takes a row only when it is sendable
+    and unclaimed (or reserved for ``claim_token`` by the relay), so of two copies of a
+    task exactly one POSTs each handoff. The attempt rows are written before the POSTs and
+    completed after them; only a 2xx delivers; failures are rescheduled in
+    ``next_attempt_at`` or, past the last delay, marked ``dead``; a kind without an
+    endpoint is ``skipped``. Each handoff keeps its own claim, attempts and schedule: a
+    batch only shares the round trips.
+    """
+    ids: list[uuid.UUID] = []
+    for raw in handoff_ids:
+        try:
+            ids.append(uuid.UUID(str(raw)))
+        except ValueError:
+            logger.warning("Ignoring a malformed handoff id %r.", raw)
+    try:
+        token = uuid.UUID(str(claim_token)) if claim_token else None
+    except ValueError:
+        logger.warning("Ignoring a handoff task with a malformed claim token %r.", claim_token)
+        return []
+    claimed = _claim(list(dict.fromkeys(ids)), token) if ids else []
+    if not claimed:
+        return []
+    if len(claimed) == 1:
+        handoff, attempt = claimed[0]
+        result, skipped = _send(handoff)
+        return _finish([(handoff, attempt, _outcome(handoff, attempt, result, skipped=skipped))])
+    finished: dict[uuid.UUID, Handoff] = {}
+    with ThreadPoolExecutor(max_workers=len(claimed)) as pool:
+        pending = {pool.submit(_send, handoff): (handoff, attempt) for handoff, attempt in claimed}
+        while pending:
+            # Record whatever has answered as soon as it has: a slow endpoint never holds
+            # up the others' results (nor their status in the console).
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            batch = []
+            for future in done:
+                handoff, attempt = pending.pop(future)
+                result, skipped = future.result()
+                batch.append(
+                    (handoff, attempt, _outcome(handoff, attempt, result, skipped=skipped))
+                )
+            for handoff in _finish(batch):
+                finished[handoff.pk] = handoff
+    return [finished[handoff.pk] for handoff, _ in claimed]
 
 
 def handoff_deliver(*, handoff_id: Any, claim_token: Any = None) -> Handoff | None:
-    """Send one handoff once, if it is due and nobody else is sending it.
-
-    Rule: claim before send. The conditional UPDATE takes the row only when it is
-    sendable and unclaimed (or reserved for ``claim_token`` by the relay), so of two
-    copies of the task exactly one POSTs. The attempt row is written before the POST and
-    completed after it; only a 2xx delivers; failures are rescheduled in
-    ``next_attempt_at`` or, past the last delay, marked ``dead``; a kind without an
-    endpoint is ``skipped``. Returns None when there was nothing for us to send.
-    """
-    try:
-        handoff_id = uuid.UUID(str(handoff_id))
-        claim_token = uuid.UUID(str(claim_token)) if claim_token else None
-    except ValueError:
-        logger.warning("Ignoring a handoff task with a malformed id %r.", handoff_id)
-        return None
-    claimed = _claim(handoff_id, claim_token)
-    if claimed is None:
-        return None
-    handoff, attempt = claimed
-    kind = handoff.kind
-    url, secret = _endpoint(kind)
-    if not url:
-        name = f"HANDOFF_{kind.upper()}_URL"
-        result = delivery.DeliveryResult(False, None, 0, f"No endpoint configured ({name}).")
-        return _finish(handoff, attempt, result, skipped=True)
-    if not secret:
-        # Never send unsigned: downstream could not tell us from anyone else.
-        name = f"HANDOFF_{kind.upper()}_SECRET"
-        result = delivery.DeliveryResult(False, None, 0, f"No signing secret configured ({name}).")
-        return _finish(handoff, attempt, result, skipped=False)
-    result = delivery.post(
-        url=url,
-        secret=secret,
-        webhook_id=str(handoff.pk),
-        payload=handoff.payload,
-        now=timezone.now(),
-    )
-    return _finish(handoff, attempt, result, skipped=False)
+    """:func:`handoffs_deliver` for one handoff; None when there was nothing to send."""
+    sent = handoffs_deliver(handoff_ids=[handoff_id], claim_token=claim_token)
+    return sent[0] if sent else None
 
 
 # --- RevOps and downstream -------------------------------------------------------------------

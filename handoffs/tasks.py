@@ -26,8 +26,17 @@ def _close_old_connections(**kwargs: Any) -> None:
     close_old_connections()
 
 
+@shared_task(name="handoffs.deliver_many", ignore_result=True)
+def deliver_many(handoff_ids: list[str], claim_token: str | None = None) -> None:
+    """What :func:`services.handoffs_enqueue` publishes: up to HANDOFF_TASK_BATCH ids."""
+    if isinstance(handoff_ids, str):  # a hand-made message with one id
+        handoff_ids = [handoff_ids]
+    services.handoffs_deliver(handoff_ids=handoff_ids, claim_token=claim_token)
+
+
 @shared_task(name="handoffs.deliver", ignore_result=True)
 def deliver(handoff_id: str, claim_token: str | None = None) -> None:
+    """One handoff (messages published before deliver_many existed still work)."""
     services.handoff_deliver(handoff_id=handoff_id, claim_token=claim_token)
 
 

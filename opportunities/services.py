@@ -20,7 +20,7 @@ from typing import Any
 import django_fsm
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
-from django.db.models import Field, Model
+from django.db.models import Field, Model, Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from . import errors, gates, roles
@@ -475,11 +475,31 @@ def _lock(pk: Any) -> Opportunity:
         raise errors.NotFound("No such opportunity.") from exc
 
 
+def line_items_loaded(opportunity: Opportunity) -> list[LineItem]:
+    """The deal's line items with their products, in order, read at most once per instance:
+    the gate, the approval snapshot, the handoff payloads and the API response all share
+    the one prefetch."""
+    cache = getattr(opportunity, "_prefetched_objects_cache", {})
+    if "line_items" not in cache:
+        prefetch_related_objects(
+            [opportunity],
+            Prefetch(
+                "line_items", queryset=LineItem.objects.select_related("product").order_by("id")
+            ),
+        )
+    return list(opportunity.line_items.all())
+
+
 # --- transitions -----------------------------------------------------------------------------
 
 
 def _pending_approval(opportunity: Opportunity) -> Approval | None:
-    return opportunity.approvals.filter(decision=Decision.PENDING).select_for_update().first()
+    return (
+        opportunity.approvals.filter(decision=Decision.PENDING)
+        .select_related("submitted_by")
+        .select_for_update(of=("self",))
+        .first()
+    )
 
 
 def transition_permission_error(
@@ -563,11 +583,7 @@ def values_snapshot(
 ) -> dict[str, Any]:
     """The gated values as submitted/approved (Approval.snapshot); the admin deal page
     compares the current values in the same shape."""
-    items = (
-        line_items
-        if line_items is not None
-        else list(opportunity.line_items.select_related("product").order_by("id"))
-    )
+    items = line_items if line_items is not None else line_items_loaded(opportunity)
     return {
         "amount": str(opportunity.amount) if opportunity.amount is not None else None,
         "currency": opportunity.currency,
@@ -630,6 +646,8 @@ def opportunity_transition(
                 raise denied
             params = _transition_params(name, reason, loss_reason, loss_detail)
 
+            if spec.target in gates.CLOSED_WON_TARGETS:
+                line_items_loaded(locked)  # once, for the gate, the snapshot and the payloads
             facts = gates.gather_facts(locked, target=spec.target)
             unmet = gates.evaluate(facts, spec.target)
             if unmet:
@@ -646,8 +664,9 @@ def opportunity_transition(
             locked.version += 1
             locked._history_user = actor  # type: ignore[attr-defined]
             try:
-                with transaction.atomic():
-                    locked.save()
+                # No savepoint: a failed save ends the whole transition (rolled back by the
+                # atomic block above), so there is nothing to go back to.
+                locked.save()
             except IntegrityError as exc:
                 raise _claim_conflict(exc, locked) from exc
 
@@ -724,13 +743,12 @@ def _record_approval(
 ) -> Approval | None:
     if name == "submit_for_approval":
         try:
-            with transaction.atomic():
-                return Approval.objects.create(
-                    opportunity=opportunity,
-                    submitted_by=actor,
-                    submitted_at=now,
-                    snapshot=values_snapshot(opportunity),
-                )
+            return Approval.objects.create(
+                opportunity=opportunity,
+                submitted_by=actor,
+                submitted_at=now,
+                snapshot=values_snapshot(opportunity),
+            )
         except IntegrityError as exc:
             raise errors.ConcurrentUpdate("The deal was submitted at the same moment.") from exc
     if approval is None:

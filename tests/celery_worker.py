@@ -8,6 +8,7 @@ pool children at once, the way a crashed machine would.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -44,21 +45,32 @@ def redis_client():
     return redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
 
-def queued_messages(task: str | None = None) -> int:
-    """Messages waiting in the broker's task queues (Redis lists named celery*), only
-    those of ``task`` when given."""
+def _queued(task: str | None):
+    """(queue length, or None per message of ``task``) over the Redis lists named celery*."""
     client = redis_client()
-    total = 0
     for key in client.scan_iter("celery*"):
         if client.type(key) != b"list":
             continue
         if task is None:
-            total += client.llen(key)
+            yield client.llen(key), None
             continue
         for raw in client.lrange(key, 0, -1):
-            if json.loads(raw).get("headers", {}).get("task") == task:
-                total += 1
-    return total
+            message = json.loads(raw)
+            if message.get("headers", {}).get("task") == task:
+                yield 1, message
+
+
+def queued_messages(task: str | None = None) -> int:
+    """Messages waiting in the broker's task queues (Redis lists named celery*), only
+    those of ``task`` when given."""
+    return sum(count for count, _ in _queued(task))
+
+
+def queued_task_args(task: str) -> list[list]:
+    """The positional arguments of each queued message of ``task`` (protocol 2 bodies)."""
+    return [
+        json.loads(base64.b64decode(message["body"]))[0] for _, message in _queued(task) if message
+    ]
 
 
 def purge_queues() -> None:

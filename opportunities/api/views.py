@@ -236,9 +236,17 @@ for _cls, _name, _out, _write in (
 # --- opportunities ---------------------------------------------------------------------------
 
 
-def opportunity_response(pk: int, *, status_code: int = 200, location: bool = False) -> Response:
-    """The deal as the selectors load it, with its ETag (and Location after a create)."""
-    opportunity = selectors.opportunity_get(pk)
+def opportunity_response(
+    pk: int,
+    *,
+    status_code: int = 200,
+    location: bool = False,
+    instance: Opportunity | None = None,
+) -> Response:
+    """The deal as the selectors load it (or ``instance``, the service's own locked and
+    updated copy, which already holds the same relations), with its ETag (and Location
+    after a create)."""
+    opportunity = instance if instance is not None else selectors.opportunity_get(pk)
     if opportunity is None:  # pragma: no cover - deleted between the write and the read
         raise errors.NotFound("No such opportunity.")
     headers = {"ETag": etag(opportunity.version)}
@@ -394,7 +402,7 @@ class OpportunityTransitionRunView(ApiView):
             raise errors.NotFound(f"There is no transition called {name!r}.")
         body = validated(TransitionRequestSerializer, request.data)
         expected = _expected_version(request, pk)
-        services.opportunity_transition(
+        opportunity = services.opportunity_transition(
             opportunity=pk,
             name=name,
             actor=request.user,
@@ -402,7 +410,8 @@ class OpportunityTransitionRunView(ApiView):
             expected_version=expected,
             **body,
         )
-        return opportunity_response(pk)
+        services.line_items_loaded(opportunity)
+        return opportunity_response(pk, instance=opportunity)
 
 
 class OpportunityHistoryView(ApiView):

@@ -83,6 +83,22 @@ def test_the_whole_flow_submit_approve(api, rep, revops):
     assert Approval.objects.get(opportunity=deal).decision == Decision.APPROVED
 
 
+@pytest.mark.parametrize("name", ["move_to_proposal", "submit_for_approval", "approve"])
+def test_a_transition_answers_with_the_deal_as_a_get_would(api, rep, revops, name):
+    """The response is serialised from the service's own updated copy of the deal, not
+    re-read: it must match what a GET returns right after, ETag included."""
+    deal = ready_deal(rep)
+    if name == "approve":
+        services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+    actor = revops if name == "approve" else rep
+    ran = post(api(actor), f"/api/v1/opportunities/{deal.pk}/transitions/{name}/")
+    assert ran.status_code == 200, ran.content
+    fetched = api(actor).get(f"/api/v1/opportunities/{deal.pk}/")
+    assert ran.json() == fetched.json()
+    assert ran["ETag"] == fetched["ETag"]
+    assert len(ran.json()["line_items"]) == deal.line_items.count() > 0
+
+
 def test_reject_needs_a_reason_and_records_it(api, rep, revops):
     deal = ready_deal(rep)
     services.opportunity_transition(

@@ -14,11 +14,11 @@ from handoffs.models import CommissionCredit, CommissionPlan, Handoff
 from handoffs.services import commission_credit_amount, handoffs_create_for_approval
 from opportunities.models import Approval, Opportunity
 from opportunities.services import opportunity_transition
-from tests.celery_worker import purge_queues, queued_messages
+from tests.celery_worker import purge_queues, queued_messages, queued_task_args
 from tests.factories import LineItemFactory, ProductFactory, ready_deal
 from tests.handoffs.conftest import approve, broker_unreachable
 
-DELIVER = "handoffs.deliver"
+DELIVER = "handoffs.deliver_many"
 KINDS = {"billing", "provisioning", "customer_success", "commission"}
 
 
@@ -150,7 +150,8 @@ def test_a_second_set_for_the_same_approval_is_refused(rep, revops):
 @pytest.mark.django_db(transaction=True)
 def test_rolled_back_approval_leaves_no_row_and_publishes_nothing(rep, revops, receiver):
     """Given no worker (messages would stay queued), when the approval's transaction rolls
-    back, then no handoff, no credit and no message exist; a committed one publishes 4."""
+    back, then no handoff, no credit and no message exist; a committed one publishes one
+    message carrying its four handoffs."""
     purge_queues()
     deal = ready_deal(rep)
     opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
@@ -165,7 +166,24 @@ def test_rolled_back_approval_leaves_no_row_and_publishes_nothing(rep, revops, r
     assert queued_messages(DELIVER) == 0
 
     opportunity_transition(opportunity=deal, name="approve", actor=revops)
+    assert queued_messages(DELIVER) == 1
+    assert sorted(queued_task_args(DELIVER)[0][0]) == sorted(
+        str(pk) for pk in Handoff.objects.filter(opportunity=deal).values_list("pk", flat=True)
+    )
+    purge_queues()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_a_task_batch_of_one_each_handoff_is_its_own_message(rep, revops, settings):
+    settings.HANDOFF_TASK_BATCH = 1
+    purge_queues()
+    deal = ready_deal(rep)
+    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+    opportunity_transition(opportunity=deal, name="approve", actor=revops)
     assert queued_messages(DELIVER) == 4
+    assert sorted(args[0][0] for args in queued_task_args(DELIVER)) == sorted(
+        str(pk) for pk in Handoff.objects.filter(opportunity=deal).values_list("pk", flat=True)
+    )
     purge_queues()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import threading
+import time
 
 import pytest
 import time_machine
@@ -16,7 +17,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from handoffs.models import Handoff, HandoffAttempt
-from handoffs.services import handoff_deliver, handoffs_relay
+from handoffs.services import handoff_deliver, handoffs_deliver, handoffs_relay
 from tests.celery_worker import purge_queues
 from tests.handoffs.conftest import approve, closed_port
 from tests.handoffs.http_receiver import Reply
@@ -375,3 +376,51 @@ def test_only_an_excerpt_of_a_huge_answer_is_read_and_kept(rep, revops, endpoint
 
     (attempt,) = attempts_of(handoff)
     assert attempt.response_excerpt == "x" * 500 and handoff.status == "retrying"
+
+
+@pytest.mark.django_db
+def test_one_batch_posts_its_handoffs_at_the_same_time(rep, revops, endpoints):
+    """Given four endpoints that each take 0.5 s to answer, when one task delivers the
+    approval's four handoffs, the POSTs overlap (well under 4 × 0.5 s) and each handoff
+    gets its own claim, attempt row and result — a 500 on one does not touch the rest."""
+    _, handoffs = approve(rep, revops)
+    for kind in handoffs:
+        endpoints.always(kind, Reply(200, delay=0.5))
+    endpoints.always("provisioning", Reply(500, delay=0.5))
+
+    started = time.monotonic()
+    sent = handoffs_deliver(handoff_ids=[h.pk for h in handoffs.values()])
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 1.5, elapsed
+    assert [h.pk for h in sent] == [h.pk for h in handoffs.values()]
+    assert {h.kind: h.status for h in sent} == {
+        "billing": "delivered",
+        "provisioning": "retrying",
+        "customer_success": "delivered",
+        "commission": "delivered",
+    }
+    for kind, handoff in handoffs.items():
+        (request,) = endpoints.requests(kind)
+        assert request.verified and request.headers["webhook-id"] == str(handoff.pk)
+        (attempt,) = attempts_of(handoff)
+        assert attempt.outcome == ("failed" if kind == "provisioning" else "delivered")
+        stored = Handoff.objects.get(pk=handoff.pk)
+        assert (stored.status, stored.attempts, stored.claim_token) == (
+            "retrying" if kind == "provisioning" else "delivered",
+            1,
+            None,
+        )
+    # Nothing is due again: a second run of the same task sends nothing.
+    assert handoffs_deliver(handoff_ids=[h.pk for h in handoffs.values()]) == []
+    assert len(endpoints.requests()) == 4
+
+
+@pytest.mark.django_db
+def test_a_batch_skips_malformed_and_repeated_ids(rep, revops, endpoints):
+    _, handoffs = approve(rep, revops)
+    billing = handoffs["billing"].pk
+    sent = handoffs_deliver(handoff_ids=["not-a-uuid", billing, str(billing)])
+    assert [h.pk for h in sent] == [billing]
+    assert len(endpoints.requests("billing")) == 1
+    assert handoffs_deliver(handoff_ids=[billing], claim_token="not-a-uuid") == []

@@ -294,3 +294,25 @@ def test_the_gate_snapshot_keeps_the_gated_values(rep):
     assert snap["target"] == Stage.PENDING_APPROVAL
     assert snap["facts"]["amount"] == "1000.00"
     assert snap["facts"]["line_items"] == [{"seats": 10, "unit_price": "100.00"}]
+
+
+# --- what a transition costs -----------------------------------------------------------------
+
+
+def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_assert_num_queries):
+    """The round trips a transition makes (bench/http_transitions.py measures what they
+    cost). Inside the test's transaction the service's atomic block is a savepoint pair;
+    the line items are read once for the gate, the snapshot and the payloads."""
+    deal = ready_deal(rep, lines=3)
+    # savepoint, lock, permissions, line items, claims, stage requirements, update,
+    # history, StageChange, Approval, release
+    with django_assert_num_queries(11):
+        run(deal, "submit_for_approval", rep)
+    # + the pending Approval (locked, with its submitter), its update, the commission
+    # plan and credit, the four handoffs in one insert, the decision e-mail row
+    with django_assert_num_queries(16):
+        approved = run(deal, "approve", revops)
+    assert approved.stage == Stage.CLOSED_WON
+    assert approved.handoffs.count() == 4
+    approval = Approval.objects.get(opportunity=deal)
+    assert len(approval.snapshot["line_items"]) == 3
