@@ -68,6 +68,36 @@ def setup_django(recreate: bool = True) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as fh:
+                    todo += [int(child) for child in fh.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def peak_rss_mb(pid: int) -> dict[int, float]:
+    """Peak resident memory (VmHWM) in MB of ``pid`` and each of its descendants, read
+    while they still run (SPEC §8: a web or worker process stays under 200 MB)."""
+    peaks = {}
+    for proc in process_tree(pid):
+        try:
+            with open(f"/proc/{proc}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        peaks[proc] = int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return peaks
+
+
 def machine() -> str:
     cores = os.cpu_count()
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30

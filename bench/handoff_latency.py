@@ -314,7 +314,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--approvals", type=int, default=100, help="per rate")
     parser.add_argument(
-        "--rates", default="10,25,50", help="approvals per second, one run each (comma list)"
+        "--rates", default="10,25,40,50", help="approvals per second, one run each (comma list)"
     )
     parser.add_argument("--concurrency", type=int, default=4, help="worker processes")
     parser.add_argument("--clients", type=int, default=4, help="approving processes")
@@ -339,6 +339,8 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
+    from bench.common import peak_rss_mb
+
     call_command("migrate", verbosity=0)
     print(f"database {os.environ['DATABASE_URL'].rsplit('/', 1)[1]} migrated", file=sys.stderr)
 
@@ -354,6 +356,7 @@ def main() -> None:
 
     rows = []
     task_ms: dict[int, list[float]] = {}
+    worker_peaks: dict[int, dict[int, float]] = {}
     failures = 0
     expected = 0
     phase = iter(phases)
@@ -379,6 +382,7 @@ def main() -> None:
                     rows.append((batch, rate, achieved, len(complete), len(ids), last, approve_ms))
                     print(f"batch {batch}, rate {rate:g}/s done", file=sys.stderr)
                 task_ms[batch] = task_times(Path(tmp) / "worker.log")
+                worker_peaks[batch] = peak_rss_mb(worker.pid)
             finally:
                 worker.send_signal(signal.SIGTERM)  # warm shutdown: it stops its children
                 try:
@@ -416,6 +420,18 @@ def main() -> None:
         "per approval, its four POSTs at the same time. "
         "SPEC §8 target: p99 ≤ 250 ms at 50 approvals/s.\n"
     )
+    heaviest = max((mb for peaks in worker_peaks.values() for mb in peaks.values()), default=0.0)
+    text += (
+        "\nPeak RSS (VmHWM) of the Celery worker's processes (parent with beat, and its "
+        "children): "
+        + "; ".join(
+            f"{batch} per task: {' / '.join(f'{mb:.0f}' for mb in peaks.values())} MB"
+            for batch, peaks in worker_peaks.items()
+        )
+        + f" — the largest {heaviest:.0f} MB (SPEC §8: < 200 MB per process) "
+        + ("✅" if 0 < heaviest < 200 else "❌")
+        + ".\n"
+    )
     print(text)
     if not args.no_write:
         now = dt.datetime.now(dt.UTC)
@@ -430,7 +446,7 @@ def main() -> None:
             "Latency is from the start of each approve call to the arrival of its fourth "
             "webhook at the receiver (signature verified).\n\n" + text
         )
-    if failures or arrivals.invalid:
+    if failures or arrivals.invalid or not 0 < heaviest < 200:
         sys.exit(1)
 
 

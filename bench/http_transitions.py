@@ -29,7 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, bench_env, setup_django, table, write_section  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    bench_env,
+    peak_rss_mb,
+    setup_django,
+    table,
+    write_section,
+)
 
 LUA_POOL = r"""
 -- Each request takes the next id from the pool, so no deal is transitioned twice.
@@ -200,6 +207,8 @@ def main() -> int:
             ids=data["approve"],
             **common,
         )
+        # Peak RSS of the gunicorn master and each worker after all three runs.
+        peaks = peak_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(20)
@@ -226,10 +235,18 @@ def main() -> int:
             ]
         )
     body = table(["request", "req/s", "p50 ms", "p99 ms", "non-2xx", "÷ baseline", "≥ 0.8×"], rows)
+    heaviest = max(peaks.values(), default=0.0)
+    memory_ok = 0 < heaviest < 200
+    ok &= memory_ok
+    body += (
+        f"\n\nPeak RSS (VmHWM) after the three runs: gunicorn master and {len(peaks) - 1} workers "
+        f"{' / '.join(f'{mb:.0f}' for mb in peaks.values())} MB; the largest {heaviest:.0f} MB "
+        f"(SPEC §8: < 200 MB per process) {'✅' if memory_ok else '❌'}."
+    )
     body += (
         f"\n\ngunicorn {args.workers} sync workers, wrk 1 thread × {args.connections} connections × {args.seconds} s on loopback, "
         "PostgreSQL, token auth; every transition request on its own deal. `approve` also writes the four handoffs and the "
-        "commission credit and publishes four Celery messages after commit."
+        "commission credit and publishes its delivery task after commit."
     )
     path = write_section("benchmarks-http.md", "Transitions over HTTP vs a bare DRF PATCH", body)
     print(body)

@@ -268,6 +268,10 @@ HANDOFF_DISPATCH_LEASE = float(
     os.environ.get("HANDOFF_DISPATCH_LEASE") or max(60.0, 3 * HANDOFF_RELAY_INTERVAL)
 )
 HANDOFF_RELAY_BATCH = int(os.environ.get("HANDOFF_RELAY_BATCH", "200"))
+# A new (pending) handoff's on-commit message gets this long before the relay sends the
+# row too: under load the relay would otherwise re-queue, behind the backlog, rows whose
+# messages are only waiting their turn. Retries are the relay's alone and are not delayed.
+HANDOFF_RELAY_GRACE = float(os.environ.get("HANDOFF_RELAY_GRACE") or HANDOFF_RELAY_INTERVAL)
 # Handoffs per delivery task: an approval's four go out in one message and are POSTed at
 # once (docs/benchmarks.md measures 1 against 4); 1 gives one task per handoff.
 HANDOFF_TASK_BATCH = int(os.environ.get("HANDOFF_TASK_BATCH", "4"))

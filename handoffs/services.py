@@ -192,7 +192,8 @@ def _unclaimed(now: dt.datetime) -> Q:
 
 def handoffs_relay(*, limit: int | None = None) -> list[str]:
     """Claim due, unclaimed handoffs and enqueue them (Celery beat, every
-    HANDOFF_RELAY_INTERVAL seconds).
+    HANDOFF_RELAY_INTERVAL seconds). A pending row is due HANDOFF_RELAY_GRACE after it was
+    written (its on-commit message goes first); a retrying one at its next_attempt_at.
 
     Rule: the outbox drains even when on-commit messages were lost. Rows are taken with
     ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL; two relays never take the same row)
@@ -202,11 +203,12 @@ def handoffs_relay(*, limit: int | None = None) -> list[str]:
     """
     now = timezone.now()
     token = uuid.uuid4()
+    grace = dt.timedelta(seconds=settings.HANDOFF_RELAY_GRACE)
     due = (
-        Q(status__in=(HandoffStatus.PENDING, HandoffStatus.RETRYING))
-        & Q(next_attempt_at__lte=now)
-        & _unclaimed(now)
-    )
+        # A new row's on-commit message gets HANDOFF_RELAY_GRACE to arrive first.
+        Q(status=HandoffStatus.PENDING, next_attempt_at__lte=now - grace)
+        | Q(status=HandoffStatus.RETRYING, next_attempt_at__lte=now)
+    ) & _unclaimed(now)
     with transaction.atomic():
         candidates = list(
             Handoff.objects.select_for_update(skip_locked=True)

@@ -19,9 +19,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -430,19 +429,8 @@ class OwnerFilter(admin.SimpleListFilter):
     parameter_name = "owner"
 
     def lookups(self, request, model_admin):
-        User = get_user_model()
-        owners = (
-            User.objects.filter(
-                Exists(
-                    Approval.objects.filter(
-                        decision=Decision.PENDING, opportunity__owner_id=OuterRef("pk")
-                    )
-                )
-            )
-            .order_by("first_name", "last_name", "username")
-            .only("pk", "username", "first_name", "last_name")
-        )
-        return [(str(u.pk), u.get_full_name() or u.get_username()) for u in owners]
+        # Owners with deals waiting: from the queue summary's query (one per request).
+        return approval_queue.queue_summary(request)["owners"]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -558,7 +546,7 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {
             "title": "Closed-Won approval queue",
-            "queue_summary": approval_queue.queue_summary(),
+            "queue_summary": approval_queue.queue_summary(request),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context)

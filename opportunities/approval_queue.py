@@ -145,24 +145,51 @@ def queue_queryset() -> QuerySet[Approval]:
     )
 
 
-def queue_summary() -> dict[str, Any]:
-    """Head of the queue: how many deals wait, since when, and their value per currency
-    (one query)."""
+def queue_summary(request: Any = None) -> dict[str, Any]:
+    """Head of the queue: how many deals wait, since when, their value per currency, and
+    the owners who have deals waiting (the Owner filter's choices) — one query, grouped
+    by currency and owner, run once per request (memoised on ``request``)."""
+    cached = getattr(request, "_closedwon_queue_summary", None)
+    if cached is not None:
+        return cached
     rows = list(
         Approval.objects.filter(decision=Decision.PENDING)
-        .values("opportunity__currency")
+        .values(
+            "opportunity__currency",
+            "opportunity__owner_id",
+            "opportunity__owner__username",
+            "opportunity__owner__first_name",
+            "opportunity__owner__last_name",
+        )
         .annotate(n=Count("id"), total=Sum("opportunity__amount"), oldest=Min("submitted_at"))
-        .order_by("-total")
+        .order_by()
     )
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    owners: dict[int, tuple[tuple[str, str, str], str]] = {}
+    for r in rows:
+        totals[r["opportunity__currency"]] += r["total"] or Decimal(0)
+        first, last, username = (
+            r["opportunity__owner__first_name"],
+            r["opportunity__owner__last_name"],
+            r["opportunity__owner__username"],
+        )
+        label = f"{first} {last}".strip() or username
+        owners[r["opportunity__owner_id"]] = ((first, last, username), label)
     oldest = min((r["oldest"] for r in rows), default=None)
-    return {
+    summary = {
         "count": sum(r["n"] for r in rows),
         "totals": [
-            {"currency": r["opportunity__currency"], "amount": r["total"] or Decimal(0)}
-            for r in rows
+            {"currency": currency, "amount": amount}
+            for currency, amount in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         "oldest_wait": waiting_label(timezone.now() - oldest) if oldest else "",
+        "owners": [
+            (str(pk), label) for pk, (_, label) in sorted(owners.items(), key=lambda kv: kv[1][0])
+        ],
     }
+    if request is not None:
+        request._closedwon_queue_summary = summary
+    return summary
 
 
 def waiting_label(delta: dt.timedelta) -> str:

@@ -309,6 +309,10 @@ def test_relay_claims_only_due_unclaimed_rows_and_reclaims_after_the_lease(
     Handoff.objects.filter(pk=handoffs["commission"].pk).update(status="dead", next_attempt_at=None)
     try:
         with time_machine.travel(timezone.now(), tick=False) as traveller:
+            # New rows are left to their on-commit messages for the grace period...
+            assert handoffs_relay() == []
+            traveller.shift(settings.HANDOFF_RELAY_GRACE + 1)
+            # ...then the relay takes the due ones.
             claimed = handoffs_relay()
             assert sorted(claimed) == sorted(
                 str(handoffs[k].pk) for k in ("provisioning", "customer_success")
@@ -334,7 +338,7 @@ def test_relay_claims_only_due_unclaimed_rows_and_reclaims_after_the_lease(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_relay_skips_rows_locked_by_another_relay(rep, revops, is_postgres):
+def test_relay_skips_rows_locked_by_another_relay(rep, revops, is_postgres, settings):
     """SELECT … FOR UPDATE SKIP LOCKED: a second relay neither waits for nor takes rows a
     first one holds."""
     assert is_postgres, (
@@ -357,7 +361,8 @@ def test_relay_skips_rows_locked_by_another_relay(rep, revops, is_postgres):
     holder.start()
     try:
         assert locked.wait(5)
-        with time_machine.travel(timezone.now() + dt.timedelta(seconds=1)):
+        later = timezone.now() + dt.timedelta(seconds=settings.HANDOFF_RELAY_GRACE + 1)
+        with time_machine.travel(later):
             claimed = handoffs_relay()
         assert str(handoffs["billing"].pk) not in claimed
         assert len(claimed) == 3
