@@ -68,6 +68,16 @@ def setup_django(recreate: bool = True) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
 
 
+def empty_broker(url: str) -> None:
+    """Drop every message in the benchmark's own Redis database (a benchmark uses one that
+    no other worker listens on): messages a run left without a worker — the HTTP bench
+    approves deals with no worker running — would otherwise be the next run's backlog."""
+    if url.startswith(("redis://", "rediss://")):
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+
+
 def process_tree(pid: int) -> list[int]:
     """``pid`` and its descendants (Linux /proc)."""
     found, todo = [], [pid]
