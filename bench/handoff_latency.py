@@ -112,7 +112,13 @@ def start_receiver(arrivals: Arrivals) -> ThreadingHTTPServer:
             self.send_header("content-length", "0")
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # http.server listens with a backlog of 5: with four POSTs per task from four
+        # worker processes, connections beyond it wait for a SYN retransmit (1 s). A real
+        # receiver (nginx, a load balancer) accepts hundreds.
+        request_queue_size = 256
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server

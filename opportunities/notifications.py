@@ -116,6 +116,22 @@ def decision_email_compose(stage_change: StageChange) -> EmailMessage:
     )
 
 
+COMPOSE_FIELDS = (
+    "transition",
+    "reason",
+    "at",
+    "actor__username",
+    "actor__first_name",
+    "actor__last_name",
+    "opportunity__name",
+    "opportunity__amount",
+    "opportunity__currency",
+    "opportunity__account__name",
+    "opportunity__owner__username",
+    "opportunity__owner__email",
+)
+
+
 def decision_email_send(*, stage_change_id: int) -> DecisionEmail | None:
     """Send the decision email of ``stage_change_id`` once.
 
@@ -129,14 +145,19 @@ def decision_email_send(*, stage_change_id: int) -> DecisionEmail | None:
             StageChange.objects.select_related(
                 "actor", "opportunity", "opportunity__owner", "opportunity__account"
             )
+            # Only what the message shows: the worker sends one per decision.
+            .only(*COMPOSE_FIELDS)
             .filter(pk=stage_change_id, transition__in=DECISIONS)
             .first()
         )
         if change is None:
             logger.warning("decision email: no decision with stage change id %s", stage_change_id)
             return None
-        DecisionEmail.objects.get_or_create(stage_change=change)
-        email = DecisionEmail.objects.select_for_update().get(stage_change=change)
+        # The transition wrote the row (one query); create it only if it is missing.
+        email = DecisionEmail.objects.select_for_update().filter(stage_change=change).first()
+        if email is None:
+            DecisionEmail.objects.get_or_create(stage_change=change)
+            email = DecisionEmail.objects.select_for_update().get(stage_change=change)
         if email.status in (DecisionEmailStatus.SENT, DecisionEmailStatus.SKIPPED):
             return email
         message = decision_email_compose(change)
