@@ -389,16 +389,13 @@ def _finish(done: list[tuple[Handoff, HandoffAttempt, dict[str, Any]]]) -> list[
     with _bookkeeping():
         for _, attempt, _ in done:  # (bulk_update's CASE costs more than these few rows)
             attempt.save(update_fields=ATTEMPT_RESULT_FIELDS)
-        kept = {
-            handoff.pk
+        kept = [
+            Handoff.objects.filter(pk=handoff.pk, claim_token=handoff.claim_token).update(**changes)
             for handoff, _, changes in done
-            if Handoff.objects.filter(pk=handoff.pk, claim_token=handoff.claim_token).update(
-                **changes
-            )
-        }
+        ]
     finished = []
-    for handoff, _, changes in done:
-        if handoff.pk in kept:
+    for (handoff, _, changes), applied in zip(done, kept, strict=True):
+        if applied:
             for name, value in changes.items():
                 setattr(handoff, name, value)
         else:
@@ -438,10 +435,6 @@ def handoffs_deliver(*, handoff_ids: Iterable[Any], claim_token: Any = None) -> 
     claimed = _claim(list(dict.fromkeys(ids)), token) if ids else []
     if not claimed:
         return []
-    if len(claimed) == 1:
-        handoff, attempt = claimed[0]
-        result, skipped = _send(handoff)
-        return _finish([(handoff, attempt, _outcome(handoff, attempt, result, skipped=skipped))])
     finished: dict[uuid.UUID, Handoff] = {}
     with ThreadPoolExecutor(max_workers=len(claimed)) as pool:
         pending = {pool.submit(_send, handoff): (handoff, attempt) for handoff, attempt in claimed}

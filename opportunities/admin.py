@@ -45,6 +45,7 @@ from .models import (
     Product,
     StageChange,
     StageRequirement,
+    line_items_prefetch,
 )
 from .resources import AccountResource, ContactResource, OpportunityResource
 from .services import EDITABLE_FIELDS, GATED_FIELDS
@@ -351,17 +352,12 @@ class OpportunityAdmin(
         return [{"added": {}}] if add else [{"changed": {"fields": form.changed_data}}]
 
     def get_export_queryset(self, request):
-        from django.db.models import Prefetch
 
         return (
             super()
             .get_export_queryset(request)
             .select_related("account", "owner", "primary_contact")
-            .prefetch_related(
-                Prefetch(
-                    "line_items", queryset=LineItem.objects.select_related("product").order_by("id")
-                )
-            )
+            .prefetch_related(line_items_prefetch())
         )
 
 

@@ -165,16 +165,14 @@ def queue_summary(request: Any = None) -> dict[str, Any]:
         .order_by()
     )
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    owners: dict[int, tuple[tuple[str, str, str], str]] = {}
+    owners: dict[int, tuple[str, str, str]] = {}
     for r in rows:
         totals[r["opportunity__currency"]] += r["total"] or Decimal(0)
-        first, last, username = (
+        owners[r["opportunity__owner_id"]] = (
             r["opportunity__owner__first_name"],
             r["opportunity__owner__last_name"],
             r["opportunity__owner__username"],
         )
-        label = f"{first} {last}".strip() or username
-        owners[r["opportunity__owner_id"]] = ((first, last, username), label)
     oldest = min((r["oldest"] for r in rows), default=None)
     summary = {
         "count": sum(r["n"] for r in rows),
@@ -183,8 +181,9 @@ def queue_summary(request: Any = None) -> dict[str, Any]:
             for currency, amount in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         "oldest_wait": waiting_label(timezone.now() - oldest) if oldest else "",
-        "owners": [
-            (str(pk), label) for pk, (_, label) in sorted(owners.items(), key=lambda kv: kv[1][0])
+        "owners": [  # ordered and labelled as User.get_full_name() or the username
+            (str(pk), f"{first} {last}".strip() or username)
+            for pk, (first, last, username) in sorted(owners.items(), key=lambda kv: kv[1])
         ],
     }
     if request is not None:

@@ -17,7 +17,7 @@ from import_export import fields, resources
 from import_export.results import RowResult
 
 from . import imports
-from .models import Account, Contact, LineItem, Opportunity
+from .models import Account, Contact, Opportunity, line_items_prefetch
 
 
 class ServiceImportResource(resources.ModelResource):
@@ -155,16 +155,10 @@ class OpportunityResource(ServiceImportResource):
         chunk_size = 2000
 
     def get_queryset(self):
-        from django.db.models import Prefetch
 
         return (
             Opportunity.objects.select_related("account", "owner", "primary_contact")
-            .prefetch_related(
-                Prefetch(
-                    "line_items",
-                    queryset=LineItem.objects.select_related("product").order_by("id"),
-                )
-            )
+            .prefetch_related(line_items_prefetch())
             .order_by("id")
         )
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 
 from . import gates, roles
-from .models import Approval, Decision, LineItem, Opportunity, StageChange
+from .models import Approval, Decision, Opportunity, StageChange, line_items_prefetch
 from .services import transition_permission_error
 from .stages import TRANSITIONS, Stage
 
@@ -20,9 +20,7 @@ def opportunity_list() -> QuerySet[Opportunity]:
     """Deals with account, owner, primary contact and line items (+ products) loaded."""
     return Opportunity.objects.select_related(
         "account", "owner", "primary_contact"
-    ).prefetch_related(
-        Prefetch("line_items", queryset=LineItem.objects.select_related("product").order_by("id"))
-    )
+    ).prefetch_related(line_items_prefetch())
 
 
 def opportunity_get(pk: Any) -> Opportunity | None:

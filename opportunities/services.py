@@ -20,7 +20,7 @@ from typing import Any
 import django_fsm
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
-from django.db.models import Field, Model, Prefetch, prefetch_related_objects
+from django.db.models import Field, Model, prefetch_related_objects
 from django.utils import timezone
 
 from . import errors, gates, roles
@@ -33,6 +33,7 @@ from .models import (
     Opportunity,
     Product,
     StageChange,
+    line_items_prefetch,
 )
 from .signals import opportunity_transitioned
 from .stages import LOCKED_STAGES, TRANSITIONS, LossReason, Source, Stage, Who
@@ -481,12 +482,7 @@ def line_items_loaded(opportunity: Opportunity) -> list[LineItem]:
     the one prefetch."""
     cache = getattr(opportunity, "_prefetched_objects_cache", {})
     if "line_items" not in cache:
-        prefetch_related_objects(
-            [opportunity],
-            Prefetch(
-                "line_items", queryset=LineItem.objects.select_related("product").order_by("id")
-            ),
-        )
+        prefetch_related_objects([opportunity], line_items_prefetch())
     return list(opportunity.line_items.all())
 
 

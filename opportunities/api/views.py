@@ -246,6 +246,8 @@ def opportunity_response(
     """The deal as the selectors load it (or ``instance``, the service's own locked and
     updated copy, which already holds the same relations), with its ETag (and Location
     after a create)."""
+    if instance is not None:
+        services.line_items_loaded(instance)  # what the serializer shows, read once
     opportunity = instance if instance is not None else selectors.opportunity_get(pk)
     if opportunity is None:  # pragma: no cover - deleted between the write and the read
         raise errors.NotFound("No such opportunity.")
@@ -410,7 +412,6 @@ class OpportunityTransitionRunView(ApiView):
             expected_version=expected,
             **body,
         )
-        services.line_items_loaded(opportunity)
         return opportunity_response(pk, instance=opportunity)
 
 
