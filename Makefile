@@ -53,6 +53,7 @@ test: dev-env
 	$(TEST_ENV) $(RUN) ruff check .
 	$(TEST_ENV) $(RUN) ruff format --check .
 	$(TEST_ENV) $(RUN) mypy .
+	$(TEST_ENV) $(RUN) lint-imports
 	$(TEST_ENV) $(RUN) pytest $(PYTEST_ARGS)
 
 lint: dev-env
@@ -60,6 +61,7 @@ lint: dev-env
 
 typecheck: dev-env
 	$(TEST_ENV) $(RUN) mypy .
+	$(TEST_ENV) $(RUN) lint-imports
 
 graph: dev-env
 	DEBUG=1 $(RUN) python manage.py graph_transitions -o docs/stages.svg opportunities.Opportunity

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from opportunities import errors
+from core import errors
 
 _TAG_RE = re.compile(r'\s*(?:W/)?"([^"]*)"\s*')
 

@@ -34,7 +34,7 @@ from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 
-from opportunities import errors
+from core import errors
 
 from .models import IdempotencyKey
 
@@ -48,7 +48,7 @@ TRANSIENT_CODES = {"concurrent_update", "throttled", "service_unavailable"}
 
 
 def ttl() -> dt.timedelta:
-    return dt.timedelta(hours=int(getattr(settings, "API_IDEMPOTENCY_TTL_HOURS", 24)))
+    return dt.timedelta(hours=settings.API_IDEMPOTENCY_TTL_HOURS)
 
 
 # Longer than any request may run (gunicorn's timeout), so only a dead request's

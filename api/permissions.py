@@ -1,6 +1,6 @@
 """Who may call what. Writes are decided by the services (owner, RevOps, segregation of
 duties); the API only requires a signed-in user and, for reads, the model's view
-permission, which every role has (SPEC §2: reps read every deal)."""
+permission, which every role has."""
 
 from __future__ import annotations
 

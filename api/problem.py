@@ -2,10 +2,10 @@
 
 ``{"type", "title", "status", "detail", "code", "errors": [{"code", "field", "message"}]}``
 served as ``application/problem+json``. ``code`` is the stable, documented value clients
-match on (SPEC §4); ``errors`` lists every field-level problem at once.
+match on; ``errors`` lists every field-level problem at once.
 
 :func:`exception_handler` is DRF's ``EXCEPTION_HANDLER``: validation errors, the domain
-errors of ``opportunities.errors`` (mapped 1:1: their own code and status), 401/403/404/
+errors of ``core.errors`` (mapped 1:1: their own code and status), 401/403/404/
 405/415/429, malformed bodies, database conflicts and, last, anything unexpected (a 500
 problem, logged). Nothing escapes as an HTML error page.
 """
@@ -30,7 +30,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from opportunities.errors import DomainError
+from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
             code=exc.code,
             title=exc.title,
             detail=exc.detail,
-            errors=exc.errors,
+            errors=[e.as_dict() for e in exc.errors],
             instance=instance,
         )
 

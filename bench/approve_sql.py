@@ -1,5 +1,5 @@
 """Approve throughput: the transition service against a raw psycopg script that runs the
-very same SQL statements (issue 8: report the fraction, target ≥ 15 %).
+very same SQL statements.
 
 How: one approval is recorded statement by statement (``connection.execute_wrapper``);
 the raw script replays that list for other deals with their ids substituted, one
@@ -86,7 +86,7 @@ def replay(
     """Run ``statements`` once per target deal with ids substituted; returns seconds."""
     import psycopg
 
-    from opportunities.gates import normalize_key
+    from opportunities.gate import normalize_key
 
     with psycopg.connect(BENCH_DATABASE_URL, cursor_factory=psycopg.ClientCursor) as conn:
         started = time.perf_counter()

@@ -95,7 +95,7 @@ def process_tree(pid: int) -> list[int]:
 
 def peak_rss_mb(pid: int) -> dict[int, float]:
     """Peak resident memory (VmHWM) in MB of ``pid`` and each of its descendants, read
-    while they still run (SPEC §8: a web or worker process stays under 200 MB)."""
+    while they still run."""
     peaks = {}
     for proc in process_tree(pid):
         try:

@@ -1,4 +1,4 @@
-"""Approve → last webhook latency (SPEC §8: p99 ≤ 250 ms at 50 approvals/s on Redis).
+"""Approve → last webhook latency.
 
 What it does, end to end and for real:
 
@@ -425,7 +425,7 @@ def main() -> None:
         f"{args.clients} approving processes, receiver on 127.0.0.1. "
         "`HANDOFF_TASK_BATCH=1` is one Celery task per handoff; 4 (the default) is one task "
         "per approval, its four POSTs at the same time. "
-        "SPEC §8 target: p99 ≤ 250 ms at 50 approvals/s.\n"
+        "target: p99 ≤ 250 ms at 50 approvals/s.\n"
     )
     heaviest = max((mb for peaks in worker_peaks.values() for mb in peaks.values()), default=0.0)
     text += (
@@ -435,7 +435,7 @@ def main() -> None:
             f"{batch} per task: {' / '.join(f'{mb:.0f}' for mb in peaks.values())} MB"
             for batch, peaks in worker_peaks.items()
         )
-        + f" — the largest {heaviest:.0f} MB (SPEC §8: < 200 MB per process) "
+        + f" — the largest {heaviest:.0f} MB "
         + ("✅" if 0 < heaviest < 200 else "❌")
         + ".\n"
     )

@@ -1,4 +1,4 @@
-"""Transitions over HTTP against a bare DRF PATCH, same server (SPEC §8: ≥ 0.8 ×).
+"""Transitions over HTTP against a bare DRF PATCH, same server.
 
 Starts gunicorn (production settings, PostgreSQL) and drives it with wrk on loopback:
 
@@ -241,7 +241,7 @@ def main() -> int:
     body += (
         f"\n\nPeak RSS (VmHWM) after the three runs: gunicorn master and {len(peaks) - 1} workers "
         f"{' / '.join(f'{mb:.0f}' for mb in peaks.values())} MB; the largest {heaviest:.0f} MB "
-        f"(SPEC §8: < 200 MB per process) {'✅' if memory_ok else '❌'}."
+        f"(< 200 MB per process) {'✅' if memory_ok else '❌'}."
     )
     body += (
         f"\n\ngunicorn {args.workers} sync workers, wrk 1 thread × {args.connections} connections × {args.seconds} s on loopback, "

@@ -1,6 +1,6 @@
 """Board, list API, approval queues and admin changelists at 1k, 10k and 100k deals.
 
-Target (SPEC §8): a constant number of queries (≤ 8) whatever the number of deals, and
+Target: a constant number of queries (≤ 8) whatever the number of deals, and
 page time at 100k ≤ 2 × at 1k. Pages are rendered in-process with Django's test client
 (production settings, PostgreSQL), so the figures are server time without network.
 

@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in one run, then docs/benchmarks.md.
 
 Each benchmark also runs on its own (see its docstring). Targets are ratios measured in
-one run (the machine is noisy), SPEC §8 / issue 8. Needs PostgreSQL and Redis (the
+one run (the machine is noisy). Needs PostgreSQL and Redis (the
 Makefile's `bench` target makes sure they are up) and `wrk` (installed with apt when
 missing and root).
 

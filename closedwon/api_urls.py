@@ -1,4 +1,4 @@
-"""/api/v1/ — the REST API for other systems (SPEC §4)."""
+"""/api/v1/ — the REST API for other systems."""
 
 from __future__ import annotations
 

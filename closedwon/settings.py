@@ -149,6 +149,9 @@ TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD").upper()
+# The public base URL (e.g. https://closedwon.example.com): links in e-mails and payloads
+# are absolute when it is set, relative otherwise.
+SITE_URL = os.environ.get("SITE_URL", "")
 
 # --- Static -------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -252,8 +255,7 @@ DEMO_RECEIVER_SECRET = os.environ.get(
     "DEMO_RECEIVER_SECRET", "whsec_ZGVtby1yZWNlaXZlci1zZWNyZXQtZm9yLWNsb3NlZHdvbg=="
 )
 COMMISSION_DEFAULT_RATE = os.environ.get("COMMISSION_DEFAULT_RATE", "0.10")
-# Seconds to wait after each failed attempt (SPEC §5: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
-# 14 h, 20 h, 24 h); when they run out the handoff is dead.
+# Seconds to wait after each failed attempt; when they run out the handoff is dead.
 HANDOFF_RETRY_DELAYS = tuple(
     float(s)
     for s in _env_list("HANDOFF_RETRY_DELAYS", "5,300,1800,7200,18000,36000,50400,72000,86400")
@@ -285,6 +287,8 @@ CELERY_BEAT_SCHEDULE["handoffs-relay"] = {
 }
 
 # --- REST framework -----------------------------------------------------------------
+# How long an Idempotency-Key replays its first response.
+API_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("API_IDEMPOTENCY_TTL_HOURS", "24"))
 API_THROTTLE_USER = os.environ.get("API_THROTTLE_USER", "6000/min")
 API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "120/min")
 REST_FRAMEWORK: dict[str, object] = {

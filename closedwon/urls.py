@@ -10,5 +10,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("closedwon.api_urls")),
     path("demo/receiver/", include("handoffs.receiver_urls")),
-    path("", include("opportunities.urls")),
+    path("", include("opportunities.web.urls")),
 ]

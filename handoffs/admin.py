@@ -1,6 +1,6 @@
-"""The handoff console for RevOps (SPEC §7 /admin/): every handoff with its attempts,
+"""The handoff console for RevOps: every handoff with its attempts,
 filters by status and kind, and "Retry now", which calls the same service as the API
-(STYLE rule 5). Rows are read-only: they are an audit trail, changed only by services."""
+(). Rows are read-only: they are an audit trail, changed only by services."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from closedwon.admin_mixins import ReadOnlyAdmin
-from opportunities import errors
+from core import errors
+from opportunities.admin.mixins import ReadOnlyAdmin
 
 from . import selectors, services
 from .models import (

@@ -1,4 +1,4 @@
-"""Signing and sending one webhook (SPEC §5): no database here, only HTTP.
+"""Signing and sending one webhook: no database here, only HTTP.
 
 Signed per Standard Webhooks with the ``standardwebhooks`` library, so any receiver using
 one of its implementations (Python, JS, Go, Ruby, …) verifies it without custom code.

@@ -1,4 +1,4 @@
-"""Handoffs (SPEC §5): the outbox, its attempts, and commission credit.
+"""Handoffs: the outbox, its attempts, and commission credit.
 
 The Handoff table *is* the outbox: rows are written in the approval's transaction and
 nothing leaves the process before commit. A worker sends a row only while it holds the
@@ -39,7 +39,7 @@ class HandoffStatus(models.TextChoices):
 
 # A worker may pick these up (when due and not claimed by someone else).
 SENDABLE_STATUSES = (HandoffStatus.PENDING, HandoffStatus.RETRYING)
-# RevOps may re-drive these by hand (SPEC §4 POST /handoffs/{id}/retry/).
+# RevOps may re-drive these by hand.
 RETRYABLE_STATUSES = (HandoffStatus.RETRYING, HandoffStatus.DEAD)
 
 

@@ -1,4 +1,4 @@
-"""The frozen webhook payloads (SPEC §5), built in one place.
+"""The frozen webhook payloads, built in one place.
 
 ``{"id", "type": "handoff.<kind>", "created_at", "data": {...}}``. ``data`` carries the
 shared facts (opportunity, account, primary contact, owner, line items, approval) plus

@@ -1,4 +1,4 @@
-"""The built-in demo receiver (SPEC §5): ``POST /demo/receiver/<kind>/``.
+"""The built-in demo receiver: ``POST /demo/receiver/<kind>/``.
 
 On only with ``DEMO_RECEIVER=1`` (``make run``), so the embedded default shows the whole
 flow end to end: it verifies the Standard Webhooks signature with the same library a

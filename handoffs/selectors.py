@@ -1,4 +1,4 @@
-"""Reads for the handoff console, the API and the deal page (STYLE rule 6)."""
+"""Reads for the handoff console, the API and the deal page."""
 
 from __future__ import annotations
 

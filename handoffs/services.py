@@ -1,4 +1,4 @@
-"""Every write to handoffs (SPEC §5). Tasks, the admin and the API are thin callers.
+"""Every write to handoffs. Tasks, the admin and the API are thin callers.
 
 The Handoff table is the outbox:
 
@@ -31,9 +31,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from opportunities import errors
+from core import errors
 from opportunities.models import Approval
-from opportunities.services import line_items_loaded
+from opportunities.selectors import line_items_loaded
 
 from . import delivery, payloads
 from .models import (
@@ -76,7 +76,7 @@ def commission_credit_amount(amount: Decimal, rate: Decimal) -> Decimal:
 def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
     """Create the four handoffs and the commission credit for an approved deal.
 
-    Rule (SPEC §5, STYLE rule 3): called by ``opportunities.services.opportunity_transition``
+    Rule: called by ``opportunities.services.opportunity_transition``
     inside the approval's transaction, so a rolled-back approval leaves no row and sends
     nothing; the payloads are frozen here; the tasks are published only on commit, and a
     publish failure is logged, never raised (the relay delivers those rows).
@@ -472,7 +472,7 @@ def _require_perm(actor: Any, perm: str, message: str) -> None:
 
 
 def handoff_retry(*, handoff: Handoff, actor: Any) -> Handoff:
-    """Re-drive a ``retrying`` or ``dead`` handoff now (SPEC §4 POST /handoffs/{id}/retry/).
+    """Re-drive a ``retrying`` or ``dead`` handoff now.
 
     Rule: RevOps only (``handoffs.retry_handoff``); only from retrying or dead
     (``transition_not_allowed`` otherwise, and while a worker is sending it). It pulls the

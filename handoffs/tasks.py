@@ -1,4 +1,4 @@
-"""Celery tasks: each takes an id and calls a service (STYLE rule 4).
+"""Celery tasks: each takes an id and calls a service.
 
 Retry policy lives on the Handoff row (``next_attempt_at``), not here: a task never
 sleeps or counts down, and losing one only delays delivery until the relay runs.

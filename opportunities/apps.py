@@ -5,12 +5,3 @@ class OpportunitiesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "opportunities"
     verbose_name = "Opportunities"
-
-    def ready(self) -> None:
-        from . import notifications
-        from .signals import opportunity_transitioned
-
-        opportunity_transitioned.connect(
-            notifications.on_opportunity_transitioned,
-            dispatch_uid="opportunities.decision_email",
-        )

@@ -1,8 +1,9 @@
-"""Domain models (SPEC §1).
+"""Domain models: accounts, contacts, products, opportunities and their line items, the
+stage changes and approvals.
 
 The stage is an ``FSMField(protected=True)``: assigning it directly raises, so the only way
 to change it is a transition method, and the only caller of those is
-``services.opportunity_transition`` (which locks the row and writes the StageChange).
+``services.transitions.opportunity_transition`` (which locks the row and writes the StageChange).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
-from . import gates
 from .stages import (
     CLAIMING_STAGES,
+    CONFIGURABLE_FIELDS,
     FORECAST_CATEGORY,
     OPEN_STAGES,
     PROBABILITY,
@@ -113,6 +114,19 @@ class Product(TimeStamped):
         return f"{self.sku} — {self.name}"
 
 
+def _gate_checked(target: str) -> Any:
+    """A django-fsm-2 condition: true only when the transition service evaluated the gate
+    for ``target`` on this instance and found nothing unmet (``_gate_unmet``). A
+    transition method called any other way is refused, so no path skips the gate."""
+
+    def condition(instance: Any) -> bool:
+        checked = getattr(instance, "_gate_unmet", None)
+        return checked is not None and target in checked and not checked[target]
+
+    condition.__name__ = f"gate_passes_for_{target}"
+    return condition
+
+
 def _fsm(name: str, *, gated: bool = False) -> Any:
     """Declare a django-fsm-2 transition from its single spec in ``stages.TRANSITIONS``."""
     spec = TRANSITIONS[name]
@@ -120,7 +134,7 @@ def _fsm(name: str, *, gated: bool = False) -> Any:
         field="stage",
         source=list(spec.sources),
         target=spec.target,
-        conditions=[gates.fsm_condition(spec.target)] if gated else [],
+        conditions=[_gate_checked(spec.target)] if gated else [],
         custom={"label": spec.label},
     )
 
@@ -394,7 +408,7 @@ class Approval(models.Model):
 class StageRequirement(TimeStamped):
     """A RevOps-configured required field for a stage and every later stage.
 
-    It only adds to the built-in rules (gates.py); it can never remove one.
+    It only adds to the built-in rules (gate/rules.py); it can never remove one.
     """
 
     STAGES = [
@@ -405,7 +419,7 @@ class StageRequirement(TimeStamped):
     ]
 
     stage = models.CharField(max_length=32, choices=STAGES)
-    field = models.CharField(max_length=40, choices=gates.CONFIGURABLE_FIELDS)
+    field = models.CharField(max_length=40, choices=CONFIGURABLE_FIELDS)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -420,7 +434,7 @@ class StageRequirement(TimeStamped):
         return f"{self.get_stage_display()}: {self.get_field_display()}"
 
 
-# --- The RevOps approval queue and decision emails (issue 6) ----------------------------
+# --- The RevOps approval queue and decision e-mails ------------------------------------
 
 
 class ClosedWonApproval(Approval):

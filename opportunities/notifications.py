@@ -1,8 +1,8 @@
-"""Decision emails: RevOps approved or rejected a rep's Closed-Won request (issue 6).
+"""Decision e-mails: RevOps approved or rejected a rep's Closed-Won request.
 
-The flow keeps nothing outside the process before commit (STYLE rule 3):
+Nothing leaves the process before commit:
 
-1. :func:`on_opportunity_transitioned` runs inside the transition's transaction. For
+1. :func:`decision_email_create` is called by the transition, inside its transaction. For
    ``approve`` and ``reject`` it writes a :class:`DecisionEmail` row and asks for
    ``send_decision_email.delay(stage_change_id)`` on commit, so a rolled-back decision
    sends nothing.
@@ -28,8 +28,9 @@ logger = logging.getLogger(__name__)
 DECISIONS = ("approve", "reject")
 
 
-def on_opportunity_transitioned(sender: Any, *, stage_change: StageChange, **kwargs: Any) -> None:
-    """Receiver of ``opportunities.signals.opportunity_transitioned`` (see apps.py)."""
+def decision_email_create(*, stage_change: StageChange) -> None:
+    """Write the decision e-mail row of an ``approve`` or ``reject`` and send it after
+    commit; called inside the deciding transaction."""
     if stage_change.transition not in DECISIONS:
         return
     DecisionEmail.objects.create(stage_change=stage_change)
@@ -46,9 +47,8 @@ def _enqueue(stage_change_id: int) -> None:
 
 
 def _deal_url(opportunity: Opportunity) -> str:
-    # The rep's deal page is part of the contract (SPEC §7). Settings have no public base
-    # URL yet; with SITE_URL set the link becomes absolute.
-    return f"{getattr(settings, 'SITE_URL', '').rstrip('/')}/opportunities/{opportunity.pk}/"
+    # With SITE_URL set (the public base URL) the link is absolute.
+    return f"{settings.SITE_URL.rstrip('/')}/opportunities/{opportunity.pk}/"
 
 
 def _person(user: Any) -> str:

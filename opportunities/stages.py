@@ -1,4 +1,5 @@
-"""The pipeline stages and their transitions (SPEC §2), declared once.
+"""The pipeline stages, their transitions and the field lists that depend on them,
+declared once.
 
 Everything that shows a stage (UI, API, admin, dashboard) reads its label, probability
 and forecast category from here.
@@ -47,7 +48,8 @@ OPEN_STAGES: tuple[str, ...] = (
     Stage.PROPOSAL,
     Stage.NEGOTIATION,
 )
-# Stages whose opportunity "claims" its contract ID / PO number (SPEC §3 uniqueness).
+# Stages whose opportunity "claims" its contract ID / PO number: no two such
+# opportunities share one.
 CLAIMING_STAGES: tuple[str, ...] = (Stage.PENDING_APPROVAL, Stage.CLOSED_WON)
 # Stages in which the gated fields may not change (record_locked).
 LOCKED_STAGES: tuple[str, ...] = (Stage.PENDING_APPROVAL, Stage.CLOSED_WON)
@@ -79,7 +81,7 @@ class Source(models.TextChoices):
 
 
 class Who:
-    """Who may run a transition (SPEC §2 "who" column)."""
+    """Who may run a transition."""
 
     OWNER = "owner"
     REVOPS = "revops"
@@ -157,6 +159,54 @@ TRANSITIONS: dict[str, TransitionSpec] = {
         ),
     )
 }
+
+
+# Fields RevOps may make required per stage (StageRequirement.field choices).
+CONFIGURABLE_FIELDS: list[tuple[str, str]] = [
+    ("account", "Account"),
+    ("amount", "Amount"),
+    ("close_date", "Close date"),
+    ("contract_id", "Contract ID"),
+    ("po_number", "PO number"),
+    ("primary_contact", "Primary contact"),
+    ("contract_start_date", "Contract start date"),
+    ("term_months", "Term (months)"),
+    ("line_items", "Line items"),
+]
+FIELD_LABELS = dict(CONFIGURABLE_FIELDS)
+
+# What a write may set on an account, a contact, a product.
+ACCOUNT_FIELDS = ("name", "domain", "billing_country", "owner", "external_id")
+CONTACT_FIELDS = ("account", "first_name", "last_name", "email", "phone", "title")
+PRODUCT_FIELDS = ("sku", "name", "active")
+
+# What a write may set on an opportunity (the stage never: only transitions move it).
+EDITABLE_FIELDS = (
+    "name",
+    "account",
+    "owner",
+    "type",
+    "amount",
+    "currency",
+    "close_date",
+    "contract_id",
+    "po_number",
+    "primary_contact",
+    "contract_start_date",
+    "term_months",
+)
+# Locked while pending approval and after Closed-Won, line items included. The account is
+# locked too: moving a pending deal to another account would silently break "primary
+# contact on this account" and the per-account PO rule.
+GATED_FIELDS = (
+    "account",
+    "amount",
+    "currency",
+    "close_date",
+    "contract_id",
+    "po_number",
+    "primary_contact",
+)
 
 
 def stage_label(stage: str) -> str:

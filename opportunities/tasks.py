@@ -1,5 +1,5 @@
-"""Celery tasks of the opportunities app: thin wrappers that take an id and call a service
-(STYLE rule 4). The retry policy lives here."""
+"""Celery tasks of the opportunities app: thin wrappers that take an id and call a service.
+The retry policy lives here."""
 
 from __future__ import annotations
 

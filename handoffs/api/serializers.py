@@ -1,4 +1,4 @@
-"""Handoffs in the API (SPEC §4, §5)."""
+"""Handoffs in the API."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ from rest_framework.response import Response
 
 from api.filters import StrictOrderingFilter
 from api.views import ApiView
+from core import errors
 from handoffs import selectors, services
 from handoffs.models import Handoff
-from opportunities import errors
 
 from .filters import HandoffFilter
 from .serializers import HandoffCompleteSerializer, HandoffSerializer

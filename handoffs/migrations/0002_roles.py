@@ -1,4 +1,4 @@
-"""Grant the handoff permissions to the two roles (SPEC §2, §5).
+"""Grant the handoff permissions to the two roles.
 
 Reps see the handoffs of deals (status on the deal page); RevOps also re-drive and
 confirm them, manage commission plans and read credits and demo receipts. Mirrors

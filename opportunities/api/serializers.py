@@ -1,4 +1,4 @@
-"""Shapes of the sales resources in the API (SPEC §4).
+"""Shapes of the sales resources in the API.
 
 Output serializers read what the selectors loaded (no query per row). Input serializers
 check shape and type only — required, strings, numbers, dates, ids that exist — and hand

@@ -1,4 +1,4 @@
-"""Sales resources over HTTP (SPEC §4): thin callers of ``opportunities.services`` (writes)
+"""Sales resources over HTTP: thin callers of ``opportunities.services`` (writes)
 and ``opportunities.selectors`` (reads). The API adds no rule of its own."""
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from api.conditional import (
 )
 from api.filters import StrictOrderingFilter
 from api.views import ApiView
-from opportunities import errors, selectors, services
+from core import errors
+from opportunities import filters, selectors, services
 from opportunities.models import Account, Approval, Contact, Opportunity, Product
 from opportunities.stages import TRANSITIONS, Source
 
-from . import filters
 from .serializers import (
     AccountSerializer,
     AccountWriteSerializer,
@@ -89,7 +89,7 @@ def get_or_404(model: type[Model], pk: Any) -> Any:
 
 
 def reject_stage(data: Any) -> None:
-    """SPEC §4: the stage is read-only outside transitions (the service says the same; this
+    """the stage is read-only outside transitions (the service says the same; this
     answers before the body is validated, so the client learns the real reason)."""
     if isinstance(data, dict) and "stage" in data:
         raise errors.StageReadOnly(
@@ -247,7 +247,7 @@ def opportunity_response(
     updated copy, which already holds the same relations), with its ETag (and Location
     after a create)."""
     if instance is not None:
-        services.line_items_loaded(instance)  # what the serializer shows, read once
+        selectors.line_items_loaded(instance)  # what the serializer shows, read once
     opportunity = instance if instance is not None else selectors.opportunity_get(pk)
     if opportunity is None:  # pragma: no cover - deleted between the write and the read
         raise errors.NotFound("No such opportunity.")
@@ -438,7 +438,7 @@ class ApprovalListView(ApiView):
     filterset_class = filters.ApprovalFilter
 
     def get_queryset(self) -> Any:
-        return selectors.approval_queue(decision=None)
+        return selectors.queue_queryset(decision=None, with_line_items=False)
 
     @extend_schema(
         operation_id="approvals_list",

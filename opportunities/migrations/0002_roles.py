@@ -1,4 +1,4 @@
-"""Create the two roles as groups with their permissions (SPEC §2).
+"""Create the two roles as groups with their permissions.
 
 Sales reps: read everything, create and change deals (their own — enforced by the
 services), accounts, contacts and line items. RevOps: everything in the sales domain, plus

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.urls import NoReverseMatch, reverse
 
 from ..models import Approval, Decision
-from ..roles import is_revops
+from ..policies import is_revops
 
 register = template.Library()
 

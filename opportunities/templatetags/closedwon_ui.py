@@ -9,72 +9,34 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import template
-from django.conf import settings
 from django.utils import timezone
 
-from opportunities import roles
+from core import formatting
+from opportunities import policies
 from opportunities.stages import PROBABILITY, Stage
 
 register = template.Library()
-
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _with_currency(text: str, currency: str | None) -> str:
-    code = (currency or settings.DEFAULT_CURRENCY or "").upper()
-    symbol = SYMBOLS.get(code)
-    if text.startswith("-"):
-        return "-" + _with_currency(text[1:], code)
-    return f"{symbol}{text}" if symbol else f"{text} {code}".strip()
 
 
 @register.filter
 def money(value: Any, currency: str | None = None) -> str:
     """``$120,000`` (cents only when there are some); ``—`` when there is no amount."""
-    amount = _decimal(value)
-    if amount is None:
-        return "—"
-    text = f"{amount:,.2f}"
-    if text.endswith(".00"):
-        text = text[:-3]
-    return _with_currency(text, currency)
+    return formatting.money_short(value, currency)
 
 
 @register.filter
 def money_compact(value: Any, currency: str | None = None) -> str:
     """``$1.2M``, ``$860K``, ``$950`` — for totals in narrow places."""
-    amount = _decimal(value)
-    if amount is None:
-        return "—"
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    for limit, suffix in ((Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(10**3), "K")):
-        if amount >= limit:
-            scaled = amount / limit
-            digits = 0 if scaled >= 100 else 1
-            text = f"{scaled:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{scaled:.0f}"
-            return _with_currency(f"{sign}{text}{suffix}", currency)
-    return _with_currency(f"{sign}{amount:,.0f}", currency)
+    return formatting.money_compact(value, currency)
 
 
 @register.filter
 def person(user: Any) -> str:
-    if user is None:
-        return "System"
-    return user.get_full_name() or user.get_username()
+    return formatting.person(user, empty="System")
 
 
 @register.filter
@@ -93,7 +55,7 @@ def role_label(user: Any) -> str:
         return ""
     if user.is_superuser:
         return "Admin"
-    return "RevOps" if roles.is_revops(user) else "Sales rep"
+    return "RevOps" if policies.is_revops(user) else "Sales rep"
 
 
 @register.filter

@@ -10,8 +10,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from opportunities import imports
 from opportunities.models import Account, Contact, Opportunity, StageChange
+from opportunities.services import imports
 from opportunities.stages import Source
 from tests.admin.conftest import client_for, pending_deal, stage_of
 from tests.factories import AccountFactory, ContactFactory, ProductFactory, ready_deal

@@ -8,7 +8,7 @@ import pytest
 
 from api.models import IdempotencyKey
 from opportunities import services
-from opportunities.gates import Code
+from opportunities.gate import Code
 from opportunities.models import Opportunity
 from opportunities.stages import Source, Stage
 from tests.api.conftest import db_state, error_codes, problem

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from opportunities import services
-from opportunities.gates import Code
+from opportunities.gate import Code
 from opportunities.models import Approval, Decision, Opportunity, StageChange
 from opportunities.stages import TRANSITIONS, Source, Stage
 from tests.api.conftest import error_codes, problem

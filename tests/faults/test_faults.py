@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from django.db import close_old_connections, connection
 
+from core import errors
 from handoffs.models import CommissionCredit, Handoff
 from handoffs.services import handoff_retry
-from opportunities import errors, services
+from opportunities import services
 from opportunities.models import Approval, Opportunity, StageChange
 from tests.factories import make_user, ready_deal
 from tests.handoffs.conftest import approve, handoffs_of, statuses, wait_until

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from core import errors
 from handoffs import selectors
 from handoffs.models import Handoff, HandoffAttempt
 from handoffs.services import handoff_complete, handoff_deliver, handoff_retry
-from opportunities import errors
 from tests.celery_worker import purge_queues
 from tests.handoffs.conftest import approve
 from tests.handoffs.http_receiver import Reply

@@ -7,7 +7,8 @@ import threading
 import pytest
 from django.db import close_old_connections, connection
 
-from opportunities import errors, services
+from core import errors
+from opportunities import services
 from opportunities.models import Approval, Opportunity, StageChange
 from opportunities.stages import Stage
 from tests.factories import ready_deal

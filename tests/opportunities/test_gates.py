@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from opportunities import gates, selectors
-from opportunities.gates import Code
+from opportunities import gate, selectors
+from opportunities.gate import Code
 from opportunities.models import Opportunity, StageRequirement
 from opportunities.stages import Stage
 from tests.factories import (
@@ -32,12 +32,12 @@ def codes(unmet):
 
 def test_a_complete_deal_passes(rep):
     deal = ready_deal(rep)
-    assert gates.unmet_requirements(deal, Stage.CLOSED_WON) == []
+    assert gate.unmet_requirements(deal, Stage.CLOSED_WON) == []
 
 
 def test_an_empty_deal_reports_every_requirement_at_once(rep):
     deal = OpportunityFactory(owner=rep, account=None)
-    assert codes(gates.unmet_requirements(deal, Stage.PENDING_APPROVAL)) == sorted(
+    assert codes(gate.unmet_requirements(deal, Stage.PENDING_APPROVAL)) == sorted(
         [
             Code.ACCOUNT_REQUIRED,
             Code.CONTRACT_OR_PO_REQUIRED,
@@ -51,7 +51,7 @@ def test_an_empty_deal_reports_every_requirement_at_once(rep):
 
 def test_each_unmet_requirement_names_its_field_and_a_message_for_a_rep(rep):
     deal = OpportunityFactory(owner=rep)
-    unmet = {u.code: u for u in gates.unmet_requirements(deal)}
+    unmet = {u.code: u for u in gate.unmet_requirements(deal)}
     assert unmet[Code.CONTRACT_OR_PO_REQUIRED].field == "contract_id"
     assert unmet[Code.CONTRACT_OR_PO_REQUIRED].message == "Add a contract ID or a PO number."
     assert unmet[Code.SEATS_REQUIRED].field == "line_items"
@@ -60,21 +60,21 @@ def test_each_unmet_requirement_names_its_field_and_a_message_for_a_rep(rep):
 
 def test_a_po_number_alone_satisfies_contract_or_po(rep):
     deal = ready_deal(rep, contract_id="", po_number="PO-1")
-    assert gates.unmet_requirements(deal) == []
+    assert gate.unmet_requirements(deal) == []
 
 
 @pytest.mark.parametrize("claiming_stage", [Stage.PENDING_APPROVAL, Stage.CLOSED_WON])
 def test_contract_id_in_use_compares_trimmed_and_case_insensitive(rep, claiming_stage):
     ready_deal(rep, stage=claiming_stage, contract_id="ABC-42")
     deal = ready_deal(rep, contract_id="  abc-42 ")
-    assert codes(gates.unmet_requirements(deal)) == [Code.CONTRACT_ID_IN_USE]
+    assert codes(gate.unmet_requirements(deal)) == [Code.CONTRACT_ID_IN_USE]
 
 
 def test_contract_id_on_an_open_or_lost_deal_does_not_count(rep):
     ready_deal(rep, stage=Stage.NEGOTIATION, contract_id="X-1")
     ready_deal(rep, stage=Stage.CLOSED_LOST, contract_id="X-1")
     deal = ready_deal(rep, contract_id="X-1")
-    assert gates.unmet_requirements(deal) == []
+    assert gate.unmet_requirements(deal) == []
 
 
 def test_po_number_in_use_only_within_the_same_account(rep):
@@ -82,8 +82,8 @@ def test_po_number_in_use_only_within_the_same_account(rep):
     ready_deal(rep, stage=Stage.CLOSED_WON, account=account, contract_id="", po_number="PO-7")
     same_account = ready_deal(rep, account=account, contract_id="", po_number=" po-7")
     other_account = ready_deal(rep, contract_id="", po_number="PO-7")
-    assert codes(gates.unmet_requirements(same_account)) == [Code.PO_NUMBER_IN_USE]
-    assert gates.unmet_requirements(other_account) == []
+    assert codes(gate.unmet_requirements(same_account)) == [Code.PO_NUMBER_IN_USE]
+    assert gate.unmet_requirements(other_account) == []
 
 
 @pytest.mark.parametrize("amount", [None, Decimal("0"), Decimal("0.00")])
@@ -91,16 +91,16 @@ def test_amount_required(rep, amount):
     deal = ready_deal(rep, amount=Decimal("1"))
     Opportunity.objects.filter(pk=deal.pk).update(amount=amount)
     deal.refresh_from_db()
-    assert Code.AMOUNT_REQUIRED in codes(gates.unmet_requirements(deal))
+    assert Code.AMOUNT_REQUIRED in codes(gate.unmet_requirements(deal))
 
 
 def test_close_date_required_and_not_in_the_future(rep):
     no_date = ready_deal(rep, close_date=None)
     tomorrow = ready_deal(rep, close_date=timezone.localdate() + dt.timedelta(days=1))
     today = ready_deal(rep, close_date=timezone.localdate())
-    assert codes(gates.unmet_requirements(no_date)) == [Code.CLOSE_DATE_REQUIRED]
-    assert codes(gates.unmet_requirements(tomorrow)) == [Code.CLOSE_DATE_IN_FUTURE]
-    assert gates.unmet_requirements(today) == []
+    assert codes(gate.unmet_requirements(no_date)) == [Code.CLOSE_DATE_REQUIRED]
+    assert codes(gate.unmet_requirements(tomorrow)) == [Code.CLOSE_DATE_IN_FUTURE]
+    assert gate.unmet_requirements(today) == []
 
 
 def test_today_is_taken_in_the_configured_time_zone(rep, settings):
@@ -108,9 +108,9 @@ def test_today_is_taken_in_the_configured_time_zone(rep, settings):
     # 2026-03-10 12:00 UTC is already 2026-03-11 in Kiritimati.
     with time_machine.travel(dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC), tick=False):
         deal = ready_deal(rep, close_date=dt.date(2026, 3, 11))
-        assert gates.unmet_requirements(deal) == []
+        assert gate.unmet_requirements(deal) == []
         settings.TIME_ZONE = "UTC"
-        assert codes(gates.unmet_requirements(deal)) == [Code.CLOSE_DATE_IN_FUTURE]
+        assert codes(gate.unmet_requirements(deal)) == [Code.CLOSE_DATE_IN_FUTURE]
 
 
 def test_primary_contact_rules(rep):
@@ -122,35 +122,35 @@ def test_primary_contact_rules(rep):
     no_email = ready_deal(
         rep, account=account, primary_contact=ContactFactory(account=account, email="")
     )
-    assert codes(gates.unmet_requirements(missing)) == [Code.PRIMARY_CONTACT_REQUIRED]
-    assert codes(gates.unmet_requirements(elsewhere)) == [Code.PRIMARY_CONTACT_NOT_ON_ACCOUNT]
-    assert codes(gates.unmet_requirements(no_email)) == [Code.PRIMARY_CONTACT_EMAIL_REQUIRED]
+    assert codes(gate.unmet_requirements(missing)) == [Code.PRIMARY_CONTACT_REQUIRED]
+    assert codes(gate.unmet_requirements(elsewhere)) == [Code.PRIMARY_CONTACT_NOT_ON_ACCOUNT]
+    assert codes(gate.unmet_requirements(no_email)) == [Code.PRIMARY_CONTACT_EMAIL_REQUIRED]
 
 
 def test_seats_required_without_line_items_or_with_a_zero_seat_row(rep):
     deal = ready_deal(rep, lines=0)
-    assert codes(gates.unmet_requirements(deal)) == [Code.SEATS_REQUIRED]
+    assert codes(gate.unmet_requirements(deal)) == [Code.SEATS_REQUIRED]
     # A zero-seat row cannot be stored (constraint), but a form can submit one.
-    assert codes(gates.unmet_requirements(deal, line_items=[(0, Decimal("10"))])) == [
+    assert codes(gate.unmet_requirements(deal, line_items=[(0, Decimal("10"))])) == [
         Code.SEATS_REQUIRED
     ]
 
 
 def test_amount_mismatch_only_when_every_line_item_is_priced(rep):
     deal = ready_deal(rep, seats=10, unit_price=Decimal("100.00"), amount=Decimal("999.00"))
-    assert codes(gates.unmet_requirements(deal)) == [Code.AMOUNT_MISMATCH]
+    assert codes(gate.unmet_requirements(deal)) == [Code.AMOUNT_MISMATCH]
     LineItemFactory(opportunity=deal, unit_price=None)
-    assert gates.unmet_requirements(deal) == []
+    assert gate.unmet_requirements(deal) == []
 
 
 def test_entry_requirements_are_cumulative(rep):
     deal = OpportunityFactory(owner=rep, account=None)
-    assert codes(gates.unmet_requirements(deal, Stage.PROSPECTING)) == []
-    assert codes(gates.unmet_requirements(deal, Stage.QUALIFICATION)) == [Code.ACCOUNT_REQUIRED]
-    assert codes(gates.unmet_requirements(deal, Stage.PROPOSAL)) == sorted(
+    assert codes(gate.unmet_requirements(deal, Stage.PROSPECTING)) == []
+    assert codes(gate.unmet_requirements(deal, Stage.QUALIFICATION)) == [Code.ACCOUNT_REQUIRED]
+    assert codes(gate.unmet_requirements(deal, Stage.PROPOSAL)) == sorted(
         [Code.ACCOUNT_REQUIRED, Code.AMOUNT_REQUIRED, Code.CLOSE_DATE_REQUIRED]
     )
-    assert codes(gates.unmet_requirements(deal, Stage.NEGOTIATION)) == sorted(
+    assert codes(gate.unmet_requirements(deal, Stage.NEGOTIATION)) == sorted(
         [
             Code.ACCOUNT_REQUIRED,
             Code.AMOUNT_REQUIRED,
@@ -163,9 +163,9 @@ def test_entry_requirements_are_cumulative(rep):
 def test_a_stage_requirement_adds_to_its_stage_and_every_later_one(rep):
     StageRequirement.objects.create(stage=Stage.PROPOSAL, field="term_months")
     deal = ready_deal(rep, term_months=None)
-    assert codes(gates.unmet_requirements(deal, Stage.QUALIFICATION)) == []
+    assert codes(gate.unmet_requirements(deal, Stage.QUALIFICATION)) == []
     for target in (Stage.PROPOSAL, Stage.NEGOTIATION, Stage.PENDING_APPROVAL, Stage.CLOSED_WON):
-        unmet = gates.unmet_requirements(deal, target)
+        unmet = gate.unmet_requirements(deal, target)
         assert [(u.code, u.field) for u in unmet] == [(Code.STAGE_REQUIREMENT, "term_months")], (
             target
         )
@@ -175,10 +175,10 @@ def test_a_stage_requirement_never_removes_a_built_in_rule(rep):
     # Requiring contract_id explicitly does not replace "contract or PO"; it is reported once.
     StageRequirement.objects.create(stage=Stage.PENDING_APPROVAL, field="contract_id")
     deal = ready_deal(rep, contract_id="", po_number="")
-    unmet = gates.unmet_requirements(deal)
+    unmet = gate.unmet_requirements(deal)
     assert [(u.code, u.field) for u in unmet] == [(Code.CONTRACT_OR_PO_REQUIRED, "contract_id")]
     with_po = ready_deal(rep, contract_id="", po_number="PO-9")
-    assert [(u.code, u.field) for u in gates.unmet_requirements(with_po)] == [
+    assert [(u.code, u.field) for u in gate.unmet_requirements(with_po)] == [
         (Code.STAGE_REQUIREMENT, "contract_id")
     ]
 
@@ -196,7 +196,7 @@ def test_the_gate_costs_at_most_three_queries_whatever_the_line_items(rep, lines
     )
     deal._prefetched_objects_cache = {}  # make the gate load line items itself
     with CaptureQueriesContext(connection) as ctx:
-        unmet = gates.unmet_requirements(deal, Stage.CLOSED_WON)
+        unmet = gate.unmet_requirements(deal, Stage.CLOSED_WON)
     assert unmet == []
     assert len(ctx.captured_queries) <= 3, [q["sql"] for q in ctx.captured_queries]
 
@@ -209,4 +209,4 @@ def test_the_checklist_lists_every_requirement_met_or_not(rep):
     assert rows["Contract ID or PO number"]["met"] is False
     assert rows["Contract ID or PO number"]["messages"] == ["Add a contract ID or a PO number."]
     assert rows["Amount"]["met"] is True
-    assert len(rows) == len(gates.CHECKLIST)
+    assert len(rows) == len(gate.CHECKLIST)

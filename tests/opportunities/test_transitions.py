@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from opportunities import errors, services
-from opportunities.gates import Code
+from core import errors
+from opportunities import services
+from opportunities.gate import Code
 from opportunities.models import Approval, Decision, Opportunity, StageChange
 from opportunities.stages import OPEN_STAGES, TRANSITIONS, Source, Stage
 from tests.factories import OpportunityFactory, ready_deal

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from opportunities import errors, services
+from core import errors
+from opportunities import services
 from opportunities.models import LineItem, Opportunity
 from opportunities.stages import Stage
 from tests.factories import AccountFactory, ProductFactory, ready_deal

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from knox.models import AuthToken
 
-from opportunities import roles
+from opportunities import policies
 from opportunities.models import Approval, Opportunity, StageChange
 from opportunities.stages import Stage
 
@@ -29,7 +29,11 @@ def run(*args):
 def test_create_user_gives_the_role(role, staff, superuser, revops):
     run("create_user", "casey", "--role", role, "--password", "s3cret-pass-word")
     user = get_user_model().objects.get(username="casey")
-    assert (user.is_staff, user.is_superuser, roles.is_revops(user)) == (staff, superuser, revops)
+    assert (user.is_staff, user.is_superuser, policies.is_revops(user)) == (
+        staff,
+        superuser,
+        revops,
+    )
     assert user.check_password("s3cret-pass-word")
 
 

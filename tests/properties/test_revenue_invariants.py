@@ -34,8 +34,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from opportunities import errors, gates, services
+from core import errors
+from opportunities import gate, services
 from opportunities.models import Approval, Decision, Opportunity
+from opportunities.snapshot import values_snapshot
 from opportunities.stages import LOCKED_STAGES, TRANSITIONS, LossReason, Source, Stage
 from tests.factories import AccountFactory, ContactFactory, ProductFactory, make_user
 
@@ -259,9 +261,7 @@ class RevenueMachine(RuleBasedStateMachine):
         for deal in Opportunity.objects.filter(stage=Stage.CLOSED_WON).select_related(
             "primary_contact"
         ):
-            unmet = gates.evaluate(
-                gates.gather_facts(deal, target=Stage.CLOSED_WON), Stage.CLOSED_WON
-            )
+            unmet = gate.evaluate(gate.gather_one(deal, target=Stage.CLOSED_WON), Stage.CLOSED_WON)
             assert unmet == [], (deal.pk, unmet)
 
     @invariant()
@@ -276,7 +276,7 @@ class RevenueMachine(RuleBasedStateMachine):
     @invariant()
     def contract_ids_are_claimed_once(self):
         keys = [
-            gates.normalize_key(c)
+            gate.normalize_key(c)
             for c in Opportunity.objects.filter(stage__in=LOCKED_STAGES).values_list(
                 "contract_id", flat=True
             )
@@ -304,7 +304,7 @@ class RevenueMachine(RuleBasedStateMachine):
         for deal in Opportunity.objects.filter(stage__in=LOCKED_STAGES):
             wanted = Decision.PENDING if deal.stage == Stage.PENDING_APPROVAL else Decision.APPROVED
             approval = deal.approvals.get(decision=wanted)
-            current = services.values_snapshot(deal)
+            current = values_snapshot(deal)
             for key in (
                 "amount",
                 "currency",

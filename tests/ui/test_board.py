@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from opportunities.models import Opportunity, StageChange
+from opportunities.selectors.pipeline import BOARD_CARD_LIMIT, DealFilter, board
 from opportunities.stages import OPEN_STAGES, Source, Stage
-from opportunities.ui_selectors import BOARD_CARD_LIMIT, DealFilter, board
 from tests.factories import AccountFactory, OpportunityFactory, ready_deal
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from opportunities import services
-from opportunities.gates import Code
+from opportunities.gate import Code
 from opportunities.models import StageRequirement
 from opportunities.stages import Source, Stage
 from tests.factories import ContactFactory, OpportunityFactory, ready_deal

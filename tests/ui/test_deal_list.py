@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from opportunities.models import Opportunity
 from opportunities.stages import Stage
-from opportunities.views import LIST_PAGE_SIZE
+from opportunities.web.views import LIST_PAGE_SIZE
 from tests.factories import AccountFactory, OpportunityFactory
 
 pytestmark = pytest.mark.django_db

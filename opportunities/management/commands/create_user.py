@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from opportunities.roles import REP_GROUP, REVOPS_GROUP, ROLES, ensure_groups
+from opportunities.policies import REP_GROUP, REVOPS_GROUP, ROLES, ensure_groups
 
 
 def ensure_user(

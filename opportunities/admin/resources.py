@@ -2,7 +2,7 @@
 contacts and opportunities in the admin.
 
 Exports are plain model resources. Imports are not: ``import_row`` hands each row to
-``opportunities.imports``, which goes through the services (permissions, validation,
+``opportunities.services.imports``, which goes through the services (permissions, validation,
 locks, and for a requested stage the gated transitions). django-import-export keeps what
 it is good at — reading the file, the dry run in a rolled-back transaction, the preview
 and the per-row error table.
@@ -16,12 +16,12 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from import_export import fields, resources
 from import_export.results import RowResult
 
-from . import imports
-from .models import Account, Contact, Opportunity, line_items_prefetch
+from ..models import Account, Contact, Opportunity, line_items_prefetch
+from ..services import imports
 
 
 class ServiceImportResource(resources.ModelResource):
-    """Imports each row through ``importer`` (an ``opportunities.imports`` row service)."""
+    """Imports each row through ``importer`` (an ``opportunities.services.imports`` row service)."""
 
     importer: str = ""
 

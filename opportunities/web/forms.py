@@ -16,12 +16,14 @@ from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
 from django.urls import reverse
 
-from . import ui_selectors
-from .models import Contact, Opportunity, validate_country, validate_currency
-from .services import GATED_FIELDS
-from .stages import LOCKED_STAGES, LossReason, OpportunityType
+from core.errors import FieldError
 
-# Fields of the deal form, in the order the service accepts them (services.EDITABLE_FIELDS).
+from ..models import Contact, Opportunity, validate_country, validate_currency
+from ..selectors import pipeline as ui_selectors
+from ..services import line_items
+from ..stages import GATED_FIELDS, LOCKED_STAGES, LossReason, OpportunityType
+
+# Fields of the deal form, in the order the service accepts them (stages.EDITABLE_FIELDS).
 DEAL_FIELDS = (
     "name",
     "account",
@@ -268,27 +270,23 @@ def line_item_formset(
 
 
 def lenient_line_items(data: Any) -> list[tuple[int | None, Decimal | None]]:
-    """(seats, unit_price) of the rows a half-typed form holds, for the live checklist.
-
-    Unparseable values count as missing instead of failing: the checklist reflects what
-    the rep typed so far; the real validation happens on save.
-    """
+    """(seats, unit_price) of the rows a half-typed form holds, for the live checklist."""
     try:
         total = int(data.get("lines-TOTAL_FORMS", 0))
     except (TypeError, ValueError):
         total = 0
-    rows: list[tuple[int | None, Decimal | None]] = []
+    rows = []
     for i in range(min(total, 200)):
         prefix = f"lines-{i}-"
         if data.get(prefix + "DELETE"):
             continue
-        product = (data.get(prefix + "product") or "").strip()
-        seats_raw = (data.get(prefix + "seats") or "").strip()
-        price_raw = (data.get(prefix + "unit_price") or "").strip()
-        if not (product or seats_raw or price_raw):
-            continue
-        rows.append((_int_or_none(seats_raw), _decimal_or_none(price_raw)))
-    return rows
+        row = {
+            name: (data.get(prefix + name) or "").strip()
+            for name in ("product", "seats", "unit_price")
+        }
+        if any(row.values()):
+            rows.append(row)
+    return line_items.lenient_line_items(rows)
 
 
 def _decimal_or_none(value: Any) -> Decimal | None:
@@ -387,13 +385,13 @@ class ContactForm(forms.Form):
 
 
 def add_service_errors(
-    form: forms.Form, errors_: list[dict[str, Any]], *, formset: Any = None, rows: Any = ()
+    form: forms.Form, errors_: list[FieldError], *, formset: Any = None, rows: Any = ()
 ) -> None:
     """Show a service's ``errors[]`` on the form fields they name (the rest on top)."""
     row_index = dict(enumerate(i for i, _ in rows))
     for err in errors_:
-        field_name = str(err.get("field") or "")
-        message = str(err.get("message") or "Invalid value.")
+        field_name = err.field
+        message = err.message or "Invalid value."
         if field_name.startswith("line_items[") and formset is not None:
             try:
                 position = int(field_name[len("line_items[") : field_name.index("]")])
@@ -405,7 +403,7 @@ def add_service_errors(
                 pass
         if field_name in form.fields and not form.fields[field_name].disabled:
             try:
-                form.add_error(field_name, ValidationError(message, code=err.get("code")))
+                form.add_error(field_name, ValidationError(message, code=err.code))
                 continue
             except ValueError:
                 pass

@@ -1,6 +1,6 @@
 """Reads the rep UI needs beyond ``selectors.py``: board, deal list, dashboard, timeline.
 
-Same rules as ``selectors.py`` (STYLE rule 6): every page costs a constant number of
+Same rules as ``selectors.py``: every page costs a constant number of
 queries whatever the number of deals — cards are capped per column in one query, totals
 come from aggregate queries, and the timeline batches its lookups.
 """
@@ -19,11 +19,14 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
+from django.http import QueryDict
 from django.utils import timezone
 
-from . import gates, roles, selectors
-from .models import Account, Contact, LineItem, Opportunity, Product
-from .stages import OPEN_STAGES, PROBABILITY, OpportunityType, Stage
+from .. import gate, policies
+from ..filters import OpportunityFilter
+from ..models import Account, Contact, Opportunity, Product
+from ..stages import OPEN_STAGES, PROBABILITY, Stage
+from .approvals import queue_queryset
 
 # The board: a column per open stage plus the Closed-Won requests waiting for RevOps.
 BOARD_STAGES: tuple[str, ...] = (*OPEN_STAGES, Stage.PENDING_APPROVAL)
@@ -44,26 +47,24 @@ DEFAULT_LIST_SORT = "-updated"
 
 @dataclass(frozen=True)
 class DealFilter:
-    """What the board, the list and the dashboard filter on (all optional)."""
+    """What the board, the list and the dashboard filter on (all optional), applied by the
+    same filter set as the API's opportunity list (``filters.OpportunityFilter``)."""
 
     owner_id: int | None = None
     search: str = ""
     stage: str = ""
 
     def apply(self, qs: QuerySet[Opportunity]) -> QuerySet[Opportunity]:
+        data = QueryDict(mutable=True)
         if self.owner_id is not None:
-            qs = qs.filter(owner_id=self.owner_id)
+            data["owner"] = str(self.owner_id)
         if self.stage:
-            qs = qs.filter(stage=self.stage)
-        term = self.search.strip()
-        if term:
-            qs = qs.filter(
-                Q(name__icontains=term)
-                | Q(account__name__icontains=term)
-                | Q(contract_id__icontains=term)
-                | Q(po_number__icontains=term)
-            )
-        return qs
+            data["stage"] = self.stage
+        if self.search.strip():
+            data["search"] = self.search.strip()
+        if not data:
+            return qs
+        return OpportunityFilter(data, queryset=qs).qs
 
 
 # --- board ------------------------------------------------------------------------------
@@ -163,7 +164,9 @@ def owner_choices() -> list[Any]:
     """People who can own deals (reps and RevOps), for the owner filter: one query."""
     User = get_user_model()
     return list(
-        User.objects.filter(is_active=True, groups__name__in=[roles.REP_GROUP, roles.REVOPS_GROUP])
+        User.objects.filter(
+            is_active=True, groups__name__in=[policies.REP_GROUP, policies.REVOPS_GROUP]
+        )
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
@@ -218,12 +221,12 @@ def checklist_for_values(
     ``opportunity`` is an unsaved copy carrying the form's values (its primary contact
     assigned as an instance so ``gather_facts`` does not query it again).
     """
-    facts = gates.gather_facts(opportunity, target=Stage.CLOSED_WON, line_items=line_items)
-    unmet = gates.evaluate(facts, Stage.CLOSED_WON)
+    facts = gate.gather_one(opportunity, target=Stage.CLOSED_WON, line_items=line_items)
+    unmet = gate.evaluate(facts, Stage.CLOSED_WON)
     return {
         "passes": not unmet,
         "unmet": [u.as_dict() for u in unmet],
-        "items": gates.checklist(unmet, facts.configured),
+        "items": gate.checklist(unmet, facts.configured),
     }
 
 
@@ -302,210 +305,7 @@ def win_rate(flt: DealFilter, *, days: int = 365) -> WinRate:
 
 def pending_approvals(flt: DealFilter, *, limit: int = 8) -> tuple[int, list[Any]]:
     """The oldest Closed-Won requests waiting for RevOps, and how many there are."""
-    qs = selectors.approval_queue()
+    qs = queue_queryset(with_line_items=False)
     if flt.owner_id is not None:
         qs = qs.filter(opportunity__owner_id=flt.owner_id)
     return qs.count(), list(qs[:limit])
-
-
-# --- timeline ---------------------------------------------------------------------------
-
-# Written by transitions (shown by their StageChange row) or bookkeeping, not by the rep.
-_TIMELINE_SKIP = {"version", "stage", "closed_at", "loss_reason", "loss_detail", "updated_at"}
-
-
-@dataclass
-class TimelineEntry:
-    at: dt.datetime
-    kind: str  # "stage", "fields", "lines", "created"
-    actor: Any
-    title: str
-    details: list[tuple[str, str, str]] = field(default_factory=list)
-    source: str = ""
-    reason: str = ""
-    to_stage: str = ""
-
-
-def opportunity_timeline(opportunity: Opportunity, *, limit: int = 60) -> list[TimelineEntry]:
-    """Stage changes and field changes (django-simple-history), newest first.
-
-    Five queries whatever the length of the history: stage changes, deal history, line
-    item history, and one batch each for the accounts/contacts/users/products named.
-    """
-    entries: list[TimelineEntry] = []
-    for change in selectors.opportunity_history(opportunity)[:limit]:
-        entries.append(
-            TimelineEntry(
-                at=change.at,
-                kind="stage",
-                actor=change.actor,
-                title=f"{Stage(change.from_stage).label} → {Stage(change.to_stage).label}",
-                source=change.get_source_display(),
-                reason=change.reason,
-                to_stage=change.to_stage,
-            )
-        )
-
-    records = list(
-        opportunity.history.select_related("history_user").order_by(  # type: ignore[attr-defined]
-            "-history_date", "-history_id"
-        )[: limit + 1]
-    )
-    line_records = list(
-        LineItem.history.filter(opportunity_id=opportunity.pk)  # type: ignore[attr-defined]
-        .select_related("history_user")
-        .order_by("-history_date", "-history_id")[:limit]
-    )
-
-    diffs: list[tuple[Any, list[Any]]] = []
-    ids: dict[str, set[int]] = {"account": set(), "primary_contact": set(), "owner": set()}
-    for index, record in enumerate(records[:limit]):
-        previous = records[index + 1] if index + 1 < len(records) else None
-        if previous is None:
-            if record.history_type == "+":
-                entries.append(
-                    TimelineEntry(
-                        at=record.history_date,
-                        kind="created",
-                        actor=record.history_user,
-                        title="Created the deal",
-                    )
-                )
-            continue
-        changes = [
-            c for c in record.diff_against(previous).changes if c.field not in _TIMELINE_SKIP
-        ]
-        if not changes:
-            continue
-        for c in changes:
-            if c.field in ids:
-                ids[c.field].update(v for v in (c.old, c.new) if v)
-        diffs.append((record, changes))
-
-    names = _names(ids)
-    for record, changes in diffs:
-        entries.append(
-            TimelineEntry(
-                at=record.history_date,
-                kind="fields",
-                actor=record.history_user,
-                title="Edited the deal",
-                details=[
-                    (
-                        _field_label(c.field),
-                        _display(c.field, c.old, names),
-                        _display(c.field, c.new, names),
-                    )
-                    for c in changes
-                ],
-            )
-        )
-
-    products = dict(
-        Product.objects.filter(pk__in={r.product_id for r in line_records}).values_list("id", "sku")
-    )
-    # Per line item, records are newest first: the next one of the same id is its previous.
-    by_item: dict[int, list[Any]] = {}
-    for record in line_records:
-        by_item.setdefault(record.id, []).append(record)
-    for record in line_records:
-        sku = products.get(record.product_id, "a product")
-        line = f"{sku}: {record.seats} seats × {_money_text(record.unit_price)}"
-        if record.history_type == "+":
-            details: list[tuple[str, str, str]] = []
-            title = f"Added {line}"
-        elif record.history_type == "-":
-            details, title = [], f"Removed {sku}"
-        else:
-            chain = by_item[record.id]
-            position = chain.index(record)
-            previous = chain[position + 1] if position + 1 < len(chain) else None
-            details = []
-            if previous is not None:
-                for c in record.diff_against(previous).changes:
-                    if c.field in ("seats", "unit_price"):
-                        old, new = c.old, c.new
-                        if c.field == "unit_price":
-                            old, new = _money_text(old), _money_text(new)
-                        details.append((_line_label(c.field), str(old), str(new)))
-                    elif c.field == "product":
-                        details.append(
-                            (
-                                "Product",
-                                products.get(c.old, str(c.old)),
-                                products.get(c.new, str(c.new)),
-                            )
-                        )
-                if not details:
-                    continue
-            title = f"Changed {sku}" if details else f"Changed {line}"
-        entries.append(
-            TimelineEntry(
-                at=record.history_date,
-                kind="lines",
-                actor=record.history_user,
-                title=title,
-                details=details,
-            )
-        )
-
-    entries.sort(key=lambda e: e.at, reverse=True)
-    return entries[:limit]
-
-
-def _names(ids: dict[str, set[int]]) -> dict[str, dict[int, str]]:
-    User = get_user_model()
-    out: dict[str, dict[int, str]] = {"account": {}, "primary_contact": {}, "owner": {}}
-    if ids["account"]:
-        out["account"] = dict(
-            Account.objects.filter(pk__in=ids["account"]).values_list("id", "name")
-        )
-    if ids["primary_contact"]:
-        out["primary_contact"] = {
-            c.pk: str(c) for c in Contact.objects.filter(pk__in=ids["primary_contact"])
-        }
-    if ids["owner"]:
-        out["owner"] = {
-            u.pk: (u.get_full_name() or u.get_username())
-            for u in User.objects.filter(pk__in=ids["owner"])
-        }
-    return out
-
-
-def _field_label(name: str) -> str:
-    try:
-        label = str(getattr(Opportunity._meta.get_field(name), "verbose_name", name))
-    except Exception:  # pragma: no cover - unknown historical field
-        label = name.replace("_", " ")
-    if name == "po_number":
-        return "PO number"
-    if name == "contract_id":
-        return "Contract ID"
-    return label[:1].upper() + label[1:]
-
-
-def _line_label(name: str) -> str:
-    return {"seats": "Seats", "unit_price": "Unit price"}.get(name, name)
-
-
-def _money_text(value: Any) -> str:
-    if value is None or value == "":
-        return "no price"
-    return f"{Decimal(value):,.2f}"
-
-
-def _display(name: str, value: Any, names: dict[str, dict[int, str]]) -> str:
-    if value is None or value == "":
-        return "—"
-    if name in names:
-        return names[name].get(value, f"#{value}")
-    if name == "amount":
-        return _money_text(value)
-    if name == "type":
-        try:
-            return str(OpportunityType(value).label)
-        except ValueError:
-            return str(value)
-    if isinstance(value, dt.date):
-        return value.strftime("%b %-d, %Y")
-    return str(value)

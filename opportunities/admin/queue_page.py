@@ -1,4 +1,4 @@
-"""What the queue's deal page and the Opportunity admin show (reads only; issue 6).
+"""What the queue's deal page and the Opportunity admin show (reads only).
 
 The page answers one question for RevOps — can this deal be Closed-Won, and is it what
 the rep submitted? — so it shows the gate checklist from the same gate functions as
@@ -15,14 +15,15 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from . import selectors, services
-from .approval_queue import waiting_label
-from .models import Account, Approval, Contact, Decision, LineItem, Opportunity, Product
-from .stages import Stage
+from core.formatting import waiting_time
+
+from .. import policies, selectors
+from ..models import Account, Approval, Contact, Decision, LineItem, Opportunity
+from ..snapshot import values_snapshot
+from ..stages import Stage
 
 SNAPSHOT_FIELDS = [
     ("amount", "Amount"),
@@ -44,10 +45,10 @@ def context(approval: Approval, user: Any) -> dict[str, Any]:
     pending = approval.decision == Decision.PENDING and opportunity.stage == Stage.PENDING_APPROVAL
     approve_denied = reject_denied = None
     if pending:
-        approve_denied = services.transition_permission_error(
+        approve_denied = policies.transition_permission_error(
             "approve", opportunity, user, approval
         )
-        reject_denied = services.transition_permission_error("reject", opportunity, user, approval)
+        reject_denied = policies.transition_permission_error("reject", opportunity, user, approval)
     checklist = selectors.opportunity_checklist(opportunity)
     line_items = list(opportunity.line_items.all())
     priced = all(li.unit_price is not None for li in line_items)
@@ -82,7 +83,7 @@ def context(approval: Approval, user: Any) -> dict[str, Any]:
         "contact": _contact(opportunity),
         "snapshot_rows": snapshot_rows(approval, opportunity, line_items),
         "stage_history": list(selectors.opportunity_history(opportunity)[:HISTORY_LIMIT]),
-        "field_history": field_history(opportunity),
+        "field_history": selectors.field_history(opportunity, limit=HISTORY_LIMIT),
         "handoffs": handoffs_of(approval),
         "handoff_console_url": _handoff_console_url(opportunity),
         "other_requests": list(
@@ -90,7 +91,7 @@ def context(approval: Approval, user: Any) -> dict[str, Any]:
             .select_related("submitted_by", "decided_by")
             .order_by("-submitted_at")
         ),
-        "waited": waiting_label(end - approval.submitted_at),
+        "waited": waiting_time(end - approval.submitted_at),
     }
 
 
@@ -109,7 +110,7 @@ def _contact(opportunity: Opportunity) -> dict[str, Any] | None:
 
 def _current_values(opportunity: Opportunity, line_items: list[LineItem]) -> dict[str, Any]:
     """The gated values now, in the very shape of Approval.snapshot (one builder for both)."""
-    return services.values_snapshot(opportunity, line_items)
+    return values_snapshot(opportunity, line_items)
 
 
 def _show(name: str, value: Any, contacts: dict[int, str]) -> str:
@@ -166,109 +167,6 @@ def snapshot_rows(
             }
         )
     return rows
-
-
-# --- field history (django-simple-history) ---------------------------------------------------
-
-# The stage has its own history (StageChange, with actor, source and reason).
-HIDDEN_HISTORY_FIELDS = {"version", "closed_at", "stage"}
-
-
-def field_history(opportunity: Opportunity) -> list[dict[str, Any]]:
-    """Who changed which field when (old → new), deal and line items merged, newest first."""
-    records = list(
-        opportunity.history.select_related("history_user").order_by("-history_date", "-history_id")[
-            : HISTORY_LIMIT + 1
-        ]
-    )
-    item_records = list(
-        LineItem.history.filter(opportunity_id=opportunity.pk)  # type: ignore[attr-defined]
-        .select_related("history_user")
-        .order_by("-history_date", "-history_id")[:HISTORY_LIMIT]
-    )
-    names = _names_for(records, item_records)
-    entries: list[dict[str, Any]] = []
-    for newer, older in zip(records, [*records[1:], None], strict=False):
-        if len(entries) >= HISTORY_LIMIT:
-            break
-        if older is None:
-            if newer.history_type == "+":
-                entries.append(_entry(newer, ["Created the deal"]))
-            continue
-        delta = newer.diff_against(older)
-        changes = [
-            f"{_label(c.field)}: {_value(c.field, c.old, names)} → {_value(c.field, c.new, names)}"
-            for c in delta.changes
-            if c.field not in HIDDEN_HISTORY_FIELDS
-        ]
-        if changes:
-            entries.append(_entry(newer, changes))
-    for record in item_records:
-        verb = {"+": "Added", "~": "Changed", "-": "Removed"}.get(record.history_type, "Changed")
-        price = f" @ {record.unit_price}" if record.unit_price is not None else ""
-        entries.append(
-            _entry(
-                record,
-                [
-                    f"{verb} line item {names['product'].get(record.product_id, '?')} × {record.seats}{price}"
-                ],
-            )
-        )
-    entries.sort(key=lambda e: e["at"], reverse=True)
-    return entries[:HISTORY_LIMIT]
-
-
-def _entry(record: Any, changes: list[str]) -> dict[str, Any]:
-    user = record.history_user
-    return {
-        "at": record.history_date,
-        "who": (user.get_full_name() or user.get_username()) if user else "system",
-        "changes": changes,
-    }
-
-
-def _label(field_name: str) -> str:
-    try:
-        field = Opportunity._meta.get_field(field_name)
-        return str(getattr(field, "verbose_name", field_name)).capitalize()
-    except Exception:  # noqa: BLE001 - a field that was since removed
-        return field_name
-
-
-def _names_for(records: list[Any], item_records: list[Any]) -> dict[str, dict[Any, str]]:
-    """Names for the foreign keys in the history: three small queries at most."""
-    accounts = {r.account_id for r in records if r.account_id}
-    owners = {r.owner_id for r in records if r.owner_id}
-    contacts = {r.primary_contact_id for r in records if r.primary_contact_id}
-    products = {r.product_id for r in item_records}
-    User = get_user_model()
-    return {
-        "account": dict(Account.objects.filter(pk__in=accounts).values_list("pk", "name")),
-        "owner": {
-            u.pk: u.get_full_name() or u.get_username() for u in User.objects.filter(pk__in=owners)
-        }
-        if owners
-        else {},
-        "primary_contact": {c.pk: str(c) for c in Contact.objects.filter(pk__in=contacts)}
-        if contacts
-        else {},
-        "product": dict(Product.objects.filter(pk__in=products).values_list("pk", "sku"))
-        if products
-        else {},
-    }
-
-
-def _value(field_name: str, value: Any, names: dict[str, dict[Any, str]]) -> str:
-    if value in (None, ""):
-        return "—"
-    if field_name in names:
-        return names[field_name].get(value, f"#{value}")
-    if field_name == "stage":
-        try:
-            return str(Stage(value).label)
-        except ValueError:
-            return str(value)
-    return str(value)
 
 
 # --- handoffs (the handoffs app) --------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Rep browser routes (SPEC §7)."""
+"""Rep browser routes."""
 
 from django.urls import path
 

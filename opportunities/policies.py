@@ -1,4 +1,7 @@
-"""Who may do what (SPEC §2): reps read every deal and change their own; RevOps all.
+"""Who may do what: reps read every opportunity and change their own; RevOps all.
+
+Every permission rule lives here: roles and their permissions, who may change an
+opportunity, and who may run each transition (segregation of duties included).
 
 Roles are Django groups created by a data migration; checks go through permissions so
 Django's per-user permission cache keeps them at zero or one query per request.
@@ -8,8 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from core import errors
+
+from .stages import TRANSITIONS, Who
+
 if TYPE_CHECKING:
-    from .models import Opportunity
+    from .models import Approval, Opportunity
 
 REP_GROUP = "Sales reps"
 REVOPS_GROUP = "RevOps"
@@ -116,3 +123,33 @@ def can_create(user: Any) -> bool:
         and user.is_active
         and user.has_perm("opportunities.add_opportunity")
     )
+
+
+def transition_permission_error(
+    name: str, opportunity: Opportunity, actor: Any, approval: Approval | None
+) -> errors.DomainError | None:
+    """Why ``actor`` may not run ``name`` on ``opportunity`` (None: they may).
+
+    Segregation of duties: nobody approves a deal they own or submitted, not even RevOps
+    or a superuser.
+    """
+    spec = TRANSITIONS[name]
+    if not (actor and actor.is_authenticated and actor.is_active):
+        return errors.PermissionDenied("Sign in first.")
+    is_owner = opportunity.owner_id == actor.pk
+    is_submitter = approval is not None and approval.submitted_by_id == actor.pk
+    if name == "approve" and (is_owner or is_submitter):
+        return errors.SelfApprovalForbidden(
+            "You own or submitted this deal: another RevOps member must approve it."
+        )
+    if Who.REVOPS in spec.who and is_revops(actor):
+        return None
+    if Who.OWNER in spec.who and is_owner and actor.has_perm(CHANGE_PERM):
+        return None
+    if Who.SUBMITTER in spec.who and is_submitter:
+        return None
+    if spec.who == frozenset({Who.REVOPS}):
+        return errors.PermissionDenied("Only RevOps can do this.")
+    if spec.who == frozenset({Who.OWNER}):
+        return errors.PermissionDenied("Only the deal's owner can do this.")
+    return errors.PermissionDenied("Only the deal's owner or RevOps can do this.")

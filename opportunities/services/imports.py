@@ -1,7 +1,7 @@
 """CSV imports of accounts, contacts and opportunities — every row through the services.
 
 An import is just another path into the domain, so the same rules hold as in the UI and
-the API (SPEC §2): a row creates or updates its record with ``account_create`` /
+the API: a row creates or updates its record with ``account_create`` /
 ``opportunity_update`` / …, and a row that asks for a stage gets there only by the
 transitions a person would run, in order, through ``opportunity_transition`` with
 ``source="admin"``. The gate, the permission checks and the locks apply to each step, so
@@ -25,9 +25,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Field
 
-from . import errors, services
-from .models import Account, Contact, Opportunity, Product
-from .stages import OPEN_STAGES, OpportunityType, Source, Stage
+from core import errors
+
+from .. import services
+from ..models import Account, Contact, Opportunity, Product
+from ..stages import ACCOUNT_FIELDS, CONTACT_FIELDS, OPEN_STAGES, OpportunityType, Source, Stage
 
 # Columns the exports write for people to read; an import ignores them.
 INFORMATIONAL = {
@@ -206,11 +208,9 @@ def account_import_row(*, actor: Any, row: Mapping[str, Any], number: int = 0) -
             account = services.account_create(actor=actor, data=data)
             outcome.action = "new"
         else:
-            before = _state(existing, services.ACCOUNT_FIELDS)
+            before = _state(existing, ACCOUNT_FIELDS)
             account = services.account_update(account=existing, actor=actor, data=data)
-            outcome.action = (
-                "update" if _state(account, services.ACCOUNT_FIELDS) != before else "skip"
-            )
+            outcome.action = "update" if _state(account, ACCOUNT_FIELDS) != before else "skip"
         outcome.object_id, outcome.object_repr, outcome.instance = account.pk, str(account), account
 
     return _run(outcome, work)
@@ -243,11 +243,9 @@ def contact_import_row(*, actor: Any, row: Mapping[str, Any], number: int = 0) -
             contact = services.contact_create(actor=actor, data=data)
             outcome.action = "new"
         else:
-            before = _state(existing, services.CONTACT_FIELDS)
+            before = _state(existing, CONTACT_FIELDS)
             contact = services.contact_update(contact=existing, actor=actor, data=data)
-            outcome.action = (
-                "update" if _state(contact, services.CONTACT_FIELDS) != before else "skip"
-            )
+            outcome.action = "update" if _state(contact, CONTACT_FIELDS) != before else "skip"
         outcome.object_id, outcome.object_repr, outcome.instance = contact.pk, str(contact), contact
 
     return _run(outcome, work)
@@ -279,15 +277,12 @@ def parse_line_items(text: str) -> list[dict[str, Any]]:
         parsed.append((label, sku.strip(), seats.strip(), price.strip()))
         skus.add(sku.strip())
     products = dict(Product.objects.filter(sku__in=skus).values_list("sku", "pk"))
-    for label, sku, seats, price in parsed:
+    for _label, sku, seats, price in parsed:
         if sku not in products:
             raise RowError("does_not_exist", "line_items", f"There is no product {sku!r}.")
+        # Numbers stay text: the one line-item parser of the services validates them.
         items.append(
-            {
-                "product": products[sku],
-                "seats": _int(seats, f"{label}.seats"),
-                "unit_price": _decimal(price, f"{label}.unit_price") if price else None,
-            }
+            {"product": products[sku], "seats": seats, "unit_price": price.replace(",", "") or None}
         )
     return items
 
@@ -489,7 +484,7 @@ def _run(outcome: RowOutcome, work: Callable[[], None]) -> RowOutcome:
     except RowError as exc:
         outcome.errors = [exc.error]
     except errors.DomainError as exc:
-        outcome.errors = exc.errors or [
+        outcome.errors = [e.as_dict() for e in exc.errors] or [
             {"code": exc.code, "field": "non_field_errors", "message": exc.detail}
         ]
         if exc.errors and exc.code not in {"invalid", *(e.get("code") for e in exc.errors)}:

@@ -1,6 +1,6 @@
-"""The rep's browser UI (SPEC §7): board, deal list/detail/forms, checklist, dashboard.
+"""The rep's browser UI: board, deal list/detail/forms, checklist, dashboard.
 
-Views are thin callers (STYLE): reads come from ``selectors`` / ``ui_selectors``, every
+Views are thin callers: reads come from ``selectors`` / ``ui_selectors``, every
 write goes through ``services`` — a stage only ever changes in
 ``services.opportunity_transition(source="ui")`` — and domain errors are shown with their
 own messages. Every action is a plain form post that works without JavaScript; htmx only
@@ -23,12 +23,14 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import errors
 from handoffs import selectors as handoff_selectors
 from handoffs.models import HandoffKind
 
-from . import errors, forms, roles, selectors, services, ui_selectors
-from .models import Opportunity
-from .stages import (
+from .. import policies, selectors, services
+from ..models import Opportunity
+from ..selectors import pipeline as ui_selectors
+from ..stages import (
     LOCKED_STAGES,
     OPEN_STAGES,
     STAGE_ORDER,
@@ -37,6 +39,7 @@ from .stages import (
     Source,
     Stage,
 )
+from . import forms
 
 VIEW_PERM = "opportunities.view_opportunity"
 LIST_PAGE_SIZE = 25
@@ -103,7 +106,7 @@ def _deal_filter(request: HttpRequest) -> tuple[ui_selectors.DealFilter, dict[st
         owner_id = int(raw_owner)
     scope = request.GET.get("scope", "")
     if scope not in ("mine", "all"):
-        scope = "all" if roles.is_revops(user) else "mine"
+        scope = "all" if policies.is_revops(user) else "mine"
     if owner_id is not None:
         scope = "all"
     elif scope == "mine":
@@ -147,7 +150,7 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         opp.pk
         for column in columns
         for opp in column.cards
-        if column.stage in OPEN_STAGES and roles.can_change(request.user, opp)
+        if column.stage in OPEN_STAGES and policies.can_change(request.user, opp)
     }
     context = {
         "columns": columns,
@@ -160,7 +163,7 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         "board_weighted": sum((c.totals.weighted for c in columns), start=0),
         "board_count": sum(c.totals.count for c in columns),
         "here": request.get_full_path(),
-        "can_create": roles.can_create(request.user),
+        "can_create": policies.can_create(request.user),
     }
     return render(request, "opportunities/board.html", context)
 
@@ -208,7 +211,7 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
         "owners": ui_selectors.owner_choices(),
         "stages": Stage.choices,
         "page_query": urlencode({**base, "sort": sort}),
-        "can_create": roles.can_create(request.user),
+        "can_create": policies.can_create(request.user),
     }
     return render(request, "opportunities/list.html", context)
 
@@ -256,7 +259,7 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ]
     checklist = selectors.opportunity_checklist(opportunity)
     pending = (
-        selectors.opportunity_pending_approval(opportunity)
+        selectors.pending_approval_of(opportunity)
         if opportunity.stage == Stage.PENDING_APPROVAL
         else None
     )
@@ -267,10 +270,10 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "primary_actions": [o for o in actions if o["name"] in ("submit_for_approval", "reopen")],
         "move_actions": [o for o in actions if o["name"].startswith("move_to_")],
         "other_actions": [o for o in actions if o["name"] in ("withdraw", "mark_lost")],
-        "can_change": roles.can_change(request.user, opportunity),
-        "is_revops": roles.is_revops(request.user),
+        "can_change": policies.can_change(request.user, opportunity),
+        "is_revops": policies.is_revops(request.user),
         "pending": pending,
-        "timeline": ui_selectors.opportunity_timeline(opportunity),
+        "timeline": selectors.history.opportunity_timeline(opportunity),
         "handoffs": _handoffs(opportunity),
         "transition_form": forms.TransitionForm(transition="mark_lost"),
         "line_items": list(opportunity.line_items.all()),
@@ -283,7 +286,7 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _handoffs(opportunity: Opportunity) -> list[Any]:
-    """The won deal's four handoffs, in the SPEC's order (billing first)."""
+    """The won deal's four handoffs, in the contract's order (billing first)."""
     if opportunity.stage != Stage.CLOSED_WON:
         return []
     order = {kind: index for index, kind in enumerate(HandoffKind.values)}
@@ -360,7 +363,7 @@ def _initial_from_query(request: HttpRequest) -> dict[str, Any]:
 @reader
 @require_http_methods(["GET", "POST"])
 def opportunity_create(request: HttpRequest) -> HttpResponse:
-    if not roles.can_create(request.user):
+    if not policies.can_create(request.user):
         messages.error(request, "You may not create deals.")
         return redirect("pipeline")
     if request.method == "POST":
@@ -403,7 +406,7 @@ def opportunity_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def opportunity_edit(request: HttpRequest, pk: int) -> HttpResponse:
     opportunity = _get_deal(pk)
-    if not roles.can_change(request.user, opportunity):
+    if not policies.can_change(request.user, opportunity):
         messages.error(
             request,
             "You can see this deal but not change it.\nOnly its owner or RevOps can change it.",

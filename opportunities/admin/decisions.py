@@ -1,7 +1,7 @@
-"""Transition views shared by the approval queue and the Opportunity admin (issue 6).
+"""Transition views shared by the approval queue and the Opportunity admin.
 
 Every button in the admin that changes a stage ends in ``services.opportunity_transition``
-with ``source="admin"`` (STYLE rule 5) — never in django-fsm-2's admin buttons, which call
+with ``source="admin"`` — never in django-fsm-2's admin buttons, which call
 ``save()`` and skip the service's lock, gate, permission checks and StageChange row.
 
 Permission is checked twice on purpose: here, so a user who may not run a transition
@@ -26,9 +26,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
-from . import errors, gates, services
-from .models import Approval, Decision, Opportunity
-from .stages import TRANSITIONS, LossReason, Source, Stage
+from core import errors
+
+from .. import gate, policies, services
+from ..models import Opportunity
+from ..selectors.approvals import pending_approval_of
+from ..stages import TRANSITIONS, LossReason, Source, Stage
+from .mixins import error_lines
 
 
 def staff_view(admin_site: AdminSite, view: Callable[..., HttpResponse]) -> Callable[..., Any]:
@@ -81,14 +85,8 @@ def form_for(name: str, data: Any = None) -> forms.Form | None:
     return None
 
 
-def pending_approval_of(opportunity: Opportunity) -> Approval | None:
-    if opportunity.stage != Stage.PENDING_APPROVAL:
-        return None
-    return opportunity.approvals.filter(decision=Decision.PENDING).first()
-
-
 def permission_error(name: str, opportunity: Opportunity, user: Any) -> errors.DomainError | None:
-    return services.transition_permission_error(
+    return policies.transition_permission_error(
         name, opportunity, user, pending_approval_of(opportunity)
     )
 
@@ -111,10 +109,6 @@ def refusal_reason(exc: errors.DomainError, opportunity: Opportunity, user: Any)
     if isinstance(exc, errors.ReasonRequired):
         return "a reason is required"
     return exc.detail
-
-
-def error_lines(exc: errors.DomainError) -> list[str]:
-    return [e.get("message", "") for e in exc.errors if e.get("message")] or [exc.detail]
 
 
 def denied_response(
@@ -251,7 +245,7 @@ def _reason_page(
 ) -> HttpResponse:
     spec = TRANSITIONS[name]
     unmet = (
-        gates.unmet_requirements(opportunity, Stage.CLOSED_WON)
+        gate.unmet_requirements(opportunity, Stage.CLOSED_WON)
         if name == "reject" and opportunity.stage == Stage.PENDING_APPROVAL
         else []
     )

@@ -1,0 +1,98 @@
+"""The one set of formatting helpers for what people read: money, people, waiting times.
+
+Every surface (rep UI template tags, the admin, the approval page, e-mails) formats through
+these, so one amount reads the same everywhere. Pure functions, no database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+
+# Symbols shown in the rep UI for the common currencies; others show their ISO 4217 code.
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
+EMPTY = "—"
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """``value`` as a finite Decimal, or None when it is blank or not a number."""
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def amount_text(value: Any, *, empty: str = EMPTY) -> str:
+    """``1,234.50``: grouped, two decimals; ``empty`` when there is no amount."""
+    number = to_decimal(value)
+    if number is None:
+        return empty if value in (None, "") else str(value)
+    return f"{number:,.2f}"
+
+
+def money(value: Any, currency: str | None = None, *, empty: str = EMPTY) -> str:
+    """``1,234.50 USD``: the amount with its ISO 4217 code (admin, e-mails, audit)."""
+    text = amount_text(value, empty="")
+    if not text:
+        return empty
+    return f"{text} {(currency or '').upper()}".strip()
+
+
+def _with_symbol(text: str, currency: str | None) -> str:
+    code = (currency or settings.DEFAULT_CURRENCY or "").upper()
+    if text.startswith("-"):
+        return "-" + _with_symbol(text[1:], code)
+    symbol = SYMBOLS.get(code)
+    return f"{symbol}{text}" if symbol else f"{text} {code}".strip()
+
+
+def money_short(value: Any, currency: str | None = None, *, empty: str = EMPTY) -> str:
+    """``$120,000`` (cents only when there are some): the rep UI's cards and tables."""
+    number = to_decimal(value)
+    if number is None:
+        return empty
+    text = f"{number:,.2f}"
+    if text.endswith(".00"):
+        text = text[:-3]
+    return _with_symbol(text, currency)
+
+
+def money_compact(value: Any, currency: str | None = None, *, empty: str = EMPTY) -> str:
+    """``$1.2M``, ``$860K``, ``$950``: totals in narrow places."""
+    amount = to_decimal(value)
+    if amount is None:
+        return empty
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    for limit, suffix in ((Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(10**3), "K")):
+        if amount >= limit:
+            scaled = amount / limit
+            digits = 0 if scaled >= 100 else 1
+            text = f"{scaled:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{scaled:.0f}"
+            return _with_symbol(f"{sign}{text}{suffix}", currency)
+    return _with_symbol(f"{sign}{amount:,.0f}", currency)
+
+
+def person(user: Any, *, empty: str = EMPTY) -> str:
+    """A user as people name them: the full name, else the username."""
+    if user is None:
+        return empty
+    return user.get_full_name() or user.get_username()
+
+
+def waiting_time(delta: dt.timedelta) -> str:
+    """A wait as a person says it: "12 min", "3 h 12 min", "2 d 4 h"."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"

@@ -1,0 +1,458 @@
+"""The Closed-Won approval queue: RevOps' inbox of pending requests, the approval page
+(the deal as submitted), Approve / Reject and the bulk actions, all through the
+transition service."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from core import errors, formatting
+
+from .. import gate, policies
+from ..models import (
+    Approval,
+    ClosedWonApproval,
+    Decision,
+    Opportunity,
+)
+from ..selectors.approvals import queue_queryset, queue_summary
+from . import decisions, queue_page
+from .mixins import RevOpsReadOnlyAdmin
+
+
+class DecisionFilter(admin.SimpleListFilter):
+    """Waiting requests by default: the queue is the work still to do."""
+
+    title = "status"
+    parameter_name = "decision"
+
+    def lookups(self, request, model_admin):
+        return [
+            (Decision.PENDING, "Waiting for a decision"),
+            (Decision.APPROVED, "Approved"),
+            (Decision.REJECTED, "Rejected"),
+            (Decision.WITHDRAWN, "Withdrawn"),
+            ("all", "All"),
+        ]
+
+    def value(self):
+        return super().value() or Decision.PENDING
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(decision=self.value())
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    title = "owner"
+    parameter_name = "owner"
+
+    def lookups(self, request, model_admin):
+        # Owners with deals waiting: from the queue summary's query (one per request).
+        return queue_summary(request)["owners"]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(opportunity__owner_id=self.value())
+        return queryset
+
+
+class AmountBandFilter(admin.SimpleListFilter):
+    title = "amount"
+    parameter_name = "amount"
+    BANDS: dict[str, tuple[Decimal | None, Decimal | None, str]] = {
+        "lt10k": (None, Decimal("10000"), "Under 10,000"),
+        "10k-50k": (Decimal("10000"), Decimal("50000"), "10,000 – 50,000"),
+        "50k-250k": (Decimal("50000"), Decimal("250000"), "50,000 – 250,000"),
+        "gte250k": (Decimal("250000"), None, "250,000 and over"),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (_lo, _hi, label) in self.BANDS.items()]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        if band is None:
+            return queryset
+        low, high, _label = band
+        if low is not None:
+            queryset = queryset.filter(opportunity__amount__gte=low)
+        if high is not None:
+            queryset = queryset.filter(opportunity__amount__lt=high)
+        return queryset
+
+
+class WaitingFilter(admin.SimpleListFilter):
+    title = "waiting"
+    parameter_name = "waiting"
+    BANDS: dict[str, tuple[dt.timedelta | None, dt.timedelta | None, str]] = {
+        "lt4h": (None, dt.timedelta(hours=4), "Under 4 hours"),
+        "4h-1d": (dt.timedelta(hours=4), dt.timedelta(days=1), "4 to 24 hours"),
+        "1d-3d": (dt.timedelta(days=1), dt.timedelta(days=3), "1 to 3 days"),
+        "gt3d": (dt.timedelta(days=3), None, "Over 3 days"),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (_lo, _hi, label) in self.BANDS.items()]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        if band is None:
+            return queryset
+        shortest, longest, _label = band
+        now = timezone.now()
+        if shortest is not None:
+            queryset = queryset.filter(submitted_at__lte=now - shortest)
+        if longest is not None:
+            queryset = queryset.filter(submitted_at__gt=now - longest)
+        return queryset
+
+
+class QueueChangeList(ChangeList):
+    """Evaluates the gate for the whole page at once (constant queries, see
+    ``approval_queue.gate_facts_for_page``)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        rows = list(self.result_list)
+        unmet = gate.unmet_for_page([row.opportunity for row in rows])
+        for row in rows:
+            row.gate_unmet = unmet.get(row.opportunity_id, [])
+
+
+@admin.register(ClosedWonApproval)
+class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
+    """The queue RevOps work in all day: oldest request first, why each deal is or is not
+    ready, and Approve / Reject that run the transition service."""
+
+    list_display = (
+        "deal",
+        "account",
+        "owner",
+        "amount_display",
+        "contract_po",
+        "submitted_by_display",
+        "waiting",
+        "gate",
+    )
+    list_display_links = ("deal",)
+    list_filter = (DecisionFilter, OwnerFilter, AmountBandFilter, WaitingFilter)
+    search_fields = (
+        "opportunity__name",
+        "opportunity__account__name",
+        "opportunity__contract_id",
+        "opportunity__po_number",
+    )
+    search_help_text = "Search by deal, account, contract ID or PO number."
+    ordering = ("submitted_at", "id")
+    list_per_page = 50
+    show_full_result_count = False
+    actions = ["approve_selected", "reject_selected"]
+    # Facet counts would add a COUNT per filter option to every page load.
+    show_facets = admin.ShowFacets.NEVER
+    change_list_template = "admin/opportunities/closedwonapproval/change_list.html"
+
+    # --- permissions: RevOps only; nothing here is added, edited or deleted by hand
+    def has_approve_permission(self, request):
+        return policies.is_revops(request.user)
+
+    def get_queryset(self, request):
+        return queue_queryset(decision=None)
+
+    def get_changelist(self, request, **kwargs):
+        return QueueChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            "title": "Closed-Won approval queue",
+            "queue_summary": queue_summary(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context)
+
+    # --- columns
+    @admin.display(description="Deal", ordering="opportunity__name")
+    def deal(self, obj: Approval) -> str:
+        return format_html(
+            "<strong>{}</strong><br><span class='cw-muted'>{}</span>",
+            obj.opportunity.name,
+            obj.opportunity.get_type_display(),
+        )
+
+    @admin.display(description="Account", ordering="opportunity__account__name")
+    def account(self, obj: Approval) -> str:
+        account = obj.opportunity.account
+        return account.name if account else "—"
+
+    @admin.display(description="Owner", ordering="opportunity__owner__username")
+    def owner(self, obj: Approval) -> str:
+        return formatting.person(obj.opportunity.owner)
+
+    @admin.display(description="Amount", ordering="opportunity__amount")
+    def amount_display(self, obj: Approval) -> str:
+        return format_html(
+            "<span class='cw-amount'>{}</span>",
+            formatting.money(obj.opportunity.amount, obj.opportunity.currency),
+        )
+
+    @admin.display(description="Contract ID / PO")
+    def contract_po(self, obj: Approval) -> str:
+        opp = obj.opportunity
+        parts = [p for p in (opp.contract_id, opp.po_number and f"PO {opp.po_number}") if p]
+        if not parts:
+            return format_html("<span class='cw-muted'>{}</span>", "none")
+        return format_html_join(mark_safe("<br>"), "<code>{}</code>", ((p,) for p in parts))
+
+    @admin.display(description="Submitted by", ordering="submitted_by__username")
+    def submitted_by_display(self, obj: Approval) -> str:
+        return format_html(
+            "{}<br><span class='cw-muted'>{}</span>",
+            formatting.person(obj.submitted_by),
+            timezone.localtime(obj.submitted_at).strftime("%d %b %H:%M"),
+        )
+
+    @admin.display(description="Waiting", ordering="submitted_at")
+    def waiting(self, obj: Approval) -> str:
+        if obj.decision != Decision.PENDING:
+            end = obj.decided_at or timezone.now()
+            return format_html(
+                "<span class='cw-muted'>waited {}</span>",
+                formatting.waiting_time(end - obj.submitted_at),
+            )
+        age = timezone.now() - obj.submitted_at
+        level = (
+            "old"
+            if age >= dt.timedelta(days=1)
+            else "mid"
+            if age >= dt.timedelta(hours=4)
+            else "new"
+        )
+        return format_html(
+            "<span class='cw-wait cw-wait-{}'>{}</span>", level, formatting.waiting_time(age)
+        )
+
+    @admin.display(description="Gate")
+    def gate(self, obj: Approval) -> str:
+        if obj.decision != Decision.PENDING:
+            return format_html(
+                "<span class='cw-badge cw-badge-{}'>{}</span>",
+                obj.decision,
+                obj.get_decision_display(),
+            )
+        unmet = getattr(obj, "gate_unmet", None)
+        if unmet is None:
+            unmet = gate.unmet_for_page([obj.opportunity])[obj.opportunity_id]
+        if not unmet:
+            return format_html("<span class='cw-badge cw-badge-ready'>{}</span>", "✓ Ready")
+        plural = "s" if len(unmet) != 1 else ""
+        first = unmet[0].message
+        return format_html(
+            "<span class='cw-badge cw-badge-unmet' title='{}'>{} unmet requirement{}</span>"
+            "<br><span class='cw-muted cw-why-short'>{}</span>",
+            "\n".join(u.message for u in unmet),
+            len(unmet),
+            plural,
+            first if len(first) <= 60 else first[:57] + "…",
+        )
+
+    # --- the deal page, approve and reject
+    def get_urls(self):
+        urls = super().get_urls()
+        return [
+            path(
+                "<path:object_id>/approve/",
+                decisions.staff_view(self.admin_site, self.approve_view),
+                name="opportunities_closedwonapproval_approve",
+            ),
+            path(
+                "<path:object_id>/reject/",
+                decisions.staff_view(self.admin_site, self.reject_view),
+                name="opportunities_closedwonapproval_reject",
+            ),
+            *urls,
+        ]
+
+    def _approval(self, request: HttpRequest, object_id: str) -> ClosedWonApproval:
+        approval = self.get_object(request, unquote(object_id))
+        if approval is None:
+            from django.http import Http404
+
+            raise Http404("No such approval request.")
+        return approval
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        approval = self._approval(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            **queue_page.context(approval, request.user),
+            "opts": self.opts,
+            "title": approval.opportunity.name,
+            "subtitle": None,
+            "original": approval,
+            "has_view_permission": True,
+            "is_popup": False,
+            "approve_url": reverse(
+                "admin:opportunities_closedwonapproval_approve", args=[approval.pk]
+            ),
+            "reject_url": reverse(
+                "admin:opportunities_closedwonapproval_reject", args=[approval.pk]
+            ),
+            "changelist_url": reverse("admin:opportunities_closedwonapproval_changelist"),
+            "opportunity_admin_url": reverse(
+                "admin:opportunities_opportunity_change", args=[approval.opportunity_id]
+            ),
+        }
+        return TemplateResponse(request, "admin/opportunities/closedwonapproval/deal.html", context)
+
+    def _guard(self, request: HttpRequest, approval: Approval, name: str) -> HttpResponse | None:
+        """403 for anyone who may not decide this request; nothing runs."""
+        if not self.has_approve_permission(request):
+            return decisions.denied_response(
+                request,
+                self.admin_site,
+                errors.PermissionDenied("Only RevOps can approve or reject Closed-Won."),
+                approval.opportunity,
+            )
+        denied = decisions.permission_error(name, approval.opportunity, request.user)
+        if denied is not None:
+            return decisions.denied_response(request, self.admin_site, denied, approval.opportunity)
+        return None
+
+    def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(status=405, headers={"Allow": "POST"})
+        approval = self._approval(request, object_id)
+        refused = self._guard(request, approval, "approve")
+        if refused is not None:
+            return refused
+        deal_url = reverse("admin:opportunities_closedwonapproval_change", args=[approval.pk])
+        if approval.decision != Decision.PENDING:
+            messages.error(request, "This request was already decided.")
+            return HttpResponseRedirect(deal_url)
+        return decisions.transition_view(
+            request,
+            self.admin_site,
+            opportunity=approval.opportunity,
+            name="approve",
+            done_url=deal_url,
+            back_url=deal_url,
+            refused_url=deal_url,
+        )
+
+    def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        approval = self._approval(request, object_id)
+        refused = self._guard(request, approval, "reject")
+        if refused is not None:
+            return refused
+        deal_url = reverse("admin:opportunities_closedwonapproval_change", args=[approval.pk])
+        if approval.decision != Decision.PENDING:
+            messages.error(request, "This request was already decided.")
+            return HttpResponseRedirect(deal_url)
+        return decisions.transition_view(
+            request,
+            self.admin_site,
+            opportunity=approval.opportunity,
+            name="reject",
+            done_url=reverse("admin:opportunities_closedwonapproval_changelist"),
+            back_url=deal_url,
+            refused_url=deal_url,
+        )
+
+    # --- bulk actions: each deal through the service on its own, reported per row
+    @admin.action(description="Approve Closed-Won for the selected deals", permissions=["approve"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Approval]) -> None:
+        done, refused = _decide_each(request, queryset, "approve")
+        _report(request, "Approved", "Not approved", done, refused)
+
+    @admin.action(description="Reject the selected deals…", permissions=["approve"])
+    def reject_selected(
+        self, request: HttpRequest, queryset: QuerySet[Approval]
+    ) -> HttpResponse | None:
+        form = decisions.ReasonForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            reason = form.cleaned_data["reason"].strip()
+            if reason:
+                done, refused = _decide_each(request, queryset, "reject", reason=reason)
+                _report(request, "Rejected", "Not rejected", done, refused)
+                return None
+            form.add_error("reason", "Say why the deals are rejected: the reps see it.")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject the selected deals",
+            "opts": self.opts,
+            "approvals": list(queryset.select_related("opportunity", "opportunity__account")),
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "error_code": "reason_required" if form.errors else "",
+        }
+        return TemplateResponse(
+            request,
+            "admin/opportunities/closedwonapproval/reject_selected.html",
+            context,
+            status=422 if form.errors else 200,
+        )
+
+
+def _decide_each(
+    request: HttpRequest, queryset: QuerySet[Approval], name: str, **params: str
+) -> tuple[list[Opportunity], list[tuple[Opportunity, str]]]:
+    done: list[Opportunity] = []
+    refused: list[tuple[Opportunity, str]] = []
+    for approval in queryset.select_related("opportunity").order_by("submitted_at", "id"):
+        opportunity = approval.opportunity
+        if approval.decision != Decision.PENDING:
+            refused.append((opportunity, f"already {approval.get_decision_display().lower()}"))
+            continue
+        result, exc = decisions.run_transition(
+            request,
+            opportunity=opportunity,
+            name=name,
+            expected_version=opportunity.version,
+            **params,
+        )
+        if exc is not None:
+            refused.append((opportunity, decisions.refusal_reason(exc, opportunity, request.user)))
+        elif result is not None:
+            done.append(result)
+    return done, refused
+
+
+def _report(
+    request: HttpRequest,
+    verb: str,
+    not_verb: str,
+    done: list[Opportunity],
+    refused: list[tuple[Opportunity, str]],
+) -> None:
+    """One line per action, e.g. "Approved 3. Not approved: Acme renewal — you own this deal"."""
+    text = f"{verb} {len(done)}."
+    if refused:
+        text += f" {not_verb}: " + "; ".join(f"{opp.name} — {why}" for opp, why in refused) + "."
+    level = messages.SUCCESS if not refused else messages.WARNING if done else messages.ERROR
+    messages.add_message(request, level, text)
+
+
+# --- logs and settings -------------------------------------------------------------------------

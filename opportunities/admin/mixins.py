@@ -1,0 +1,74 @@
+"""Admin building blocks shared by the apps: read-only bases, saving through the services,
+RevOps-only import and export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponseRedirect
+
+from core import errors
+
+from .. import policies
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by the services (logs, outbox rows): never added, edited or
+    deleted by hand in the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RevOpsReadOnlyAdmin(ReadOnlyAdmin):
+    """Read-only, and visible to RevOps only."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return policies.is_revops(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return policies.is_revops(request.user)
+
+
+# --- saving through the services ------------------------------------------------------------
+
+
+class ServiceSaveMixin:
+    """Admin saves go through the domain services; a refusal is shown, nothing is saved."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        except errors.DomainError as exc:
+            lines = error_lines(exc) if exc.errors else []
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                f"Not saved: {exc.detail} {' '.join(lines)}".strip(),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class RevOpsImportExport:
+    """Import and export are RevOps tools."""
+
+    def has_import_permission(self, request):
+        return policies.is_revops(request.user)
+
+    def has_export_permission(self, request):
+        return policies.is_revops(request.user)
+
+
+# --- accounts, contacts, products -------------------------------------------------------------
+
+
+def error_lines(exc: errors.DomainError) -> list[str]:
+    """The messages of a domain error, one per problem (its detail when it has none)."""
+    return [e.message for e in exc.errors if e.message] or [exc.detail]

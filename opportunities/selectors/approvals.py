@@ -1,0 +1,101 @@
+"""Reads of approvals: the pending approval of an opportunity, the approval queue and its
+summary. Every read here costs a constant number of queries whatever the queue's size.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Min, Prefetch, QuerySet, Sum
+from django.utils import timezone
+
+from core.formatting import waiting_time
+
+from ..models import Approval, Decision, LineItem, Opportunity
+from ..stages import Stage
+
+
+def pending_approval_of(opportunity: Opportunity, *, for_update: bool = False) -> Approval | None:
+    """The opportunity's pending Closed-Won request with its submitter (None unless the
+    opportunity is pending approval). ``for_update`` locks the row: the transition
+    service reads it this way inside its transaction."""
+    if opportunity.stage != Stage.PENDING_APPROVAL:
+        return None
+    qs = opportunity.approvals.filter(decision=Decision.PENDING).select_related("submitted_by")
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    return qs.first()
+
+
+def queue_queryset(
+    *, decision: str | None = Decision.PENDING, with_line_items: bool = True
+) -> QuerySet[Approval]:
+    """The Closed-Won approval queue, oldest first (``decision=None``: every approval),
+    with everything a queue row shows joined or prefetched: the admin queue and the API
+    list both read it. ``with_line_items`` prefetches what the queue's gate column needs."""
+    qs = Approval.objects.select_related(
+        "opportunity",
+        "opportunity__account",
+        "opportunity__owner",
+        "opportunity__primary_contact",
+        "submitted_by",
+        "decided_by",
+    ).order_by("submitted_at", "id")
+    if with_line_items:
+        qs = qs.prefetch_related(
+            Prefetch(
+                "opportunity__line_items",
+                queryset=LineItem.objects.order_by("id").only(
+                    "id", "opportunity_id", "seats", "unit_price"
+                ),
+            )
+        )
+    return qs.filter(decision=decision) if decision else qs
+
+
+def queue_summary(request: Any = None) -> dict[str, Any]:
+    """Head of the queue: how many deals wait, since when, their value per currency, and
+    the owners who have deals waiting (the Owner filter's choices) — one query, grouped
+    by currency and owner, run once per request (memoised on ``request``)."""
+    cached = getattr(request, "_closedwon_queue_summary", None)
+    if cached is not None:
+        return cached
+    rows = list(
+        Approval.objects.filter(decision=Decision.PENDING)
+        .values(
+            "opportunity__currency",
+            "opportunity__owner_id",
+            "opportunity__owner__username",
+            "opportunity__owner__first_name",
+            "opportunity__owner__last_name",
+        )
+        .annotate(n=Count("id"), total=Sum("opportunity__amount"), oldest=Min("submitted_at"))
+        .order_by()
+    )
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    owners: dict[int, tuple[str, str, str]] = {}
+    for r in rows:
+        totals[r["opportunity__currency"]] += r["total"] or Decimal(0)
+        owners[r["opportunity__owner_id"]] = (
+            r["opportunity__owner__first_name"],
+            r["opportunity__owner__last_name"],
+            r["opportunity__owner__username"],
+        )
+    oldest = min((r["oldest"] for r in rows), default=None)
+    summary = {
+        "count": sum(r["n"] for r in rows),
+        "totals": [
+            {"currency": currency, "amount": amount}
+            for currency, amount in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "oldest_wait": waiting_time(timezone.now() - oldest) if oldest else "",
+        "owners": [  # ordered and labelled as User.get_full_name() or the username
+            (str(pk), f"{first} {last}".strip() or username)
+            for pk, (first, last, username) in sorted(owners.items(), key=lambda kv: kv[1])
+        ],
+    }
+    if request is not None:
+        request._closedwon_queue_summary = summary
+    return summary

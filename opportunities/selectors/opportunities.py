@@ -1,0 +1,81 @@
+"""Reads of opportunities: one, the list, the dry run of the transitions and the checklist.
+
+Each list selector returns a queryset that joins or prefetches what its callers show, so
+a page costs a constant number of queries whatever the number of deals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet, prefetch_related_objects
+
+from .. import gate, policies
+from ..models import LineItem, Opportunity, line_items_prefetch
+from ..stages import TRANSITIONS, Stage
+from .approvals import pending_approval_of
+
+
+def opportunity_list() -> QuerySet[Opportunity]:
+    """Deals with account, owner, primary contact and line items (+ products) loaded."""
+    return Opportunity.objects.select_related(
+        "account", "owner", "primary_contact"
+    ).prefetch_related(line_items_prefetch())
+
+
+def opportunity_get(pk: Any) -> Opportunity | None:
+    try:
+        return opportunity_list().filter(pk=pk).first()
+    except (ValueError, TypeError):
+        return None
+
+
+def opportunity_transition_options(opportunity: Opportunity, user: Any) -> list[dict[str, Any]]:
+    """The dry run: for every transition, whether ``user`` may run it (``permitted``), whether
+    it would succeed now (``allowed``) and what is missing (``unmet``).
+
+    The facts are gathered once (≤ 3 queries) and every target is evaluated from them.
+    """
+    facts = gate.gather_one(opportunity, target=Stage.CLOSED_WON)
+    approval = pending_approval_of(opportunity)
+    options = []
+    for name, spec in TRANSITIONS.items():
+        gated = spec.target in gate.CLOSED_WON_TARGETS or name.startswith("move_to_")
+        unmet = gate.evaluate(facts, spec.target) if gated else []
+        available = opportunity.stage in spec.sources
+        denied = policies.transition_permission_error(name, opportunity, user, approval)
+        options.append(
+            {
+                "name": name,
+                "target": spec.target,
+                "label": spec.label,
+                "permitted": denied is None,
+                "allowed": available and denied is None and not unmet,
+                "available": available,
+                "denied_code": denied.code if denied else None,
+                "needs": list(spec.needs),
+                "unmet": [u.as_dict() for u in unmet],
+            }
+        )
+    return options
+
+
+def opportunity_checklist(opportunity: Opportunity) -> dict[str, Any]:
+    """The rep's Closed-Won checklist: every requirement, met or not."""
+    facts = gate.gather_one(opportunity, target=Stage.CLOSED_WON)
+    unmet = gate.evaluate(facts, Stage.CLOSED_WON)
+    return {
+        "passes": not unmet,
+        "unmet": [u.as_dict() for u in unmet],
+        "items": gate.checklist(unmet, facts.configured),
+    }
+
+
+def line_items_loaded(opportunity: Opportunity) -> list[LineItem]:
+    """The deal's line items with their products, in order, read at most once per instance:
+    the gate, the approval snapshot, the handoff payloads and the API response all share
+    the one prefetch."""
+    cache = getattr(opportunity, "_prefetched_objects_cache", {})
+    if "line_items" not in cache:
+        prefetch_related_objects([opportunity], line_items_prefetch())
+    return list(opportunity.line_items.all())

@@ -1,0 +1,247 @@
+"""Transitions: the only code that changes a stage.
+
+:func:`opportunity_transition` opens one transaction, locks the row, checks the stage,
+the permission and segregation of duties, the required reasons and the gate (every unmet
+requirement at once), runs the django-fsm-2 transition, bumps ``version``, writes one
+StageChange with the gate snapshot, keeps the Approval, and on ``approve`` writes the
+handoffs and the commission credit (``handoffs.services``, the one call from this app
+into the handoffs app) and the decision e-mail, all in that same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import django_fsm
+from django.db import IntegrityError, OperationalError, transaction
+from django.utils import timezone
+
+from core import errors
+from handoffs.services import handoffs_create_for_approval
+
+from .. import gate, notifications, policies
+from ..models import Approval, Decision, Opportunity, StageChange
+from ..selectors.approvals import pending_approval_of
+from ..selectors.opportunities import line_items_loaded
+from ..snapshot import values_snapshot
+from ..stages import TRANSITIONS, LossReason, Source
+from .common import _map_lock_error
+
+
+def lock_opportunity(pk: Any) -> Opportunity:
+    """The opportunity ``pk`` locked for update (``not_found`` when there is none)."""
+    try:
+        return (
+            Opportunity.objects.select_for_update(of=("self",))
+            .select_related("primary_contact", "account", "owner")
+            .get(pk=pk)
+        )
+    except (Opportunity.DoesNotExist, ValueError, TypeError) as exc:
+        raise errors.NotFound("No such opportunity.") from exc
+
+
+def _transition_params(
+    name: str, reason: str, loss_reason: str, loss_detail: str
+) -> dict[str, Any]:
+    if name == "reject" and not (reason or "").strip():
+        raise errors.ReasonRequired(
+            "Say why the deal is rejected: the rep sees it.",
+            errors=[{"code": "reason_required", "field": "reason", "message": "Enter a reason."}],
+        )
+    if name == "mark_lost":
+        loss_reason = (loss_reason or "").strip()
+        if not loss_reason:
+            raise errors.ReasonRequired(
+                "Choose why the deal was lost.",
+                errors=[
+                    {
+                        "code": "reason_required",
+                        "field": "loss_reason",
+                        "message": "Choose a loss reason.",
+                    }
+                ],
+            )
+        if loss_reason not in LossReason.values:
+            raise errors.InvalidInput(
+                errors=[
+                    {
+                        "code": "invalid_choice",
+                        "field": "loss_reason",
+                        "message": f"Choose one of: {', '.join(LossReason.values)}.",
+                    }
+                ]
+            )
+        if loss_reason == LossReason.OTHER and not (loss_detail or "").strip():
+            raise errors.ReasonRequired(
+                "Describe the loss reason.",
+                errors=[
+                    {
+                        "code": "reason_required",
+                        "field": "loss_detail",
+                        "message": "Describe why the deal was lost.",
+                    }
+                ],
+            )
+        return {"loss_reason": loss_reason, "loss_detail": (loss_detail or "").strip()}
+    return {}
+
+
+def opportunity_transition(
+    *,
+    opportunity: Opportunity | int,
+    name: str,
+    actor: Any,
+    source: str = Source.UI,
+    reason: str = "",
+    loss_reason: str = "",
+    loss_detail: str = "",
+    expected_version: int | None = None,
+) -> Opportunity:
+    """Run transition ``name``: the only code that changes a stage.
+
+    In one transaction, with the row locked: stage check, permission and segregation of
+    duties, required reasons, the gate (every unmet requirement at once), the FSM
+    transition, ``version`` +1, one StageChange with the gate snapshot, the Approval
+    bookkeeping, and on ``approve`` the handoffs and commission credit.
+    """
+    spec = TRANSITIONS.get(name)
+    if spec is None:
+        raise errors.NotFound(f"There is no transition called {name!r}.")
+    pk = opportunity.pk if isinstance(opportunity, Opportunity) else opportunity
+    try:
+        with transaction.atomic():
+            locked = lock_opportunity(pk)
+            if expected_version is not None and locked.version != expected_version:
+                raise errors.StaleVersion(
+                    f"The deal is at version {locked.version}, not {expected_version}."
+                )
+            if locked.stage not in spec.sources:
+                raise errors.TransitionNotAllowed(
+                    f"{spec.label} is not possible from {locked.stage_label}."
+                )
+            approval = pending_approval_of(locked, for_update=True)
+            denied = policies.transition_permission_error(name, locked, actor, approval)
+            if denied is not None:
+                raise denied
+            params = _transition_params(name, reason, loss_reason, loss_detail)
+
+            if spec.target in gate.CLOSED_WON_TARGETS:
+                line_items_loaded(locked)  # once, for the gate, the snapshot and the payloads
+            facts = gate.gather_one(locked, target=spec.target)
+            unmet = gate.evaluate(facts, spec.target)
+            if unmet:
+                raise errors.GateFailed(
+                    f"{len(unmet)} requirement{'s' if len(unmet) != 1 else ''} not met for {spec.label}.",
+                    errors=unmet,
+                )
+            locked._gate_unmet = {spec.target: unmet}  # type: ignore[attr-defined]
+            from_stage = locked.stage
+            try:
+                getattr(locked, name)(**params)
+            except django_fsm.TransitionNotAllowed as exc:  # a condition changed under us
+                raise errors.TransitionNotAllowed(str(exc)) from exc
+            locked.version += 1
+            locked._history_user = actor  # type: ignore[attr-defined]
+            try:
+                # No savepoint: a failed save ends the whole transition (rolled back by the
+                # atomic block above), so there is nothing to go back to.
+                locked.save()
+            except IntegrityError as exc:
+                raise _claim_conflict(exc, locked) from exc
+
+            now = timezone.now()
+            stage_reason = reason.strip() if reason else ""
+            if name == "mark_lost":
+                stage_reason = params["loss_detail"] or LossReason(params["loss_reason"]).label
+            change = StageChange.objects.create(
+                opportunity=locked,
+                transition=name,
+                from_stage=from_stage,
+                to_stage=locked.stage,
+                actor=actor,
+                source=source,
+                reason=stage_reason,
+                gate_snapshot={
+                    "target": spec.target,
+                    "passed": True,
+                    "unmet": [],
+                    "facts": facts.snapshot(),
+                },
+                at=now,
+            )
+            approval = _record_approval(name, locked, actor, approval, stage_reason, now)
+            if name in notifications.DECISIONS:
+                notifications.decision_email_create(stage_change=change)
+    except OperationalError as exc:
+        raise _map_lock_error(exc) from exc
+    # No refresh: every changed value (stage, version, closed_at, updated_at) was set on
+    # this very instance under the row lock, so a re-read would only cost a round trip.
+    return locked
+
+
+def _claim_conflict(exc: IntegrityError, opportunity: Opportunity) -> errors.DomainError:
+    """A concurrent deal claimed the same contract ID / PO between our check and our save."""
+    text = str(exc)
+    if "opp_contract_id_claimed_once" in text or "contract_id" in text:
+        return errors.GateFailed(
+            "Another deal claimed this contract ID at the same moment.",
+            errors=[
+                {
+                    "code": gate.Code.CONTRACT_ID_IN_USE,
+                    "field": "contract_id",
+                    "message": f"Contract ID {opportunity.contract_id} is already on another won or pending deal.",
+                }
+            ],
+        )
+    if "opp_po_number_claimed_once_per_account" in text or "po_number" in text:
+        return errors.GateFailed(
+            "Another deal claimed this PO number at the same moment.",
+            errors=[
+                {
+                    "code": gate.Code.PO_NUMBER_IN_USE,
+                    "field": "po_number",
+                    "message": f"PO number {opportunity.po_number} is already on another won or pending deal for this account.",
+                }
+            ],
+        )
+    return errors.ConcurrentUpdate("The deal was changed at the same moment; try again.")
+
+
+def _record_approval(
+    name: str,
+    opportunity: Opportunity,
+    actor: Any,
+    approval: Approval | None,
+    reason: str,
+    now: dt.datetime,
+) -> Approval | None:
+    if name == "submit_for_approval":
+        try:
+            return Approval.objects.create(
+                opportunity=opportunity,
+                submitted_by=actor,
+                submitted_at=now,
+                snapshot=values_snapshot(opportunity),
+            )
+        except IntegrityError as exc:
+            raise errors.ConcurrentUpdate("The deal was submitted at the same moment.") from exc
+    if approval is None:
+        return None
+    if name == "approve":
+        approval.decision = Decision.APPROVED
+        approval.snapshot = values_snapshot(opportunity)
+    elif name == "reject":
+        approval.decision = Decision.REJECTED
+    elif name in ("withdraw", "mark_lost"):
+        approval.decision = Decision.WITHDRAWN
+    else:  # pragma: no cover - no other transition leaves pending_approval
+        return approval
+    approval.decided_by = actor
+    approval.decided_at = now
+    approval.reason = reason
+    approval.save()
+    if name == "approve":
+        # Same transaction: a rolled-back approval leaves no handoff and no commission credit.
+        handoffs_create_for_approval(approval=approval)
+    return approval
