@@ -3,8 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 PORT ?= 8000
 HOST ?= 127.0.0.1
-UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-RUN := $(UV) run --frozen --no-sync
+# Quoted everywhere: the clone's path may contain spaces.
+UV := $(shell command -v uv 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
+RUN := "$(UV)" run --frozen --no-sync
 DEMO_SECRET := whsec_ZGVtby1yZWNlaXZlci1zZWNyZXQtZm9yLWNsb3NlZHdvbg==
 TEST_SECRET := test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-closedwon
 
@@ -18,26 +19,37 @@ RUN_ENV := PYTHONUNBUFFERED=1 DEBUG=1 DEMO_RECEIVER=1 PORT=$(PORT) HOST=$(HOST) 
 
 # Tests: production mode (DEBUG off) against DATABASE_URL / CELERY_BROKER_URL, which
 # default to the local PostgreSQL and Redis.
-TEST_ENV := SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET)} SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 \
+TEST_ENV := CLOSEDWON_ENV_FILE=/dev/null SECRET_KEY=$${SECRET_KEY:-$(TEST_SECRET)} SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 \
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/closedwon} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} \
-	STATIC_ROOT=$(CURDIR)/var/test-static DJANGO_ALLOW_ASYNC_UNSAFE=true
+	STATIC_ROOT="$(CURDIR)/var/test-static" DJANGO_ALLOW_ASYNC_UNSAFE=true
 
-.PHONY: run test env dev-env lint typecheck bench graph clean
+.PHONY: run test env dev-env uv port-free lint typecheck bench graph clean
 
-$(UV):
-	@echo "uv not found: bootstrapping it into .tools/ with pip…"
-	$(PYTHON) -m venv .tools
-	.tools/bin/pip install --quiet uv
+uv:
+	@if [ ! -x "$(UV)" ]; then \
+		echo "uv not found: bootstrapping it into .tools/ with pip…"; \
+		$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv; \
+	fi
 
-env: $(UV)
-	$(UV) sync --frozen --no-dev --inexact
+env: uv
+	"$(UV)" sync --frozen --no-dev --inexact
 
-dev-env: $(UV)
-	$(UV) sync --frozen
+dev-env: uv
+	"$(UV)" sync --frozen
+
+# A local .env for the embedded default: a generated SECRET_KEY and DEBUG=1, so every
+# manage.py command in the README also works from a second terminal. Never overwritten.
+.env:
+	@$(PYTHON) -c "import secrets; print('DEBUG=1'); print('SECRET_KEY=' + secrets.token_urlsafe(50))" > .env
+	@echo "Wrote .env (DEBUG=1 and a generated SECRET_KEY) for manage.py commands."
+
+port-free:
+	@$(PYTHON) -c "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); r = s.connect_ex(('$(HOST)', $(PORT))); s.close(); sys.exit(0 if r else 1)" \
+		|| { echo "Port $(PORT) on $(HOST) is busy: stop what uses it, or run e.g. make run PORT=8001"; exit 1; }
 
 ## make run: set up and run web + worker + beat on the embedded default (Ctrl-C stops all)
-run: env
+run: port-free env .env
 	@$(RUN_ENV) $(RUN) python manage.py migrate --noinput
 	@$(RUN_ENV) $(RUN) python manage.py seed_demo
 	@echo ""

@@ -9,6 +9,8 @@ Two shapes are supported:
   servers needed;
 * production: ``DATABASE_URL=postgres://…`` and ``CELERY_BROKER_URL=redis://…``,
   ``DEBUG`` off, a real ``SECRET_KEY`` (refuses to start without one).
+
+A ``.env`` file beside ``manage.py`` is read first (python-dotenv); the environment wins.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A local .env (written by `make run`: a generated SECRET_KEY and DEBUG=1) lets every
+# `manage.py` command work from a second terminal. Variables already set in the
+# environment win, so production and CI are configured by their environment alone.
+load_dotenv(os.environ.get("CLOSEDWON_ENV_FILE", BASE_DIR / ".env"), override=False)
 DATA_DIR = Path(os.environ.get("CLOSEDWON_DATA_DIR", BASE_DIR / "var"))
 
 
@@ -140,7 +147,7 @@ AUTHENTICATION_BACKENDS = ["closedwon.auth.OneQueryModelBackend"]
 # database: one query less on every signed-in request, nothing lost on a cache flush.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/pipeline/"
+LOGIN_REDIRECT_URL = "/signed-in/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- i18n ---------------------------------------------------------------------------
@@ -179,14 +186,23 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Email --------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The embedded default writes each e-mail to a file under var/mail/ (one file per message)
+# instead of printing it: printed by a Celery worker, every line of it became a WARNING.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.filebased.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "closedwon <noreply@closedwon.local>")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 
 # --- Celery -------------------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+# "localhost" names the (ignored) host so kombu does not warn about a missing one.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://localhost/"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):
@@ -219,6 +235,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
+# Anything a task prints is informational, not a warning.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_TIMEZONE = TIME_ZONE

@@ -6,6 +6,7 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("signed-in/", views.signed_in, name="signed_in"),
     path("pipeline/", views.pipeline, name="pipeline"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("opportunities/", views.opportunity_list, name="deal-list"),

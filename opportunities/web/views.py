@@ -134,6 +134,15 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("pipeline")
 
 
+@login_required
+def signed_in(request: HttpRequest) -> HttpResponse:
+    """Where a sign-in without ``?next=`` lands: RevOps on their approval queue in the
+    admin, reps on their board."""
+    if policies.is_revops(request.user) and request.user.is_staff:
+        return redirect("admin:opportunities_closedwonapproval_changelist")
+    return redirect("pipeline")
+
+
 @reader
 @require_GET
 def pipeline(request: HttpRequest) -> HttpResponse:

@@ -25,6 +25,8 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
             "DJANGO_ALLOW_ASYNC_UNSAFE",
         )
     }
+    # A developer's local .env (written by make run) must not leak into these checks.
+    base.setdefault("CLOSEDWON_ENV_FILE", os.devnull)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -82,5 +84,5 @@ def test_sqlite_default_uses_wal_immediate_transactions_and_a_busy_timeout(tmp_p
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["IMMEDIATE", "wal", "20000", "filesystem://"]
+    assert result.stdout.split() == ["IMMEDIATE", "wal", "20000", "filesystem://localhost/"]
     assert (tmp_path / "broker" / "queue").is_dir()
