@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("closedwon.api_urls")),
     path("demo/receiver/", include("handoffs.receiver_urls")),
+    path("documents/", include("documents.web.urls")),
     path("", include("opportunities.urls")),
 ]
