@@ -174,13 +174,15 @@ def parse(body: bytes) -> EnvelopeEvent:
 
 
 def _parse_docusign(inner: dict[str, Any]) -> EnvelopeEvent:
-    summary = inner.get("envelopeSummary") if isinstance(inner.get("envelopeSummary"), dict) else {}
+    raw_summary = inner.get("envelopeSummary")
+    summary: dict[str, Any] = raw_summary if isinstance(raw_summary, dict) else {}
     envelope_id = str(inner.get("envelopeId") or summary.get("envelopeId") or "").strip()
     if not envelope_id or len(envelope_id) > 100:
         raise _invalid("data.envelopeId is required.", "data.envelopeId")
     status = _status(summary.get("status"))
     opportunity_id = None
-    custom = summary.get("customFields") if isinstance(summary.get("customFields"), dict) else {}
+    raw_custom = summary.get("customFields")
+    custom: dict[str, Any] = raw_custom if isinstance(raw_custom, dict) else {}
     for field in custom.get("textCustomFields") or []:
         if isinstance(field, dict) and field.get("name") == "opportunity_id":
             opportunity_id = _opportunity_id(field.get("value"))

@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .storage import DocumentStorage
+
 
 class DocumentKind(models.TextChoices):
     SIGNED_CONTRACT = "signed_contract", "Signed contract"
@@ -40,19 +42,13 @@ def document_path(instance: Document, filename: str) -> str:
     return f"opportunities/{instance.opportunity_id}/{instance.uid.hex}/{filename}"
 
 
-def _document_storage():  # a callable: tests may swap STORAGES["documents"]
-    from django.core.files.storage import storages
-
-    return storages["documents"]
-
-
 class Document(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     opportunity = models.ForeignKey(
         "opportunities.Opportunity", on_delete=models.PROTECT, related_name="documents"
     )
     kind = models.CharField(max_length=32, choices=DocumentKind.choices)
-    file = models.FileField(upload_to=document_path, storage=_document_storage, max_length=500)
+    file = models.FileField(upload_to=document_path, storage=DocumentStorage(), max_length=500)
     name = models.CharField(max_length=200, help_text="The sanitised original file name.")
     size = models.PositiveBigIntegerField(help_text="Bytes.")
     content_type = models.CharField(max_length=100, help_text="Detected from the content.")

@@ -97,7 +97,8 @@ def document_attach(
         with transaction.atomic():
             document.save()
     except BaseException:
-        document.file.storage.delete(document.file.name)
+        if document.file.name:
+            document.file.storage.delete(document.file.name)
         raise
     return document
 

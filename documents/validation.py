@@ -18,6 +18,8 @@ from typing import IO
 import filetype
 from django.conf import settings
 
+from opportunities.errors import InvalidInput
+
 from .errors import FileTooLarge, FileTypeNotAllowed
 
 ALLOWED_TYPES: dict[str, str] = {
@@ -46,17 +48,28 @@ def _field_error(code: str, message: str) -> list[dict[str, str]]:
     return [{"code": code, "field": "file", "message": message}]
 
 
-def clean_name(raw: str, extension: str) -> str:
-    """A display and storage name: no path, no control or shell characters, at most
-    :data:`NAME_MAX` characters, ending in the extension of the detected type.
+class InvalidFileName(InvalidInput):
+    title = "The file name is not acceptable"
 
-    ``../../etc/passwd.pdf`` → ``passwd.pdf``; ``a\\x00b.pdf`` → ``ab.pdf``; an empty
-    result becomes ``document.<ext>``.
+
+def clean_name(raw: str, extension: str) -> str:
+    """A display and storage name: at most :data:`NAME_MAX` characters, letters, digits
+    and ``. _ - ( )`` and spaces only (others become ``_``), ending in the extension of
+    the detected type (``Report (final).PDF`` → ``Report (final).pdf``).
+
+    A name with a path separator (``/``, ``\\``) or a control character is refused,
+    not repaired: raises :class:`InvalidFileName` (400, error code
+    ``invalid_file_name``). An empty name becomes ``document.<ext>``.
     """
     text = unicodedata.normalize("NFC", str(raw or ""))
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
-    text = text.replace("\\", "/").rsplit("/", 1)[-1]
-    stem, _dot, _ext = text.rpartition(".") if "." in text else (text, "", "")
+    if "/" in text or "\\" in text or any(unicodedata.category(ch)[0] == "C" for ch in text):
+        raise InvalidFileName(
+            "The file name contains a path separator or a control character.",
+            errors=_field_error(
+                "invalid_file_name", "Rename the file: no slashes or control characters."
+            ),
+        )
+    stem = text.rsplit(".", 1)[0] if "." in text else text
     stem = _UNSAFE.sub("_", stem).strip(" ._-")
     stem = stem[: NAME_MAX - len(extension) - 1] or "document"
     return f"{stem}.{extension}"
@@ -65,12 +78,14 @@ def clean_name(raw: str, extension: str) -> str:
 def check_upload(file: IO[bytes], *, name: str, size: int | None = None) -> CheckedFile:
     """Check an uploaded file and return its safe name, detected type, size and SHA-256.
 
-    ``file`` is read from the start (and rewound). Raises :class:`FileTooLarge` (413,
+    ``file`` is read from the start (and rewound). Raises :class:`InvalidFileName` (400)
+    for a name with a path separator or control character; :class:`FileTooLarge` (413,
     ``file_too_large``) above ``DOCUMENT_MAX_BYTES``; :class:`FileTypeNotAllowed`
     (415, ``file_type_not_allowed``) for an empty file or anything that is not a PDF,
     PNG or JPEG by content.
     """
     limit = max_bytes()
+    clean_name(os.fspath(name) if name else "", "pdf")  # refuse a bad name before reading
     if size is not None and size > limit:
         raise FileTooLarge(
             f"The file is {size} bytes; the limit is {limit} bytes.",
