@@ -73,3 +73,11 @@ def simple_event(envelope_id: str, status: str, opportunity_id: int, pdf: bytes 
     if pdf is not None:
         event["document"] = {"name": "contract.pdf", "content_base64": base64.b64encode(pdf).decode()}
     return json.dumps(event).encode()
+
+
+@pytest.fixture
+def api():
+    """``api(user)`` → an APIClient with a knox token; ``api(None)`` → anonymous."""
+    from tests.api.conftest import client_for
+
+    return client_for
