@@ -68,10 +68,15 @@ def docusign_headers(body: bytes, key: str = DOCUSIGN_KEY) -> dict[str, str]:
     return {"HTTP_X_DOCUSIGN_SIGNATURE_1": base64.b64encode(digest).decode()}
 
 
-def simple_event(envelope_id: str, status: str, opportunity_id: int, pdf: bytes | None = None) -> bytes:
+def simple_event(
+    envelope_id: str, status: str, opportunity_id: int, pdf: bytes | None = None
+) -> bytes:
     event: dict = {"envelope_id": envelope_id, "status": status, "opportunity_id": opportunity_id}
     if pdf is not None:
-        event["document"] = {"name": "contract.pdf", "content_base64": base64.b64encode(pdf).decode()}
+        event["document"] = {
+            "name": "contract.pdf",
+            "content_base64": base64.b64encode(pdf).decode(),
+        }
     return json.dumps(event).encode()
 
 

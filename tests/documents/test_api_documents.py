@@ -121,7 +121,9 @@ def test_removal_is_refused_while_pending_or_won(api, rep, pdf):
         assert Document.objects.get(pk=doc_id).removed_at is None
 
 
-def test_the_owner_removes_before_submitting_and_the_file_stays(api, rep, rep2, deal, pdf, local_documents):
+def test_the_owner_removes_before_submitting_and_the_file_stays(
+    api, rep, rep2, deal, pdf, local_documents
+):
     doc_id = upload(api(rep), deal, pdf).json()["id"]
     problem(api(rep2).delete(f"/api/v1/documents/{doc_id}/"), 403, "permission_denied")
     assert api(rep).delete(f"/api/v1/documents/{doc_id}/").status_code == 204

@@ -72,7 +72,11 @@ def test_a_replayed_webhook_id_does_nothing_twice(deal, pdf):
     "headers",
     [
         {},
-        {"HTTP_WEBHOOK_ID": "m", "HTTP_WEBHOOK_TIMESTAMP": "1", "HTTP_WEBHOOK_SIGNATURE": "v1,AAAA"},
+        {
+            "HTTP_WEBHOOK_ID": "m",
+            "HTTP_WEBHOOK_TIMESTAMP": "1",
+            "HTTP_WEBHOOK_SIGNATURE": "v1,AAAA",
+        },
         {"HTTP_WEBHOOK_ID": "m", "HTTP_WEBHOOK_TIMESTAMP": "nan", "HTTP_WEBHOOK_SIGNATURE": "junk"},
         {"HTTP_X_DOCUSIGN_SIGNATURE_1": "bm90IHRoZSByaWdodCBobWFj"},
     ],
@@ -134,7 +138,9 @@ def test_docusign_connect_hmac_and_shape(deal, pdf):
 
 
 def test_a_signed_but_unusable_event_is_400_and_recorded(deal):
-    body = json.dumps({"envelope_id": "env-5", "status": "completed", "opportunity_id": deal.pk}).encode()
+    body = json.dumps(
+        {"envelope_id": "env-5", "status": "completed", "opportunity_id": deal.pk}
+    ).encode()
     problem(post(body, standard_headers(body, "msg_5")), 400, "invalid")
     body2 = simple_event("env-5", "completed", deal.pk, b"not a pdf at all")
     problem(post(body2, standard_headers(body2, "msg_6")), 415, "file_type_not_allowed")
@@ -164,7 +170,12 @@ def _pending(rep):
 def test_a_declined_envelope_withdraws_the_pending_request_relying_on_it(rep):
     deal = _pending(rep)
     body = json.dumps(
-        {"envelope_id": "env-9", "status": "declined", "opportunity_id": deal.pk, "reason": "Wrong price"}
+        {
+            "envelope_id": "env-9",
+            "status": "declined",
+            "opportunity_id": deal.pk,
+            "reason": "Wrong price",
+        }
     ).encode()
     response = post(body, standard_headers(body, "msg_9"))
     assert response.status_code == 200, response.content
@@ -183,7 +194,9 @@ def test_a_voided_envelope_keeps_a_request_with_another_signed_contract(rep, pdf
     deal = _pending(rep)
     first = simple_event("env-10", "completed", deal.pk, pdf)
     assert post(first, standard_headers(first, "msg_10")).status_code == 200
-    body = json.dumps({"envelope_id": "env-11", "status": "voided", "opportunity_id": deal.pk}).encode()
+    body = json.dumps(
+        {"envelope_id": "env-11", "status": "voided", "opportunity_id": deal.pk}
+    ).encode()
     assert post(body, standard_headers(body, "msg_11")).status_code == 200
     deal.refresh_from_db()
     assert deal.stage == "pending_approval"

@@ -19,7 +19,9 @@ URL = "/api/v1/evidence-requirements/"
 
 
 def test_revops_require_a_signed_contract_from_50000(api, revops, rep):
-    response = api(revops).post(URL, {"kind": "signed_contract", "min_amount": "50000"}, format="json")
+    response = api(revops).post(
+        URL, {"kind": "signed_contract", "min_amount": "50000"}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["min_amount"] == "50000.00"
     assert [r["kind"] for r in api(rep).get(URL).json()] == ["signed_contract"]
@@ -41,9 +43,9 @@ def test_the_checklist_turns_green_when_the_contract_is_uploaded(api, rep):
     big = ready_deal(rep, amount=Decimal("60000"))
     small = ready_deal(rep, amount=Decimal("1000"))
     requirements, present = evidence_facts([big.pk, small.pk])
-    assert [u.as_dict()["code"] for u in evidence_unmet(requirements, present[big.pk], big.amount)] == [
-        "evidence_required"
-    ]
+    assert [
+        u.as_dict()["code"] for u in evidence_unmet(requirements, present[big.pk], big.amount)
+    ] == ["evidence_required"]
     assert evidence_unmet(requirements, present[small.pk], small.amount) == []
     from documents.samples import sample_pdf
 
@@ -62,8 +64,13 @@ def test_facts_take_two_queries_for_a_page_of_deals(rep, django_assert_num_queri
     deals = [ready_deal(rep) for _ in range(5)]
     for deal in deals[:3]:
         Document.objects.create(
-            opportunity=deal, kind="purchase_order", file="x", name="x.pdf", size=1,
-            content_type="application/pdf", sha256="0" * 64,
+            opportunity=deal,
+            kind="purchase_order",
+            file="x",
+            name="x.pdf",
+            size=1,
+            content_type="application/pdf",
+            sha256="0" * 64,
         )
     Document.objects.filter(opportunity=deals[2]).update(esign_status="voided")
     with django_assert_num_queries(2):

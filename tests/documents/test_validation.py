@@ -11,7 +11,11 @@ from documents.samples import sample_pdf
 from documents.validation import InvalidFileName, check_upload, clean_name
 from tests.documents.conftest import PNG
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
+JPEG = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    + b"\x00" * 64
+    + b"\xff\xd9"
+)
 
 
 def check(data: bytes, name: str = "file.pdf"):
@@ -74,7 +78,15 @@ def test_it_accepts_exactly_the_limit(settings):
 
 
 @pytest.mark.parametrize(
-    "name", ["../../etc/passwd.pdf", "a/b.pdf", "..\\win.pdf", "a\x00b.pdf", "bell\x07.pdf", "rtl\u202egpj.pdf"]
+    "name",
+    [
+        "../../etc/passwd.pdf",
+        "a/b.pdf",
+        "..\\win.pdf",
+        "a\x00b.pdf",
+        "bell\x07.pdf",
+        "rtl\u202egpj.pdf",
+    ],
 )
 def test_it_refuses_names_with_separators_or_control_characters(name):
     with pytest.raises(InvalidFileName) as exc:
@@ -84,7 +96,7 @@ def test_it_refuses_names_with_separators_or_control_characters(name):
 
 
 def test_it_sanitises_other_characters():
-    assert clean_name("quote\"s <&> ;rm -rf.pdf", "pdf") == "quote_s _ _rm -rf.pdf"
+    assert clean_name('quote"s <&> ;rm -rf.pdf', "pdf") == "quote_s _ _rm -rf.pdf"
     assert clean_name("", "png") == "document.png"
     assert clean_name("...", "pdf") == "document.pdf"
     assert len(clean_name("x" * 500 + ".pdf", "pdf")) <= 150
