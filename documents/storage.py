@@ -54,5 +54,5 @@ class DocumentStorage(Storage):
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         return self._target().get_available_name(name, max_length=max_length)
 
-    def generate_filename(self, filename: str) -> str:
+    def generate_filename(self, filename: Any) -> str:
         return self._target().generate_filename(filename)

@@ -52,4 +52,5 @@ def test_a_rep_uploads_a_po_on_the_deal_page(page: Page, live_server, tmp_path):
     with page.expect_download() as download:
         item.get_by_role("link", name="PO-4711.pdf").click()
     assert download.value.suggested_filename == "PO-4711.pdf"
-    assert open(download.value.path(), "rb").read() == po.read_bytes()
+    with open(download.value.path(), "rb") as saved:
+        assert saved.read() == po.read_bytes()

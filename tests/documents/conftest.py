@@ -54,7 +54,7 @@ def deal(rep):
 def standard_headers(body: bytes, msg_id: str, secret: str = WHSEC) -> dict[str, str]:
     import datetime as dt
 
-    now = dt.datetime.now(tz=dt.timezone.utc)
+    now = dt.datetime.now(tz=dt.UTC)
     signature = Webhook(secret).sign(msg_id, now, body.decode())
     return {
         "HTTP_WEBHOOK_ID": msg_id,
