@@ -24,7 +24,7 @@ def test_revops_require_a_signed_contract_from_50000(api, revops, rep):
     )
     assert response.status_code == 201, response.content
     assert response.json()["min_amount"] == "50000.00"
-    assert [r["kind"] for r in api(rep).get(URL).json()] == ["signed_contract"]
+    assert [r["kind"] for r in api(rep).get(URL).json()["results"]] == ["signed_contract"]
     problem(api(rep).post(URL, {"kind": "purchase_order"}, format="json"), 403, "permission_denied")
     problem(api(revops).post(URL, {"kind": "selfie"}, format="json"), 400, "invalid")
     problem(
