@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "opportunities",
     "handoffs",
+    "documents",
     "api",
 ]
 
@@ -164,7 +165,7 @@ SITE_URL = os.environ.get("SITE_URL", "")
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -175,6 +176,68 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Evidence documents ---------------------------------------------------------------
+# Private files: never under STATIC/MEDIA URLs; read back only through the download views.
+# Local folder under the data folder by default; S3-compatible storage (django-storages)
+# when DOCUMENT_STORAGE_URL=s3://bucket/prefix?endpoint_url=…&region=… or the usual
+# AWS_STORAGE_BUCKET_NAME (+ AWS_S3_ENDPOINT_URL, AWS_S3_REGION_NAME, credentials from
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY as boto3 reads them) is set.
+DOCUMENT_STORAGE_URL = os.environ.get("DOCUMENT_STORAGE_URL", "")
+DOCUMENT_ROOT = Path(os.environ.get("DOCUMENT_ROOT") or DATA_DIR / "documents")
+
+
+def _document_storage(url: str) -> dict[str, object]:
+    from urllib.parse import parse_qs, urlsplit
+
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ImproperlyConfigured(
+                "DOCUMENT_STORAGE_URL must look like s3://bucket/prefix?endpoint_url=…&region=…"
+            )
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        options: dict[str, object] = {
+            "bucket_name": parts.netloc,
+            "location": parts.path.strip("/"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        }
+        if query.get("endpoint_url"):
+            options["endpoint_url"] = query["endpoint_url"]
+        if query.get("region"):
+            options["region_name"] = query["region"]
+        return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+    if os.environ.get("AWS_STORAGE_BUCKET_NAME"):
+        # django-storages reads the AWS_* settings below.
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"default_acl": None, "file_overwrite": False},
+        }
+    return {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # Never served by URL (no base_url is used): only through the download views.
+        "OPTIONS": {"location": str(DOCUMENT_ROOT)},
+    }
+
+
+STORAGES["documents"] = _document_storage(DOCUMENT_STORAGE_URL)
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or None
+AWS_LOCATION = os.environ.get("AWS_LOCATION", "")
+# Largest accepted document in bytes (uploads and e-signature PDFs): 20 MB by default.
+DOCUMENT_MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+# How long a signed download link (approval snapshot, billing payload) keeps working.
+DOCUMENT_LINK_TTL_HOURS = float(os.environ.get("DOCUMENT_LINK_TTL_HOURS", "168"))
+# The public origin (https://crm.example.com) used to make links absolute in payloads
+# sent to other systems; empty: links are relative paths.
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
+# E-signature inbound: a Standard Webhooks secret (whsec_…) and/or the DocuSign Connect
+# HMAC key. A scheme whose secret is empty refuses every call.
+ESIGN_WEBHOOK_SECRET = os.environ.get("ESIGN_WEBHOOK_SECRET", "")
+ESIGN_DOCUSIGN_HMAC_KEY = os.environ.get("ESIGN_DOCUSIGN_HMAC_KEY", "")
 
 # --- Cache --------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

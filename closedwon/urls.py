@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/v1/", include("closedwon.api_urls")),
     path("demo/receiver/", include("handoffs.receiver_urls")),
     path("", include("opportunities.web.urls")),
+    path("documents/", include("documents.web.urls")),
 ]

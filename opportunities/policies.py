@@ -74,6 +74,15 @@ EXTRA_APP_PERMS: dict[str, dict[str, tuple[str, ...]]] = {
             "view_demoreceipt",
         ),
     },
+    # documents/migrations/0002_roles grants the same.
+    "documents": {
+        "rep": ("view_document", "view_evidencerequirement"),
+        "revops": (
+            "add_evidencerequirement",
+            "delete_evidencerequirement",
+            "view_inboundevent",
+        ),
+    },
 }
 
 

@@ -7,13 +7,18 @@ exactly the status — and for errors the problem ``code`` — of SPEC §2/§4.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
+from documents.models import EvidenceRequirement
+from documents.samples import sample_pdf
+from documents.services import document_attach
 from handoffs.models import Handoff, HandoffStatus
 from opportunities import services
 from opportunities.stages import Source, Stage
@@ -34,6 +39,7 @@ class Case:
     expect: dict[str, tuple[int, str | None]]
     body: Callable[[dict[str, Any]], Any] | None = None
     needs: str = "deal"
+    multipart: bool = False
 
 
 ANON = {"anonymous": (401, "not_authenticated")}
@@ -167,6 +173,56 @@ CASES: dict[str, Case] = {
         needs="delivered_handoff",
     ),
     "schema": Case("get", lambda w: "/api/v1/schema/", ANON),
+    "documents list": Case(
+        "get", lambda w: f"/api/v1/opportunities/{w['deal'].pk}/documents/", ANON
+    ),
+    "document upload": Case(
+        "post",
+        lambda w: f"/api/v1/opportunities/{w['deal'].pk}/documents/",
+        {**CREATED, **ANON, "other_rep": (403, "permission_denied")},
+        lambda w: {
+            "kind": "purchase_order",
+            "file": SimpleUploadedFile("po.pdf", sample_pdf(["PO"])),
+        },
+        multipart=True,
+    ),
+    "document get": Case("get", lambda w: f"/api/v1/documents/{w['document'].pk}/", ANON),
+    "document remove": Case(
+        "delete",
+        lambda w: f"/api/v1/documents/{w['document'].pk}/",
+        {
+            **ANON,
+            "owner": (204, None),
+            "other_rep": (403, "permission_denied"),
+            "revops": (204, None),
+            "admin": (204, None),
+        },
+    ),
+    "document download": Case(
+        "get", lambda w: f"/api/v1/documents/{w['document'].pk}/download/", ANON
+    ),
+    "evidence requirements list": Case("get", lambda w: "/api/v1/evidence-requirements/", ANON),
+    "evidence requirement create": Case(
+        "post",
+        lambda w: "/api/v1/evidence-requirements/",
+        {**REVOPS_ONLY, "revops": (201, None), "admin": (201, None)},
+        lambda w: {"kind": "signed_contract", "min_amount": "50000"},
+    ),
+    "evidence requirement get": Case(
+        "get", lambda w: f"/api/v1/evidence-requirements/{w['requirement'].pk}/", ANON
+    ),
+    "evidence requirement delete": Case(
+        "delete",
+        lambda w: f"/api/v1/evidence-requirements/{w['requirement'].pk}/",
+        {**REVOPS_ONLY, "revops": (204, None), "admin": (204, None)},
+    ),
+    # Signed by the sender, not by a user: unsigned is 401 whoever is signed in.
+    "inbound esign": Case(
+        "post",
+        lambda w: "/api/v1/inbound/esign/",
+        {role: (401, "not_authenticated") for role in ROLES},
+        lambda w: {"envelope_id": "e", "status": "completed", "opportunity_id": 1},
+    ),
 }
 
 
@@ -178,6 +234,14 @@ def _world(case: Case, rep, revops2) -> dict[str, Any]:
         "contact": ContactFactory(account=deal.account),
         "product": ProductFactory(),
     }
+    world["requirement"] = EvidenceRequirement.objects.create(kind="order_form")
+    world["document"] = document_attach(
+        opportunity=deal,
+        actor=rep,
+        kind="other",
+        file=io.BytesIO(sample_pdf(["x"])),
+        name="x.pdf",
+    )
     if case.needs != "deal":
         pending = ready_deal(rep)
         services.opportunity_transition(
@@ -199,6 +263,17 @@ def _world(case: Case, rep, revops2) -> dict[str, Any]:
     return world
 
 
+@pytest.fixture(autouse=True)
+def _documents_in_tmp(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "documents")},
+        },
+    }
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("name", list(CASES))
 def test_endpoint_by_role(name, role, request, api, rep, rep2, revops, revops2, admin_user):
@@ -208,7 +283,9 @@ def test_endpoint_by_role(name, role, request, api, rep, rep2, revops, revops2, 
     client = api(user)
 
     kwargs: dict[str, Any] = {}
-    if case.body is not None:
+    if case.multipart:
+        kwargs = {"data": case.body(world), "format": "multipart"}
+    elif case.body is not None:
         kwargs = {"data": json.dumps(case.body(world)), "content_type": "application/json"}
     response = getattr(client, case.method)(case.path(world), **kwargs)
 

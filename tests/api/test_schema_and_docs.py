@@ -33,6 +33,16 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/handoffs/"),
     ("post", "/api/v1/handoffs/{id}/retry/"),
     ("post", "/api/v1/handoffs/{id}/complete/"),
+    ("get", "/api/v1/opportunities/{id}/documents/"),
+    ("post", "/api/v1/opportunities/{id}/documents/"),
+    ("get", "/api/v1/documents/{id}/"),
+    ("delete", "/api/v1/documents/{id}/"),
+    ("get", "/api/v1/documents/{id}/download/"),
+    ("get", "/api/v1/evidence-requirements/"),
+    ("post", "/api/v1/evidence-requirements/"),
+    ("get", "/api/v1/evidence-requirements/{id}/"),
+    ("delete", "/api/v1/evidence-requirements/{id}/"),
+    ("post", "/api/v1/inbound/esign/"),
 }
 
 

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from documents.demo import demo_requirement_ensure, demo_signed_contract_attach
 from opportunities import services
 from opportunities.management.commands.create_user import ensure_user
 from opportunities.models import Account, Contact, LineItem, Opportunity, Product
@@ -107,6 +108,7 @@ class Command(BaseCommand):
         users = self._users()
         products = self._products()
         accounts = self._accounts(rng, users)
+        demo_requirement_ensure(actor=users["rita"])
         wanted = max(0, options["deals"])
         existing = Opportunity.objects.filter(owner__in=[users["alice"], users["bob"]]).count()
         missing = max(0, wanted - existing)
@@ -266,6 +268,8 @@ class Command(BaseCommand):
                             },
                         )
                     )
+                if stage in (Stage.PENDING_APPROVAL, Stage.CLOSED_WON):
+                    demo_signed_contract_attach(opportunity=opp)
                 for name, actor, params in path:
                     services.opportunity_transition(
                         opportunity=opp, name=name, actor=actor, source=Source.SYSTEM, **params
