@@ -12,8 +12,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .models import DocumentKind
-
 EVIDENCE_REQUIRED = "evidence_required"
 FIELD = "documents"
 
@@ -26,6 +24,7 @@ class RequirementFacts:
     id: int
     kind: str
     min_amount: Decimal | None
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,9 @@ def evidence_unmet(
     ``documents``, the ``kind`` and a message for the rep.
     """
     missing: dict[str, Decimal | None] = {}
+    labels: dict[str, str] = {}
     for requirement in requirements:
+        labels.setdefault(requirement.kind, requirement.label or requirement.kind.replace("_", " "))
         if requirement.kind in present_kinds or not applies(requirement, amount_reporting):
             continue
         # Several requirements of one kind: report the lowest threshold that binds
@@ -77,7 +78,7 @@ def evidence_unmet(
                 missing[requirement.kind] = threshold
     out = []
     for kind in sorted(missing):
-        label = DocumentKind(kind).label if kind in DocumentKind.values else kind
+        label = labels[kind]
         threshold = missing[kind]
         message = f"Attach the {label.lower()}."
         if threshold is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from .models import Document, EnvelopeStatus, EvidenceRequirement
+from .models import Document, DocumentKind, EnvelopeStatus, EvidenceRequirement
 from .rules import RequirementFacts
 from .signing import signed_download_url
 
@@ -39,7 +39,9 @@ def document_get(document_id: Any) -> Document | None:
 
 def evidence_requirements() -> list[RequirementFacts]:
     return [
-        RequirementFacts(id=r.pk, kind=r.kind, min_amount=r.min_amount)
+        RequirementFacts(
+            id=r.pk, kind=r.kind, min_amount=r.min_amount, label=str(DocumentKind(r.kind).label)
+        )
         for r in EvidenceRequirement.objects.order_by("kind", "min_amount", "id")
     ]
 
@@ -51,8 +53,16 @@ def evidence_facts(
     queries whatever their number: the configured requirements, and the kinds of each
     opportunity's active documents (every id is a key, with an empty set when it has
     none)."""
-    ids = list(dict.fromkeys(int(i) for i in opportunity_ids))
     requirements = evidence_requirements()
+    return requirements, document_kinds(opportunity_ids) if requirements else {
+        int(i): frozenset() for i in opportunity_ids
+    }
+
+
+def document_kinds(opportunity_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    """The kinds of each opportunity's active documents (not removed, not from a declined
+    or voided envelope), one query; every id is a key."""
+    ids = list(dict.fromkeys(int(i) for i in opportunity_ids))
     present: dict[int, set[str]] = defaultdict(set)
     if ids:
         rows = (
@@ -62,7 +72,7 @@ def evidence_facts(
         )
         for opportunity_id, kind in rows:
             present[opportunity_id].add(kind)
-    return requirements, {i: frozenset(present.get(i, ())) for i in ids}
+    return {i: frozenset(present.get(i, ())) for i in ids}
 
 
 def documents_snapshot(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from documents.rules import applies
+
 from ..stages import FIELD_LABELS
-from .rules import Code, Unmet
+from .rules import Code, GateFacts, Unmet
 
 CHECKLIST: list[tuple[str, tuple[str, ...]]] = [
     ("Account", (Code.ACCOUNT_REQUIRED,)),
@@ -31,9 +33,13 @@ CHECKLIST: list[tuple[str, tuple[str, ...]]] = [
 
 
 def checklist(
-    unmet: Iterable[Unmet], configured: Iterable[tuple[str, str]] = ()
+    unmet: Iterable[Unmet],
+    configured: Iterable[tuple[str, str]] = (),
+    facts: GateFacts | None = None,
 ) -> list[dict[str, Any]]:
-    """Every Closed-Won requirement, met or not, with the gate's own messages."""
+    """Every Closed-Won requirement, met or not, with the gate's own messages; with
+    ``facts``, a row per evidence document RevOps require of this deal (``upload_kind``
+    names the kind, so the page can offer the upload right there)."""
     unmet = list(unmet)
     rows: list[dict[str, Any]] = []
     for label, codes in CHECKLIST:
@@ -60,4 +66,20 @@ def checklist(
                 "messages": [u.message for u in hits],
             }
         )
+    if facts is not None:
+        kinds: dict[str, str] = {}
+        for requirement in facts.evidence_requirements:
+            if applies(requirement, facts.amount_reporting):
+                kinds.setdefault(requirement.kind, requirement.label or requirement.kind)
+        for kind, label in sorted(kinds.items()):
+            hits = [u for u in unmet if u.field == f"documents.{kind}"]
+            rows.append(
+                {
+                    "label": f"{label} attached",
+                    "met": not hits,
+                    "codes": [Code.EVIDENCE_REQUIRED],
+                    "messages": [u.message for u in hits],
+                    "upload_kind": kind,
+                }
+            )
     return rows

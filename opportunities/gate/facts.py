@@ -18,9 +18,11 @@ from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Q
+from django.db.models import DecimalField, Q, Value
 from django.db.models.functions import Lower, Trim
 from django.utils import timezone
+
+from documents.rules import RequirementFacts
 
 from ..stages import CLAIMING_STAGES, Stage
 from .rules import CLOSED_WON_TARGETS, GateFacts, LineFacts, normalize_key, stages_up_to
@@ -109,6 +111,42 @@ def _contacts(opps: Sequence[Opportunity]) -> dict[int, tuple[int | None, str]]:
     return contacts
 
 
+def _configuration(
+    stages: Sequence[str], closing: bool
+) -> tuple[tuple[tuple[str, str], ...], tuple[RequirementFacts, ...]]:
+    """What RevOps configured: the required fields of ``stages`` and, for Closed-Won, the
+    evidence documents: one query for both (UNION ALL of the two small tables)."""
+    from documents.models import DocumentKind, EvidenceRequirement
+
+    from ..models import StageRequirement
+
+    if not stages:
+        return (), ()
+    fields = StageRequirement.objects.filter(stage__in=stages).values_list(
+        Value("field"), "stage", "field", Value(None, output_field=DecimalField()), "id"
+    )
+    query = fields
+    if closing:
+        query = fields.union(
+            EvidenceRequirement.objects.values_list(
+                Value("evidence"), Value(""), "kind", "min_amount", "id"
+            ),
+            all=True,
+        )
+    configured: list[tuple[str, str]] = []
+    evidence: list[RequirementFacts] = []
+    for source, stage, name, minimum, pk in query:
+        if source == "field":
+            configured.append((stage, name))
+        else:
+            label = DocumentKind(name).label if name in DocumentKind.values else name
+            evidence.append(
+                RequirementFacts(id=pk, kind=name, min_amount=minimum, label=str(label))
+            )
+    evidence.sort(key=lambda r: (r.kind, r.min_amount is not None, r.min_amount or 0, r.id))
+    return tuple(sorted(configured)), tuple(evidence)
+
+
 def gather_facts(
     opportunities: Sequence[Opportunity],
     *,
@@ -122,7 +160,6 @@ def gather_facts(
     ``line_items`` replaces the saved line items of every opportunity given: a form
     evaluates unsaved rows this way (the live checklist).
     """
-    from ..models import StageRequirement
 
     opps = list(opportunities)
     if not opps:
@@ -148,14 +185,12 @@ def gather_facts(
             if pk_:
                 po_claimers[(claim_account, pk_)].add(claimer)
 
-    stages = stages_up_to(target)
-    configured: tuple[tuple[str, str], ...] = ()
-    if stages:
-        configured = tuple(
-            StageRequirement.objects.filter(stage__in=stages)
-            .order_by("stage", "field")
-            .values_list("stage", "field")
-        )
+    configured, requirements = _configuration(stages_up_to(target), closing)
+    present: dict[int, frozenset[str]] = {}
+    if requirements:
+        from documents.selectors import document_kinds
+
+        present = document_kinds([o.pk for o in opps if o.pk is not None])
     today = timezone.localdate()
 
     facts = []
@@ -184,6 +219,9 @@ def gather_facts(
                 and bool(po_claimers.get((opp.account_id, po_key), set()) - {opp.pk}),
                 configured=configured,
                 today=today,
+                evidence_requirements=requirements,
+                evidence_present=present.get(opp.pk, frozenset()) if opp.pk else frozenset(),
+                amount_reporting=opp.amount,
             )
         )
     return facts

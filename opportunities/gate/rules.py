@@ -23,6 +23,7 @@ from typing import Any
 from django.utils import timezone
 
 from core.errors import FieldError
+from documents.rules import RequirementFacts, evidence_unmet
 
 from ..stages import FIELD_LABELS, OPEN_STAGES, STAGE_ORDER, Stage
 
@@ -43,6 +44,8 @@ class Code:
     SEATS_REQUIRED = "seats_required"
     AMOUNT_MISMATCH = "amount_mismatch"
     STAGE_REQUIREMENT = "stage_requirement"
+    # field "documents.<kind>", e.g. documents.signed_contract
+    EVIDENCE_REQUIRED = "evidence_required"
 
 
 # Built-in entry requirements of each open stage; each stage also needs all earlier ones.
@@ -87,6 +90,11 @@ class GateFacts:
     po_number_in_use: bool
     configured: tuple[tuple[str, str], ...]
     today: dt.date = field(default_factory=timezone.localdate)
+    # Evidence documents RevOps require, the kinds the deal has, and its amount in the
+    # reporting currency (None: unknown, so a minimum applies to be safe).
+    evidence_requirements: tuple[RequirementFacts, ...] = ()
+    evidence_present: frozenset[str] = frozenset()
+    amount_reporting: Decimal | None = None
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self)
@@ -98,6 +106,8 @@ def _jsonable(value: Any) -> Any:
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, frozenset | set):
+        return sorted(_jsonable(v) for v in value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.date):
@@ -227,6 +237,12 @@ def _closed_won_rules(facts: GateFacts) -> list[Unmet]:
                     f"(seats × unit price = {total:,.2f}).",
                 )
             )
+    unmet += [
+        Unmet(u.code, f"{u.field}.{u.kind}", u.message)
+        for u in evidence_unmet(
+            facts.evidence_requirements, facts.evidence_present, facts.amount_reporting
+        )
+    ]
     return unmet
 
 

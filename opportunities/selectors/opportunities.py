@@ -67,7 +67,7 @@ def opportunity_checklist(opportunity: Opportunity) -> dict[str, Any]:
     return {
         "passes": not unmet,
         "unmet": [u.as_dict() for u in unmet],
-        "items": gate.checklist(unmet, facts.configured),
+        "items": gate.checklist(unmet, facts.configured, facts),
     }
 
 

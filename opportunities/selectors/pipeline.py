@@ -226,7 +226,7 @@ def checklist_for_values(
     return {
         "passes": not unmet,
         "unmet": [u.as_dict() for u in unmet],
-        "items": gate.checklist(unmet, facts.configured),
+        "items": gate.checklist(unmet, facts.configured, facts),
     }
 
 

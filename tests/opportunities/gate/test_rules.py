@@ -139,3 +139,31 @@ def test_the_checklist_lists_met_and_unmet_requirements():
     by_label = {row["label"]: row for row in rows}
     assert by_label["Contract ID or PO number"]["met"] is False
     assert by_label["Amount"]["met"] is True
+
+
+def test_evidence_the_deal_lacks_is_required_per_kind():
+    from documents.rules import RequirementFacts
+
+    contract = RequirementFacts(
+        id=1, kind="signed_contract", min_amount=Decimal("50000"), label="Signed contract"
+    )
+    po = RequirementFacts(id=2, kind="purchase_order", min_amount=None, label="Purchase order")
+    big = facts(evidence_requirements=(contract, po), amount_reporting=Decimal("60000"))
+    unmet = evidence_only(evaluate(big, Stage.CLOSED_WON))
+    assert [(u.code, u.field) for u in unmet] == [
+        (Code.EVIDENCE_REQUIRED, "documents.purchase_order"),
+        (Code.EVIDENCE_REQUIRED, "documents.signed_contract"),
+    ]
+    small = replace(
+        big, amount_reporting=Decimal("1000"), evidence_present=frozenset({"purchase_order"})
+    )
+    assert evidence_only(evaluate(small, Stage.CLOSED_WON)) == []
+    # An unknown amount in the reporting currency (no rate) is taken as large enough.
+    unknown = replace(small, amount_reporting=None)
+    assert [u.field for u in evaluate(unknown, Stage.CLOSED_WON)] == ["documents.signed_contract"]
+    # Open stages never ask for evidence.
+    assert evaluate(big, Stage.NEGOTIATION) == []
+
+
+def evidence_only(unmet):
+    return [u for u in unmet if u.code == Code.EVIDENCE_REQUIRED]
