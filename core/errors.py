@@ -130,6 +130,12 @@ class ReasonRequired(DomainError):
     title = "A reason is required"
 
 
+class ProductInactive(DomainError):
+    code = "product_inactive"
+    status = 422
+    title = "A retired product cannot be sold"
+
+
 class StageReadOnly(DomainError):
     code = "stage_read_only"
     status = 400

@@ -125,6 +125,32 @@ def can_change(user: Any, opportunity: Opportunity) -> bool:
     return opportunity.owner_id == user.pk and user.has_perm(CHANGE_PERM)
 
 
+SYNC_PERM = "opportunities.sync_records"
+
+
+def can_sync(user: Any) -> bool:
+    """RevOps, or an integration user with ``opportunities.sync_records``: they may write
+    ``external_id`` and reassign the owner of accounts."""
+    return is_revops(user) or bool(
+        user and user.is_authenticated and user.is_active and user.has_perm(SYNC_PERM)
+    )
+
+
+def account_change_error(user: Any, owner_id: int | None) -> errors.DomainError | None:
+    """Why ``user`` may not change an account owned by ``owner_id`` (None: they may).
+    Reps change the accounts they own, and the contacts of those accounts; RevOps and
+    integration users change all."""
+    if not (user and user.is_authenticated and user.is_active):
+        return errors.PermissionDenied("Sign in first.")
+    if can_sync(user):
+        return None
+    if owner_id is not None and owner_id == user.pk:
+        return None
+    return errors.PermissionDenied(
+        "Only the account's owner or RevOps can change this account and its contacts."
+    )
+
+
 def can_create(user: Any) -> bool:
     return bool(
         user

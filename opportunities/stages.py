@@ -195,17 +195,22 @@ EDITABLE_FIELDS = (
     "contract_start_date",
     "term_months",
 )
-# Locked while pending approval and after Closed-Won, line items included. The account is
-# locked too: moving a pending deal to another account would silently break "primary
-# contact on this account" and the per-account PO rule.
+# Locked while pending approval and after Closed-Won, line items included: what RevOps
+# approve and billing receives. The account is locked too: moving a pending deal to
+# another account would silently break "primary contact on this account" and the
+# per-account PO rule. The billing terms (type, contract start, term) are what billing
+# invoices by.
 GATED_FIELDS = (
     "account",
+    "type",
     "amount",
     "currency",
     "close_date",
     "contract_id",
     "po_number",
     "primary_contact",
+    "contract_start_date",
+    "term_months",
 )
 
 

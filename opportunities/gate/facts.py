@@ -147,6 +147,32 @@ def _configuration(
     return tuple(sorted(configured)), tuple(evidence)
 
 
+def _inactive_owners(opps: Sequence[Opportunity]) -> set[int]:
+    """The deactivated owners among ``opps``' owners: none when the owners are joined (the
+    transition service and the lists join them), else one query."""
+    from django.contrib.auth import get_user_model
+
+    from ..models import Opportunity
+
+    inactive: set[int] = set()
+    uncached = set()
+    for opp in opps:
+        if opp.owner_id is None:
+            continue
+        if Opportunity.owner.is_cached(opp):  # type: ignore[attr-defined]
+            if not opp.owner.is_active:
+                inactive.add(opp.owner_id)
+        else:
+            uncached.add(opp.owner_id)
+    if uncached:
+        inactive |= set(
+            get_user_model()
+            .objects.filter(pk__in=uncached, is_active=False)
+            .values_list("pk", flat=True)
+        )
+    return inactive
+
+
 def gather_facts(
     opportunities: Sequence[Opportunity],
     *,
@@ -167,6 +193,7 @@ def gather_facts(
     closing = target in CLOSED_WON_TARGETS
     items = _line_facts(opps, closing, line_items)
     contacts = _contacts(opps)
+    inactive_owners = _inactive_owners(opps) if closing else set()
 
     contract_claimers: dict[str, set[int]] = defaultdict(set)
     po_claimers: dict[tuple[int | None, str], set[int]] = defaultdict(set)
@@ -222,6 +249,7 @@ def gather_facts(
                 evidence_requirements=requirements,
                 evidence_present=present.get(opp.pk, frozenset()) if opp.pk else frozenset(),
                 amount_reporting=opp.amount,
+                owner_active=opp.owner_id not in inactive_owners,
             )
         )
     return facts

@@ -44,6 +44,7 @@ class Code:
     SEATS_REQUIRED = "seats_required"
     AMOUNT_MISMATCH = "amount_mismatch"
     STAGE_REQUIREMENT = "stage_requirement"
+    OWNER_INACTIVE = "owner_inactive"
     # field "documents.<kind>", e.g. documents.signed_contract
     EVIDENCE_REQUIRED = "evidence_required"
 
@@ -92,6 +93,8 @@ class GateFacts:
     today: dt.date = field(default_factory=timezone.localdate)
     # Evidence documents RevOps require, the kinds the deal has, and its amount in the
     # reporting currency (None: unknown, so a minimum applies to be safe).
+    # Nobody is credited or handed off as a deactivated user.
+    owner_active: bool = True
     evidence_requirements: tuple[RequirementFacts, ...] = ()
     evidence_present: frozenset[str] = frozenset()
     amount_reporting: Decimal | None = None
@@ -237,6 +240,14 @@ def _closed_won_rules(facts: GateFacts) -> list[Unmet]:
                     f"(seats × unit price = {total:,.2f}).",
                 )
             )
+    if not facts.owner_active:
+        unmet.append(
+            Unmet(
+                Code.OWNER_INACTIVE,
+                "owner",
+                "The deal's owner is deactivated: RevOps must reassign the deal first.",
+            )
+        )
     unmet += [
         Unmet(u.code, f"{u.field}.{u.kind}", u.message)
         for u in evidence_unmet(

@@ -100,7 +100,12 @@ def parse_line_items(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             {"id": row.get("id"), "product_id": product_id, "seats": seats, "unit_price": price}
         )
     if product_ids:
-        known = set(Product.objects.filter(pk__in=product_ids).values_list("pk", flat=True))
+        known = {
+            pk: (sku, active)
+            for pk, sku, active in Product.objects.filter(pk__in=product_ids).values_list(
+                "pk", "sku", "active"
+            )
+        }
         for index, item in enumerate(parsed):
             if item["product_id"] not in known:
                 errs.append(
@@ -108,9 +113,27 @@ def parse_line_items(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                         "does_not_exist", f"line_items[{index}].product", "Unknown product."
                     )
                 )
+            else:
+                item["sku"], item["product_active"] = known[item["product_id"]]
     if errs:
         raise errors.InvalidInput(errors=errs)
     return parsed
+
+
+def refuse_inactive_products(parsed: list[dict[str, Any]], *, keep: set[int]) -> None:
+    """A line item may not add a retired (inactive) product; the products already on the
+    opportunity (``keep``) stay. Raises ``ProductInactive`` (422) naming each line."""
+    retired = [
+        errors.FieldError(
+            "product_inactive",
+            f"line_items[{index}].product",
+            f"{item['sku']} is retired: choose an active product.",
+        )
+        for index, item in enumerate(parsed)
+        if not item.get("product_active", True) and item["product_id"] not in keep
+    ]
+    if retired:
+        raise errors.ProductInactive("A retired product cannot be added to a deal.", errors=retired)
 
 
 def _line_items_differ(opportunity: Opportunity, parsed: list[dict[str, Any]]) -> bool:

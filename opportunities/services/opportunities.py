@@ -19,7 +19,12 @@ from .. import policies
 from ..models import Opportunity
 from ..stages import EDITABLE_FIELDS, GATED_FIELDS, LOCKED_STAGES, Source
 from .common import _assign, _full_clean, _map_lock_error, _require_authenticated
-from .line_items import _line_items_differ, _line_items_replace, parse_line_items
+from .line_items import (
+    _line_items_differ,
+    _line_items_replace,
+    parse_line_items,
+    refuse_inactive_products,
+)
 from .transitions import lock_opportunity
 
 
@@ -54,6 +59,7 @@ def opportunity_create(
         opportunity._change_reason = source  # type: ignore[attr-defined]
         opportunity.save()
         if parsed:
+            refuse_inactive_products(parsed, keep=set())
             _line_items_replace(opportunity, parsed, actor, source)
     return opportunity
 
@@ -93,6 +99,10 @@ def opportunity_update(
             ):
                 raise errors.PermissionDenied("Only RevOps can reassign a deal.")
             items_changed = parsed is not None and _line_items_differ(locked, parsed)
+            if items_changed and parsed is not None:
+                refuse_inactive_products(
+                    parsed, keep={li.product_id for li in locked.line_items.all()}
+                )
             if locked.stage in LOCKED_STAGES:
                 blocked = [f for f in changed if f in GATED_FIELDS] + (
                     ["line_items"] if items_changed else []

@@ -19,17 +19,22 @@ def send(client, method, path, body):
     return getattr(client, method)(path, data=json.dumps(body), content_type="application/json")
 
 
-def test_create_and_update_an_account(api, rep):
+def test_create_and_update_an_account(api, rep, revops):
     client = api(rep)
     created = send(
-        client,
-        "post",
-        "/api/v1/accounts/",
-        {"name": "  Acme  ", "billing_country": "DE", "external_id": "crm-1"},
+        client, "post", "/api/v1/accounts/", {"name": "  Acme  ", "billing_country": "DE"}
     )
     assert created.status_code == 201
     body = created.json()
-    assert (body["name"], body["owner"], body["external_id"]) == ("Acme", rep.pk, "crm-1")
+    assert (body["name"], body["owner"], body["external_id"]) == ("Acme", rep.pk, None)
+    # The CRM id is written by RevOps or an integration user, never by a rep.
+    problem(
+        send(client, "patch", f"/api/v1/accounts/{body['id']}/", {"external_id": "crm-1"}),
+        403,
+        "permission_denied",
+    )
+    synced = send(api(revops), "patch", f"/api/v1/accounts/{body['id']}/", {"external_id": "crm-1"})
+    assert synced.status_code == 200
     assert created["Location"] == f"/api/v1/accounts/{body['id']}/"
 
     updated = send(client, "patch", f"/api/v1/accounts/{body['id']}/", {"domain": "acme.de"})
@@ -37,11 +42,11 @@ def test_create_and_update_an_account(api, rep):
     assert client.get("/api/v1/accounts/?external_id=crm-1").json()["count"] == 1
 
 
-def test_account_validation_comes_from_the_model(api, rep):
+def test_account_validation_comes_from_the_model(api, revops):
     AccountFactory(external_id="taken")
     body = problem(
         send(
-            api(rep),
+            api(revops),
             "post",
             "/api/v1/accounts/",
             {"name": "X", "billing_country": "ZZ", "external_id": "taken"},

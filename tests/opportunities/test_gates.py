@@ -191,7 +191,7 @@ def test_the_gate_costs_at_most_three_queries_whatever_the_line_items(rep, lines
     deal = (
         selectors.opportunity_list()
         .select_related(None)
-        .select_related("primary_contact")
+        .select_related("primary_contact", "owner")
         .get(pk=deal_id)
     )
     deal._prefetched_objects_cache = {}  # make the gate load line items itself

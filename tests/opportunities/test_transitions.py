@@ -7,11 +7,12 @@ from decimal import Decimal
 import pytest
 
 from core import errors
+from handoffs.models import CommissionCredit
 from opportunities import services
 from opportunities.gate import Code
 from opportunities.models import Approval, Decision, Opportunity, StageChange
 from opportunities.stages import OPEN_STAGES, TRANSITIONS, Source, Stage
-from tests.factories import OpportunityFactory, ready_deal
+from tests.factories import OpportunityFactory, make_user, ready_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -317,3 +318,20 @@ def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_a
     assert approved.handoffs.count() == 4
     approval = Approval.objects.get(opportunity=deal)
     assert len(approval.snapshot["line_items"]) == 3
+
+
+def test_a_deal_whose_owner_was_deactivated_cannot_be_approved(rep, revops):
+    deal = ready_deal(rep)
+    run(deal, "submit_for_approval", rep)
+    rep.is_active = False
+    rep.save()
+    with pytest.raises(errors.GateFailed) as refused:
+        run(deal, "approve", revops)
+    assert [(e.code, e.field) for e in refused.value.errors] == [("owner_inactive", "owner")]
+    assert stage_of(deal) == Stage.PENDING_APPROVAL
+    assert not CommissionCredit.objects.filter(opportunity=deal).exists()
+    # RevOps reassign it; then it can be approved, credited to the active owner.
+    services.opportunity_update(opportunity=deal, actor=revops, data={"owner": revops})
+    other = make_user("revops", "revops_second")
+    approved = run(deal, "approve", other)
+    assert approved.stage == Stage.CLOSED_WON

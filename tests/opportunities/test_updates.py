@@ -59,8 +59,26 @@ def test_line_items_are_locked_while_pending_and_after_won(rep, stage):
 
 def test_ungated_fields_stay_editable_while_pending(rep):
     deal = ready_deal(rep, stage=Stage.PENDING_APPROVAL)
-    updated = update(deal, rep, name="Renamed", term_months=24)
-    assert (updated.name, updated.term_months, updated.version) == ("Renamed", 24, 2)
+    updated = update(deal, rep, name="Renamed")
+    assert (updated.name, updated.version) == ("Renamed", 2)
+
+
+@pytest.mark.parametrize("stage", [Stage.PENDING_APPROVAL, Stage.CLOSED_WON])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"term_months": 36},
+        {"contract_start_date": dt.date(2030, 1, 1)},
+        {"type": "renewal"},
+    ],
+)
+def test_billing_terms_are_locked_while_pending_and_after_won(rep, stage, change):
+    deal = ready_deal(rep, stage=stage)
+    with pytest.raises(errors.RecordLocked) as locked:
+        update(deal, rep, **change)
+    assert [e.field for e in locked.value.errors] == list(change)
+    deal.refresh_from_db()
+    assert deal.version == 1
 
 
 def test_sending_the_same_locked_values_is_not_a_change(rep):
