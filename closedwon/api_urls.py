@@ -16,6 +16,7 @@ urlpatterns = [
     path("docs/", login_required(SwaggerView.as_view(url_name="api:schema")), name="docs"),
     path("", include("opportunities.api.urls")),
     path("", include("handoffs.api.urls")),
+    path("", include("currencies.api.urls")),
     # Last: anything else under /api/v1/ is a 404 problem, not Django's HTML page.
     re_path(r"^.*$", EndpointNotFound.as_view(), name="not-found"),
 ]

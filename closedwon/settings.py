@@ -19,6 +19,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from core import export_formats as _export_formats
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("CLOSEDWON_DATA_DIR", BASE_DIR / "var"))
 
@@ -77,6 +79,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "opportunities",
     "handoffs",
+    "currencies",
     "api",
 ]
 
@@ -149,6 +152,9 @@ TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD").upper()
+# Totals across currencies are converted into this one with the dated exchange rates
+# RevOps keep (currencies.ExchangeRate: reporting-currency units per 1 unit).
+REPORTING_CURRENCY = (os.environ.get("REPORTING_CURRENCY") or DEFAULT_CURRENCY).upper()
 
 # --- Static -------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -283,6 +289,12 @@ CELERY_BEAT_SCHEDULE["handoffs-relay"] = {
     # A relay queued while no worker ran is stale by the time one starts: drop it.
     "options": {"expires": max(HANDOFF_RELAY_INTERVAL, 1.0)},
 }
+
+# --- Import / export (django-import-export) ------------------------------------------
+# Every export escapes cells a spreadsheet would run as formulas (core.export_formats);
+# the library's own IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT handles "=" only and stays off.
+EXPORT_FORMATS = _export_formats.EXPORT_FORMATS
+IMPORT_FORMATS = _export_formats.IMPORT_FORMATS
 
 # --- REST framework -----------------------------------------------------------------
 API_THROTTLE_USER = os.environ.get("API_THROTTLE_USER", "6000/min")
