@@ -33,6 +33,8 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/handoffs/"),
     ("post", "/api/v1/handoffs/{id}/retry/"),
     ("post", "/api/v1/handoffs/{id}/complete/"),
+    ("get", "/api/v1/exchange-rates/"),
+    ("post", "/api/v1/exchange-rates/"),
 }
 
 
