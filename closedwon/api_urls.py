@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("opportunities.api.urls")),
     path("", include("handoffs.api.urls")),
     path("", include("documents.api.urls")),
+    path("", include("currencies.api.urls")),
     # Last: anything else under /api/v1/ is a 404 problem, not Django's HTML page.
     re_path(r"^.*$", EndpointNotFound.as_view(), name="not-found"),
 ]

@@ -22,6 +22,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from core import export_formats as _export_formats
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A local .env (written by `make run`: a generated SECRET_KEY and DEBUG=1) lets every
 # `manage.py` command work from a second terminal. Variables already set in the
@@ -85,6 +87,7 @@ INSTALLED_APPS = [
     "opportunities",
     "handoffs",
     "documents",
+    "currencies",
     "api",
 ]
 
@@ -160,6 +163,9 @@ DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD").upper()
 # The public base URL (e.g. https://closedwon.example.com): links in e-mails and payloads
 # are absolute when it is set, relative otherwise.
 SITE_URL = os.environ.get("SITE_URL", "")
+# Totals across currencies are converted into this one with the dated exchange rates
+# RevOps keep (currencies.ExchangeRate: reporting-currency units per 1 unit).
+REPORTING_CURRENCY = (os.environ.get("REPORTING_CURRENCY") or DEFAULT_CURRENCY).upper()
 
 # --- Static -------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -366,6 +372,12 @@ CELERY_BEAT_SCHEDULE["handoffs-relay"] = {
     # A relay queued while no worker ran is stale by the time one starts: drop it.
     "options": {"expires": max(HANDOFF_RELAY_INTERVAL, 1.0)},
 }
+
+# --- Import / export (django-import-export) ------------------------------------------
+# Every export escapes cells a spreadsheet would run as formulas (core.export_formats);
+# the library's own IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT handles "=" only and stays off.
+EXPORT_FORMATS = _export_formats.EXPORT_FORMATS
+IMPORT_FORMATS = _export_formats.IMPORT_FORMATS
 
 # --- REST framework -----------------------------------------------------------------
 # How long an Idempotency-Key replays its first response.

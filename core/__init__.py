@@ -1,0 +1,1 @@
+"""The shared kernel: rules and helpers every app uses. Imports no domain app."""

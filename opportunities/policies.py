@@ -83,6 +83,11 @@ EXTRA_APP_PERMS: dict[str, dict[str, tuple[str, ...]]] = {
             "view_inboundevent",
         ),
     },
+    # currencies/migrations/0002_roles grants the same.
+    "currencies": {
+        "rep": ("view_exchangerate",),
+        "revops": ("add_exchangerate", "change_exchangerate", "delete_exchangerate"),
+    },
 }
 
 

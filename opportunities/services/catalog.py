@@ -74,6 +74,8 @@ def account_update(*, account: Account, actor: Any, data: Mapping[str, Any]) -> 
 
 
 def _contact_account_owner(account_id: int | None) -> int | None:
+    if account_id is None:
+        return None
     return Account.objects.filter(pk=account_id).values_list("owner_id", flat=True).first()
 
 

@@ -172,6 +172,13 @@ CASES: dict[str, Case] = {
         lambda w: {"external_ref": "INV-1"},
         needs="delivered_handoff",
     ),
+    "exchange rates list": Case("get", lambda w: "/api/v1/exchange-rates/", ANON),
+    "exchange rates create": Case(
+        "post",
+        lambda w: "/api/v1/exchange-rates/",
+        {**REVOPS_ONLY, "revops": (201, None), "admin": (201, None)},
+        lambda w: {"currency": "EUR", "rate": "1.0825", "valid_from": "2030-01-01"},
+    ),
     "schema": Case("get", lambda w: "/api/v1/schema/", ANON),
     "documents list": Case(
         "get", lambda w: f"/api/v1/opportunities/{w['deal'].pk}/documents/", ANON

@@ -43,6 +43,8 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/evidence-requirements/{id}/"),
     ("delete", "/api/v1/evidence-requirements/{id}/"),
     ("post", "/api/v1/inbound/esign/"),
+    ("get", "/api/v1/exchange-rates/"),
+    ("post", "/api/v1/exchange-rates/"),
 }
 
 

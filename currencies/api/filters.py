@@ -1,0 +1,19 @@
+"""Query filters of GET /exchange-rates/."""
+
+from __future__ import annotations
+
+import django_filters
+
+from api.filters import StrictFilterSet
+from currencies.models import ExchangeRate
+
+
+class ExchangeRateFilter(StrictFilterSet):
+    currency = django_filters.CharFilter(max_length=3, help_text="ISO 4217 code, e.g. EUR.")
+    valid_from = django_filters.DateFromToRangeFilter(
+        help_text="`valid_from_after` / `valid_from_before` (YYYY-MM-DD, inclusive)."
+    )
+
+    class Meta:
+        model = ExchangeRate
+        fields = ("currency", "valid_from")
