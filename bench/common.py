@@ -221,6 +221,8 @@ def load_deals(
                     contract_id=f"BENCH-{i}",
                 )
             )
+        for row in rows:
+            row.set_keys()  # bulk_create skips save(), which computes them
         with transaction.atomic():
             created = Opportunity.objects.bulk_create(rows)
             LineItem.objects.bulk_create(

@@ -127,3 +127,23 @@ def format_money(amount: Decimal | int | str | None, currency: str) -> str:
         return f"{Decimal(amount):,.2f} {currency}".strip()
     value = quantize_for(currency, amount)
     return f"{value:,.{exponent}f} {currency}"
+
+
+def money_amount(amount: Decimal | None, currency: str) -> Decimal | None:
+    """``amount`` as stored (money columns keep 4 decimals) shown with exactly
+    ``currency``'s minor units: ``Decimal("1000.0000")`` USD → ``Decimal("1000.00")``,
+    JPY → ``Decimal("1000")``. Values already valid for the currency are not changed, only
+    re-scaled; an unknown currency keeps 2 decimals. None stays None."""
+    if amount is None:
+        return None
+    try:
+        return quantize_for(currency, amount)
+    except UnknownCurrency:
+        return Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def money_text(amount: Decimal | None, currency: str) -> str | None:
+    """:func:`money_amount` as the decimal string of the API and the payloads
+    (``"120000.00"``, ``"1000000"`` JPY, ``"1000.125"`` KWD); None stays None."""
+    value = money_amount(amount, currency)
+    return None if value is None else f"{value:f}"

@@ -17,10 +17,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
+
+from core.keys import (
+    normalize_key,
+    reject_control_characters,
+    reject_control_characters_multiline,
+)
+from core.money import validate_amount_for_currency, validate_currency_code
 
 from .stages import (
     CLAIMING_STAGES,
@@ -37,14 +43,8 @@ from .stages import (
 
 
 def validate_currency(value: str) -> None:
-    if (
-        not value
-        or pycountry.currencies.get(alpha_3=value.upper()) is None
-        or value != value.upper()
-    ):
-        raise ValidationError(
-            "Enter an ISO 4217 currency code such as USD or EUR.", code="invalid_currency"
-        )
+    """An ISO 4217 code of money (XAU, XDR and the like are refused)."""
+    validate_currency_code(value)
 
 
 def validate_country(value: str) -> None:
@@ -66,9 +66,17 @@ class TimeStamped(models.Model):
         abstract = True
 
 
+# Single-line text never holds control characters (tab, newline, NUL…).
+TEXT = [reject_control_characters]
+# Keys are longer than their source at most by case folding and NFKC expansions.
+KEY_LENGTH = 400
+# Money columns hold up to 4 decimals (ISO 4217's largest exponent, e.g. CLF); each
+# currency's own exponent is checked in clean() (JPY 0, USD 2, KWD 3).
+
+
 class Account(TimeStamped):
-    name = models.CharField(max_length=200)
-    domain = models.CharField(max_length=253, blank=True)
+    name = models.CharField(max_length=200, validators=TEXT)
+    domain = models.CharField(max_length=253, blank=True, validators=TEXT)
     billing_country = models.CharField(max_length=2, blank=True, validators=[validate_country])
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -77,7 +85,9 @@ class Account(TimeStamped):
         on_delete=models.SET_NULL,
         related_name="accounts",
     )
-    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    external_id = models.CharField(
+        max_length=100, null=True, blank=True, unique=True, validators=TEXT
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -89,11 +99,11 @@ class Account(TimeStamped):
 
 class Contact(TimeStamped):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="contacts")
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100)
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=50, blank=True)
-    title = models.CharField(max_length=100, blank=True)
+    first_name = models.CharField(max_length=100, blank=True, validators=TEXT)
+    last_name = models.CharField(max_length=100, validators=TEXT)
+    email = models.EmailField(blank=True, validators=TEXT)
+    phone = models.CharField(max_length=50, blank=True, validators=TEXT)
+    title = models.CharField(max_length=100, blank=True, validators=TEXT)
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -103,8 +113,10 @@ class Contact(TimeStamped):
 
 
 class Product(TimeStamped):
-    sku = models.CharField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
+    sku = models.CharField(max_length=64, unique=True, validators=TEXT)
+    # The SKU as people read it (core.keys.normalize_key): "CW‐CORE" and "cw-core" are one.
+    sku_key = models.CharField(max_length=KEY_LENGTH, unique=True, editable=False, default="")
+    name = models.CharField(max_length=200, validators=TEXT)
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -112,6 +124,21 @@ class Product(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.sku} — {self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.sku_key = normalize_key(self.sku)
+        _with_keys(kwargs, {"sku": "sku_key"})
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        key = normalize_key(self.sku)
+        if self.sku and not key:
+            raise ValidationError({"sku": ValidationError("Enter a SKU.", code="invalid")})
+        if key and Product.objects.filter(sku_key=key).exclude(pk=self.pk).exists():
+            raise ValidationError(
+                {"sku": ValidationError("A product with this SKU already exists.", code="unique")}
+            )
 
 
 def _gate_checked(target: str) -> Any:
@@ -139,8 +166,15 @@ def _fsm(name: str, *, gated: bool = False) -> Any:
     )
 
 
+def _with_keys(kwargs: dict[str, Any], keys: dict[str, str]) -> None:
+    """A save limited to ``update_fields`` writes the key of every source field it writes."""
+    fields = kwargs.get("update_fields")
+    if fields is not None:
+        kwargs["update_fields"] = {*fields, *(keys[f] for f in fields if f in keys)}
+
+
 class Opportunity(FSMModelMixin, TimeStamped):
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=TEXT)
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.PROTECT, related_name="opportunities"
     )
@@ -158,19 +192,24 @@ class Opportunity(FSMModelMixin, TimeStamped):
         max_length=20, choices=OpportunityType.choices, default=OpportunityType.NEW_BUSINESS
     )
     amount = models.DecimalField(
-        max_digits=14,
-        decimal_places=2,
+        max_digits=18,
+        decimal_places=4,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Total contract value.",
+        help_text="Total contract value, in the currency's minor units.",
     )
     currency = models.CharField(
         max_length=3, default=default_currency, validators=[validate_currency]
     )
     close_date = models.DateField(null=True, blank=True, db_index=True)
-    contract_id = models.CharField(max_length=100, blank=True)
-    po_number = models.CharField("PO number", max_length=100, blank=True)
+    contract_id = models.CharField(max_length=100, blank=True, validators=TEXT)
+    po_number = models.CharField("PO number", max_length=100, blank=True, validators=TEXT)
+    # Contract ID and PO number as people read them (core.keys.normalize_key): computed
+    # in Python on every save so SQLite and PostgreSQL agree; the gate and the partial
+    # unique indexes compare these.
+    contract_key = models.CharField(max_length=KEY_LENGTH, blank=True, editable=False)
+    po_key = models.CharField(max_length=KEY_LENGTH, blank=True, editable=False)
     primary_contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="primary_for"
     )
@@ -179,7 +218,7 @@ class Opportunity(FSMModelMixin, TimeStamped):
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
     loss_reason = models.CharField(max_length=20, choices=LossReason.choices, blank=True)
-    loss_detail = models.TextField(blank=True)
+    loss_detail = models.TextField(blank=True, validators=[reject_control_characters_multiline])
     closed_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
 
@@ -195,7 +234,8 @@ class Opportunity(FSMModelMixin, TimeStamped):
         indexes = [
             models.Index(fields=["stage", "close_date"]),
             models.Index(fields=["owner", "stage"]),
-            models.Index(Lower(Trim("contract_id")), name="opp_contract_key_idx"),
+            models.Index(fields=["contract_key"], name="opp_contract_key_idx"),
+            models.Index(fields=["account", "po_key"], name="opp_po_key_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -205,20 +245,38 @@ class Opportunity(FSMModelMixin, TimeStamped):
             # unique indexes make it hold even when two deals are submitted at the same
             # instant in two transactions.
             models.UniqueConstraint(
-                Lower(Trim("contract_id")),
-                condition=Q(stage__in=CLAIMING_STAGES) & ~Q(contract_id=""),
+                "contract_key",
+                condition=Q(stage__in=CLAIMING_STAGES) & ~Q(contract_key=""),
                 name="opp_contract_id_claimed_once",
             ),
             models.UniqueConstraint(
                 "account",
-                Lower(Trim("po_number")),
-                condition=Q(stage__in=CLAIMING_STAGES) & ~Q(po_number=""),
+                "po_key",
+                condition=Q(stage__in=CLAIMING_STAGES) & ~Q(po_key=""),
                 name="opp_po_number_claimed_once_per_account",
             ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.set_keys()
+        _with_keys(kwargs, {"contract_id": "contract_key", "po_number": "po_key"})
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.amount is not None and self.currency:
+            try:
+                validate_amount_for_currency(self.amount, self.currency)
+            except ValidationError as exc:
+                raise ValidationError({"amount": exc}) from exc
+
+    def set_keys(self) -> None:
+        """Compute the stored keys; bulk inserts call it, save() does it itself."""
+        self.contract_key = normalize_key(self.contract_id)
+        self.po_key = normalize_key(self.po_number)
 
     def refresh_from_db(
         self, using: Any = None, fields: Any = None, from_queryset: Any = None
@@ -309,8 +367,8 @@ class LineItem(TimeStamped):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
     seats = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     unit_price = models.DecimalField(
-        max_digits=14,
-        decimal_places=2,
+        max_digits=18,
+        decimal_places=4,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
@@ -352,7 +410,7 @@ class StageChange(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     source = models.CharField(max_length=10, choices=Source.choices)
-    reason = models.TextField(blank=True)
+    reason = models.TextField(blank=True, validators=[reject_control_characters_multiline])
     gate_snapshot = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -382,8 +440,13 @@ class Approval(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING)
-    reason = models.TextField(blank=True)
+    reason = models.TextField(blank=True, validators=[reject_control_characters_multiline])
     snapshot = models.JSONField(default=dict, blank=True)
+    # Frozen at approval: the amount in the reporting currency and the rate used (None
+    # when no rate was known then: the booking stays in its own currency).
+    reporting_currency = models.CharField(max_length=3, blank=True)
+    reporting_amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    reporting_rate = models.DecimalField(max_digits=24, decimal_places=12, null=True, blank=True)
 
     class Meta:
         ordering = ["submitted_at", "id"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.money import money_text
+
 from .models import LineItem, Opportunity
 from .selectors.opportunities import line_items_loaded
 
@@ -19,7 +21,7 @@ def values_snapshot(
     compares the current values in the same shape."""
     items = line_items if line_items is not None else line_items_loaded(opportunity)
     return {
-        "amount": str(opportunity.amount) if opportunity.amount is not None else None,
+        "amount": money_text(opportunity.amount, opportunity.currency),
         "currency": opportunity.currency,
         "close_date": opportunity.close_date.isoformat() if opportunity.close_date else None,
         "contract_id": opportunity.contract_id,
@@ -34,7 +36,7 @@ def values_snapshot(
                 "product": li.product_id,
                 "sku": li.product.sku,
                 "seats": li.seats,
-                "unit_price": str(li.unit_price) if li.unit_price is not None else None,
+                "unit_price": money_text(li.unit_price, opportunity.currency),
             }
             for li in items
         ],

@@ -94,7 +94,7 @@ def ready_deal(
 ) -> Opportunity:
     """A deal that passes the whole Closed-Won gate, sitting in ``stage``."""
     owner = owner or make_user("rep")
-    account = overrides.pop("account", None) or AccountFactory()
+    account = overrides.pop("account", None) or AccountFactory(owner=owner)
     contact = overrides.pop("primary_contact", None) or ContactFactory(account=account)
     amount = overrides.pop("amount", None)
     if amount is None:

@@ -17,6 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.money import money_text
 from opportunities.models import (
     Account,
     Approval,
@@ -32,8 +33,38 @@ MAX_ID = 2**63 - 1
 
 
 def _money(**kwargs: Any) -> serializers.DecimalField:
-    """Money: a decimal string with at most 12 + 2 digits, never negative."""
-    return serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, **kwargs)
+    """Money in: a decimal string, never negative, with at most the deal currency's minor
+    units (ISO 4217: JPY 0, USD 2, KWD 3; checked by the services, ``invalid`` beyond)."""
+    return serializers.DecimalField(max_digits=18, decimal_places=4, min_value=0, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^\d+(\.\d{1,4})?$",
+        "nullable": True,
+        "description": "Decimal string with exactly the currency's minor units "
+        "(ISO 4217): `120000.00` USD, `1000000` JPY, `1000.125` KWD.",
+    }
+)
+class MoneyOutField(serializers.Field):
+    """Money out, with exactly the minor units of the opportunity's currency."""
+
+    def __init__(self, *, currency_of: str = "currency", **kwargs: Any) -> None:
+        self.currency_of = currency_of
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance: Any) -> Any:
+        currency = instance
+        for part in self.currency_of.split("."):
+            currency = getattr(currency, part)
+        return (super().get_attribute(instance), currency)
+
+    def to_representation(self, value: Any) -> str | None:
+        amount, currency = value
+        return money_text(amount, currency)
 
 
 def _id_field(**kwargs: Any) -> serializers.IntegerField:
@@ -162,6 +193,9 @@ class ProductWriteSerializer(serializers.Serializer):
 
 class LineItemSerializer(serializers.ModelSerializer):
     product = serializers.IntegerField(source="product_id", read_only=True)
+    unit_price = MoneyOutField(
+        currency_of="opportunity.currency", help_text="Price per seat for the whole term."
+    )
 
     class Meta:
         model = LineItem
@@ -203,6 +237,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
     )
     line_items = LineItemSerializer(many=True, read_only=True)
     loss_reason = LossReasonOrBlankField(read_only=True)
+    amount = MoneyOutField(help_text="Total contract value.")
 
     class Meta:
         model = Opportunity
@@ -341,13 +376,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
         source="opportunity.account_id", read_only=True, allow_null=True
     )
     owner = serializers.IntegerField(source="opportunity.owner_id", read_only=True)
-    amount = serializers.DecimalField(
-        source="opportunity.amount",
-        max_digits=14,
-        decimal_places=2,
-        read_only=True,
-        allow_null=True,
-    )
+    amount = MoneyOutField(source="opportunity.amount", currency_of="opportunity.currency")
     currency = serializers.CharField(source="opportunity.currency", read_only=True)
     age_seconds = serializers.SerializerMethodField(
         help_text="Seconds since the deal was submitted for approval."

@@ -19,9 +19,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import DecimalField, Q, Value
-from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
+from core.money import money_amount
 from documents.rules import RequirementFacts
 
 from ..stages import CLAIMING_STAGES, Stage
@@ -47,17 +47,16 @@ def claims(
         return []
     match = Q(pk__in=[])
     if contract_keys:
-        match |= Q(_ck__in=contract_keys)
+        match |= Q(contract_key__in=contract_keys)
     if po_pairs:
         match |= Q(
-            _pk__in={key for _, key in po_pairs},
+            po_key__in={key for _, key in po_pairs},
             account_id__in={account for account, _ in po_pairs},
         )
     return list(
         Opportunity.objects.filter(stage__in=CLAIMING_STAGES)
-        .annotate(_ck=Lower(Trim("contract_id")), _pk=Lower(Trim("po_number")))
         .filter(match)
-        .values_list("pk", "_ck", "_pk", "account_id")
+        .values_list("pk", "contract_key", "po_key", "account_id")
     )
 
 
@@ -228,7 +227,7 @@ def gather_facts(
         facts.append(
             GateFacts(
                 account_id=opp.account_id,
-                amount=opp.amount,
+                amount=money_amount(opp.amount, opp.currency),
                 currency=opp.currency,
                 close_date=opp.close_date,
                 contract_id=opp.contract_id or "",

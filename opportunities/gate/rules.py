@@ -23,6 +23,7 @@ from typing import Any
 from django.utils import timezone
 
 from core.errors import FieldError
+from core.keys import normalize_key
 from documents.rules import RequirementFacts, evidence_unmet
 
 from ..stages import FIELD_LABELS, OPEN_STAGES, STAGE_ORDER, Stage
@@ -118,11 +119,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def normalize_key(value: str | None) -> str:
-    """Contract IDs and PO numbers compare trimmed and case-insensitively."""
-    return (value or "").strip().lower()
-
-
 def stages_up_to(target: str) -> list[str]:
     if target in CLOSED_WON_TARGETS:
         return [*OPEN_STAGES, Stage.PENDING_APPROVAL]
@@ -165,7 +161,8 @@ def _field_rules(facts: GateFacts, field_name: str) -> list[Unmet]:
 
 def _closed_won_rules(facts: GateFacts) -> list[Unmet]:
     unmet: list[Unmet] = []
-    if not facts.contract_id.strip() and not facts.po_number.strip():
+    # A key made only of invisible characters or spaces is missing.
+    if not normalize_key(facts.contract_id) and not normalize_key(facts.po_number):
         unmet.append(
             Unmet(Code.CONTRACT_OR_PO_REQUIRED, "contract_id", "Add a contract ID or a PO number.")
         )

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Field
 
 from core import errors
+from core.keys import normalize_key
 
 from .. import services
 from ..models import Account, Contact, Opportunity, Product
@@ -276,13 +277,22 @@ def parse_line_items(text: str) -> list[dict[str, Any]]:
             )
         parsed.append((label, sku.strip(), seats.strip(), price.strip()))
         skus.add(sku.strip())
-    products = dict(Product.objects.filter(sku__in=skus).values_list("sku", "pk"))
+    # SKUs compare as people read them: "CW‐CORE" (U+2010) is CW-CORE.
+    products = dict(
+        Product.objects.filter(sku_key__in={normalize_key(s) for s in skus}).values_list(
+            "sku_key", "pk"
+        )
+    )
     for _label, sku, seats, price in parsed:
-        if sku not in products:
+        if normalize_key(sku) not in products:
             raise RowError("does_not_exist", "line_items", f"There is no product {sku!r}.")
         # Numbers stay text: the one line-item parser of the services validates them.
         items.append(
-            {"product": products[sku], "seats": seats, "unit_price": price.replace(",", "") or None}
+            {
+                "product": products[normalize_key(sku)],
+                "seats": seats,
+                "unit_price": price.replace(",", "") or None,
+            }
         )
     return items
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Model
 
 from core import errors
+from core.money import currency_codes, has_valid_minor_units, minor_units_message
 
 from ..models import LineItem, Opportunity, Product
 
@@ -28,16 +29,17 @@ def parse_seats(value: Any) -> int | None:
 
 def parse_unit_price(value: Any) -> Decimal | None:
     """A unit price from a number or its text; None when it is not a non-negative amount
-    with at most 2 decimals below 10^12."""
+    with at most 4 decimals below 10^14 (the currency's own minor units are checked by
+    :func:`refuse_extra_minor_units`)."""
     if isinstance(value, bool) or value in (None, ""):
         return None
     try:
         price = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return None
-    if not price.is_finite() or price < 0 or price >= Decimal("1e12"):
+    if not price.is_finite() or price < 0 or price >= Decimal("1e14"):
         return None
-    if price.as_tuple().exponent < -2:  # type: ignore[operator]
+    if price.as_tuple().exponent < -4:  # type: ignore[operator]
         return None
     return price
 
@@ -91,7 +93,7 @@ def parse_line_items(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 errors.FieldError(
                     "invalid",
                     f"{prefix}.unit_price",
-                    "Unit price must be a non-negative amount with at most 2 decimals.",
+                    "Unit price must be a non-negative amount.",
                 )
             )
             continue
@@ -118,6 +120,23 @@ def parse_line_items(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     if errs:
         raise errors.InvalidInput(errors=errs)
     return parsed
+
+
+def refuse_extra_minor_units(parsed: list[dict[str, Any]], currency: str) -> None:
+    """Each unit price has at most ``currency``'s minor units (ISO 4217: JPY 0, USD 2,
+    KWD 3); raises ``InvalidInput`` naming each line otherwise."""
+    if currency not in currency_codes():
+        return  # the currency field's own validator reports it
+    wrong = [
+        errors.FieldError(
+            "invalid", f"line_items[{index}].unit_price", minor_units_message(currency)
+        )
+        for index, item in enumerate(parsed)
+        if item["unit_price"] is not None
+        and not has_valid_minor_units(item["unit_price"], currency)
+    ]
+    if wrong:
+        raise errors.InvalidInput(errors=wrong)
 
 
 def refuse_inactive_products(parsed: list[dict[str, Any]], *, keep: set[int]) -> None:

@@ -23,6 +23,7 @@ from .line_items import (
     _line_items_differ,
     _line_items_replace,
     parse_line_items,
+    refuse_extra_minor_units,
     refuse_inactive_products,
 )
 from .transitions import lock_opportunity
@@ -59,6 +60,7 @@ def opportunity_create(
         opportunity._change_reason = source  # type: ignore[attr-defined]
         opportunity.save()
         if parsed:
+            refuse_extra_minor_units(parsed, opportunity.currency)
             refuse_inactive_products(parsed, keep=set())
             _line_items_replace(opportunity, parsed, actor, source)
     return opportunity
@@ -99,6 +101,8 @@ def opportunity_update(
             ):
                 raise errors.PermissionDenied("Only RevOps can reassign a deal.")
             items_changed = parsed is not None and _line_items_differ(locked, parsed)
+            if parsed is not None and (items_changed or "currency" in changed):
+                refuse_extra_minor_units(parsed, locked.currency)
             if items_changed and parsed is not None:
                 refuse_inactive_products(
                     parsed, keep={li.product_id for li in locked.line_items.all()}

@@ -59,7 +59,7 @@ def test_account_validation_comes_from_the_model(api, revops):
 
 
 def test_create_a_contact_and_search(api, rep):
-    account = AccountFactory()
+    account = AccountFactory(owner=rep)
     client = api(rep)
     response = send(
         client,
@@ -113,6 +113,6 @@ def test_a_duplicate_sku_is_invalid(api, revops):
 
 
 def test_patch_with_no_fields_changes_nothing(api, rep):
-    contact = ContactFactory()
+    contact = ContactFactory(account=AccountFactory(owner=rep))
     response = send(api(rep), "patch", f"/api/v1/contacts/{contact.pk}/", {})
     assert response.status_code == 200 and response.json()["last_name"] == contact.last_name

@@ -143,8 +143,21 @@ def test_a_rep_cannot_reassign_a_deal_but_revops_can(api, rep, rep2, revops):
 
 def test_ungated_fields_stay_editable_while_pending(api, rep):
     deal = ready_deal(rep, stage=Stage.PENDING_APPROVAL)
-    response = send(api(rep), "patch", f"/api/v1/opportunities/{deal.pk}/", {"term_months": 36})
-    assert response.status_code == 200 and response.json()["term_months"] == 36
+    response = send(api(rep), "patch", f"/api/v1/opportunities/{deal.pk}/", {"name": "Renamed"})
+    assert response.status_code == 200 and response.json()["name"] == "Renamed"
+
+
+@pytest.mark.parametrize(
+    "field,value", [("term_months", 36), ("contract_start_date", "2031-01-01"), ("type", "renewal")]
+)
+def test_billing_terms_are_locked_while_pending(api, rep, field, value):
+    deal = ready_deal(rep, stage=Stage.PENDING_APPROVAL)
+    body = problem(
+        send(api(rep), "patch", f"/api/v1/opportunities/{deal.pk}/", {field: value}),
+        409,
+        "record_locked",
+    )
+    assert [e["field"] for e in body["errors"]] == [field]
 
 
 # --- lists ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -61,24 +62,25 @@ CASES: dict[str, Case] = {
         "post", lambda w: "/api/v1/accounts/", {**ANON, **CREATED}, lambda w: {"name": "Acme"}
     ),
     "account get": Case("get", lambda w: f"/api/v1/accounts/{w['account'].pk}/", ANON),
+    # Reps change the accounts they own and those accounts' contacts.
     "account patch": Case(
         "patch",
         lambda w: f"/api/v1/accounts/{w['account'].pk}/",
-        ANON,
+        {**ANON, "other_rep": (403, "permission_denied")},
         lambda w: {"domain": "acme.example"},
     ),
     "contacts list": Case("get", lambda w: "/api/v1/contacts/", ANON),
     "contacts create": Case(
         "post",
         lambda w: "/api/v1/contacts/",
-        {**ANON, **CREATED},
+        {**ANON, **CREATED, "other_rep": (403, "permission_denied")},
         lambda w: {"account": w["account"].pk, "last_name": "Doe", "email": "doe@example.com"},
     ),
     "contact get": Case("get", lambda w: f"/api/v1/contacts/{w['contact'].pk}/", ANON),
     "contact patch": Case(
         "patch",
         lambda w: f"/api/v1/contacts/{w['contact'].pk}/",
-        ANON,
+        {**ANON, "other_rep": (403, "permission_denied")},
         lambda w: {"title": "CFO"},
     ),
     "products list": Case("get", lambda w: "/api/v1/products/", ANON),
@@ -235,13 +237,18 @@ CASES: dict[str, Case] = {
 
 def _world(case: Case, rep, revops2) -> dict[str, Any]:
     deal = ready_deal(rep)
+    deal.account.owner = rep
+    deal.account.save()
     world: dict[str, Any] = {
         "deal": deal,
         "account": deal.account,
         "contact": ContactFactory(account=deal.account),
         "product": ProductFactory(),
     }
-    world["requirement"] = EvidenceRequirement.objects.create(kind="order_form")
+    # Far above the deals' amounts: it exists for the endpoints, not for the gate.
+    world["requirement"] = EvidenceRequirement.objects.create(
+        kind="order_form", min_amount=Decimal("1000000000")
+    )
     world["document"] = document_attach(
         opportunity=deal,
         actor=rep,

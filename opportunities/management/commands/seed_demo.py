@@ -303,6 +303,8 @@ class Command(BaseCommand):
                     )
                 )
                 pending_items.append(items)
+            for row in rows:
+                row.set_keys()  # bulk_create skips save(), which computes them
             with transaction.atomic():
                 created = Opportunity.objects.bulk_create(rows)
                 if any(o.pk is None for o in created):  # SQLite < 3.35 does not return ids
