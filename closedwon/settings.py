@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # The app's 404/403/500 pages with DEBUG on too (Django's own pages when it is off).
+    "closedwon.errorpages.AppErrorPagesMiddleware",
 ]
 
 # bench/urls.py adds a bare DRF PATCH endpoint as the HTTP benchmark baseline.
@@ -148,6 +150,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# One set of date formats for the rep UI and the admin ("Mar 5, 2026, 14:05").
+FORMAT_MODULE_PATH = ["closedwon.formats"]
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD").upper()
 
 # --- Static -------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from .models import (
 from .resources import AccountResource, ContactResource, OpportunityResource
 from .services import EDITABLE_FIELDS, GATED_FIELDS
 from .stages import LOCKED_STAGES, Source, Stage
+from .templatetags.closedwon_ui import money
 
 admin.site.site_header = "closedwon"
 admin.site.site_title = "closedwon admin"
@@ -740,10 +741,29 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         )
 
     # --- bulk actions: each deal through the service on its own, reported per row
-    @admin.action(description="Approve Closed-Won for the selected deals", permissions=["approve"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Approval]) -> None:
-        done, refused = _decide_each(request, queryset, "approve")
-        _report(request, "Approved", "Not approved", done, refused)
+    @admin.action(description="Approve Closed-Won for the selected deals…", permissions=["approve"])
+    def approve_selected(
+        self, request: HttpRequest, queryset: QuerySet[Approval]
+    ) -> HttpResponse | None:
+        """A confirmation page listing the deals first; approving reports each by name."""
+        if "apply" in request.POST:
+            done, refused = _decide_each(request, queryset, "approve")
+            _report(request, "Approved", "Not approved", done, refused)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Approve the selected deals",
+            "opts": self.opts,
+            "approvals": list(
+                queryset.select_related("opportunity", "opportunity__account").order_by(
+                    "submitted_at", "id"
+                )
+            ),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/opportunities/closedwonapproval/approve_selected.html", context
+        )
 
     @admin.action(description="Reject the selected deals…", permissions=["approve"])
     def reject_selected(
@@ -807,8 +827,10 @@ def _report(
     done: list[Opportunity],
     refused: list[tuple[Opportunity, str]],
 ) -> None:
-    """One line per action, e.g. "Approved 3. Not approved: Acme renewal — you own this deal"."""
-    text = f"{verb} {len(done)}."
+    """One line per action, naming every deal, e.g. "Approved 2: Acme renewal, Globex
+    pilot. Not approved: Initech — you own this deal"."""
+    names = ", ".join(opp.name for opp in done)
+    text = f"{verb} {len(done)}: {names}." if done else f"{verb} none."
     if refused:
         text += f" {not_verb}: " + "; ".join(f"{opp.name} — {why}" for opp, why in refused) + "."
     level = messages.SUCCESS if not refused else messages.WARNING if done else messages.ERROR
@@ -846,6 +868,11 @@ class ApprovalAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in Approval._meta.fields]
     show_full_result_count = False
 
+    def get_model_perms(self, request):
+        # Not listed on the admin index: "Closed-Won approvals" (the queue) is the one place
+        # RevOps go; this log stays reachable by its URL and from the queue.
+        return {}
+
 
 @admin.register(DecisionEmail)
 class DecisionEmailAdmin(RevOpsReadOnlyAdmin):
@@ -873,9 +900,8 @@ class StageRequirementAdmin(admin.ModelAdmin):
 
 
 def _money(amount: Decimal | None, currency: str) -> str:
-    if amount is None:
-        return "—"
-    return f"{amount:,.2f} {currency}"
+    """Money as everywhere else: ``$120,000``, ``$1,234.50``, ``1,000 CHF``."""
+    return money(amount, currency)
 
 
 def _person(user: Any) -> str:

@@ -124,20 +124,19 @@ def _show(name: str, value: Any, contacts: dict[int, str]) -> str:
             for li in value
         )
     if name in ("close_date", "contract_start_date"):
-        try:
-            return dt.date.fromisoformat(str(value)).strftime("%-d %b %Y")
-        except ValueError:
-            return str(value)
+        from .templatetags.closedwon_web import format_day
+
+        return format_day(str(value))
     if name == "amount":
         return _amount(value)
     return str(value)
 
 
-def _amount(value: Any) -> str:
-    try:
-        return f"{Decimal(str(value)):,.2f}"
-    except ArithmeticError:
-        return str(value)
+def _amount(value: Any, currency: str | None = None) -> str:
+    """Money as everywhere else (``$120,000``, ``$1,234.50``)."""
+    from .templatetags.closedwon_ui import money
+
+    return money(value, currency)
 
 
 def snapshot_rows(
@@ -205,7 +204,7 @@ def field_history(opportunity: Opportunity) -> list[dict[str, Any]]:
             entries.append(_entry(newer, changes))
     for record in item_records:
         verb = {"+": "Added", "~": "Changed", "-": "Removed"}.get(record.history_type, "Changed")
-        price = f" @ {record.unit_price}" if record.unit_price is not None else ""
+        price = f" @ {_amount(record.unit_price)}" if record.unit_price is not None else ""
         entries.append(
             _entry(
                 record,
@@ -268,6 +267,26 @@ def _value(field_name: str, value: Any, names: dict[str, dict[Any, str]]) -> str
             return str(Stage(value).label)
         except ValueError:
             return str(value)
+    return _in_words(field_name, value)
+
+
+def _in_words(field_name: str, value: Any) -> str:
+    """A history value as people read it: money, days and choice labels, not raw values."""
+    from .templatetags.closedwon_web import format_day, format_moment
+
+    try:
+        field = Opportunity._meta.get_field(field_name)
+    except Exception:  # noqa: BLE001 - a field that was since removed
+        return str(value)
+    choices = dict(getattr(field, "flatchoices", None) or [])
+    if choices and value in choices:
+        return str(choices[value])
+    if field_name == "amount":
+        return _amount(value)
+    if isinstance(value, dt.datetime):
+        return format_moment(value)
+    if isinstance(value, dt.date) or field.get_internal_type() == "DateField":
+        return format_day(value)
     return str(value)
 
 

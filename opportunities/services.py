@@ -51,6 +51,8 @@ EDITABLE_FIELDS = (
     "primary_contact",
     "contract_start_date",
     "term_months",
+    "next_step",
+    "next_step_date",
 )
 # Locked while pending approval and after Closed-Won (SPEC §2), line items included. The
 # account is locked too (beyond the SPEC's list): moving a pending deal to another account

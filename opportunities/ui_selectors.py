@@ -160,10 +160,10 @@ def board(flt: DealFilter) -> list[BoardColumn]:
 
 
 def owner_choices() -> list[Any]:
-    """People who can own deals (reps and RevOps), for the owner filter: one query."""
+    """The sales reps, for the owner filter: one query."""
     User = get_user_model()
     return list(
-        User.objects.filter(is_active=True, groups__name__in=[roles.REP_GROUP, roles.REVOPS_GROUP])
+        User.objects.filter(is_active=True, groups__name=roles.REP_GROUP)
         .distinct()
         .order_by("first_name", "last_name", "username")
     )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, web_board, web_fixit
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -30,4 +30,7 @@ urlpatterns = [
         views.opportunity_transition,
         name="deal-transition",
     ),
+    path("opportunities/<int:pk>/fix/<str:name>/", web_fixit.fixit, name="deal-fixit"),
+    path("opportunities/<int:pk>/next-step/", web_board.next_step, name="deal-next-step"),
+    path("approvals/<int:pk>/handoffs/", web_board.approval_handoffs, name="approval-handoffs"),
 ]
