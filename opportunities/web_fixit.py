@@ -332,4 +332,3 @@ def _done(name: str, deal: str) -> str:
     if name == "submit_for_approval":
         return f"Closed-Won requested for “{deal}”: it now waits for RevOps approval."
     return f"“{deal}” moved to {Stage(TRANSITIONS[name].target).label}."
-
