@@ -489,9 +489,12 @@ def _line_label(name: str) -> str:
 
 
 def _money_text(value: Any) -> str:
+    """Money as everywhere else in the app (``$1,234.50``)."""
+    from .templatetags.closedwon_ui import money
+
     if value is None or value == "":
         return "no price"
-    return f"{Decimal(value):,.2f}"
+    return money(value)
 
 
 def _display(name: str, value: Any, names: dict[str, dict[int, str]]) -> str:
@@ -507,5 +510,7 @@ def _display(name: str, value: Any, names: dict[str, dict[int, str]]) -> str:
         except ValueError:
             return str(value)
     if isinstance(value, dt.date):
-        return value.strftime("%b %-d, %Y")
+        from .templatetags.closedwon_web import format_day
+
+        return format_day(value)
     return str(value)
