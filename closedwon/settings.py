@@ -152,6 +152,17 @@ USE_I18N = True
 USE_TZ = True
 # One set of date formats for the rep UI and the admin ("Mar 5, 2026, 14:05").
 FORMAT_MODULE_PATH = ["closedwon.formats"]
+
+# Days without a change after which a board card is flagged stale, per stage, e.g.
+# "prospecting=30,negotiation=7"; stages not named keep the defaults of
+# opportunities.web_board.STALE_DAYS.
+BOARD_STALE_DAYS = {
+    stage.strip(): int(days)
+    for stage, _, days in (
+        part.partition("=") for part in os.environ.get("BOARD_STALE_DAYS", "").split(",")
+    )
+    if stage.strip() and days.strip().isdigit()
+}
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD").upper()
 
 # --- Static -------------------------------------------------------------------------
