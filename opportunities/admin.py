@@ -51,6 +51,7 @@ from .resources import AccountResource, ContactResource, OpportunityResource
 from .services import EDITABLE_FIELDS, GATED_FIELDS
 from .stages import LOCKED_STAGES, Source, Stage
 from .templatetags.closedwon_ui import money
+from .templatetags.closedwon_web import format_moment
 
 admin.site.site_header = "closedwon"
 admin.site.site_title = "closedwon admin"
@@ -586,7 +587,7 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         return format_html(
             "{}<br><span class='cw-muted'>{}</span>",
             _person(obj.submitted_by),
-            timezone.localtime(obj.submitted_at).strftime("%d %b %H:%M"),
+            format_moment(obj.submitted_at),
         )
 
     @admin.display(description="Waiting", ordering="submitted_at")
