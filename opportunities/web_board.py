@@ -244,7 +244,3 @@ def approval_handoffs(request: HttpRequest, pk: int) -> HttpResponse:
         },
     )
 
-
-def handoffs_settled(handoffs: list[dict[str, Any]] | None) -> bool:
-    """True when no handoff will change on its own any more (nothing pending or retrying)."""
-    return not any(h["status"] in ("pending", "retrying") for h in handoffs or [])
