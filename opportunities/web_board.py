@@ -243,4 +243,3 @@ def approval_handoffs(request: HttpRequest, pk: int) -> HttpResponse:
             "poll_url": reverse("approval-handoffs", args=[approval.pk]),
         },
     )
-
