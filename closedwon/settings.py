@@ -102,6 +102,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # The app's 404/403/500 pages with DEBUG on too (Django's own pages when it is off).
+    "closedwon.errorpages.AppErrorPagesMiddleware",
 ]
 
 # bench/urls.py adds a bare DRF PATCH endpoint as the HTTP benchmark baseline.
@@ -159,6 +161,19 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# One set of date formats for the rep UI and the admin ("Mar 5, 2026, 14:05").
+FORMAT_MODULE_PATH = ["closedwon.formats"]
+
+# Days without a change after which a board card is flagged stale, per stage, e.g.
+# "prospecting=30,negotiation=7"; stages not named keep the defaults of
+# opportunities.web_board.STALE_DAYS.
+BOARD_STALE_DAYS = {
+    stage.strip(): int(days)
+    for stage, _, days in (
+        part.partition("=") for part in os.environ.get("BOARD_STALE_DAYS", "").split(",")
+    )
+    if stage.strip() and days.strip().isdigit()
+}
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD").upper()
 # The public base URL (e.g. https://closedwon.example.com): links in e-mails and payloads
 # are absolute when it is set, relative otherwise.

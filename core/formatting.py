@@ -1,4 +1,10 @@
-"""The one set of formatting helpers for what people read: money, people, waiting times.
+"""The one set of formatting helpers for what people read: money, people, days, moments,
+relative and waiting times. The same everywhere:
+
+* money — ``$120,000``; cents only when there are some (``$1,234.50``); a currency
+  without a symbol is written after the amount (``1,000 CHF``); ``—`` when unknown;
+* a day — ``Mar 5, 2026``; a moment — ``Mar 5, 2026, 14:05`` (the site's time zone);
+* relative time — one unit: ``3 days ago``, ``in 2 hours``, ``just now``.
 
 Every surface (rep UI template tags, the admin, the approval page, e-mails) formats through
 these, so one amount reads the same everywhere. Pure functions, no database.
@@ -11,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.utils import dateformat, timezone
+from django.utils.timesince import timesince, timeuntil
 
 # Symbols shown in the rep UI for the common currencies; others show their ISO 4217 code.
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
@@ -96,3 +104,47 @@ def waiting_time(delta: dt.timedelta) -> str:
     if hours:
         return f"{hours} h {mins} min" if mins else f"{hours} h"
     return f"{mins} min"
+
+
+DAY_FORMAT = "M j, Y"
+MOMENT_FORMAT = "M j, Y, H:i"
+
+
+def day(value: Any) -> str:
+    """``Mar 5, 2026``; ``—`` when there is no date (a datetime shows its local day)."""
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+    return dateformat.format(value, DAY_FORMAT)
+
+
+def moment(value: Any) -> str:
+    """``Mar 5, 2026, 14:05`` in the site's time zone; ``—`` when unknown."""
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, dt.datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return dateformat.format(value, MOMENT_FORMAT)
+    return day(value)
+
+
+def ago(value: Any, now: dt.datetime | None = None) -> str:
+    """``3 days ago`` / ``in 2 hours`` / ``just now`` (one unit, the largest)."""
+    if value in (None, ""):
+        return "—"
+    now = now or timezone.now()
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time(), tzinfo=timezone.get_current_timezone())
+    delta = (now - value).total_seconds()
+    if abs(delta) < 60:
+        return "just now"
+    if delta > 0:
+        return f"{timesince(value, now, depth=1)} ago".replace("\xa0", " ")
+    return f"in {timeuntil(value, now, depth=1)}".replace("\xa0", " ")

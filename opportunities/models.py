@@ -220,6 +220,9 @@ class Opportunity(FSMModelMixin, TimeStamped):
     loss_reason = models.CharField(max_length=20, choices=LossReason.choices, blank=True)
     loss_detail = models.TextField(blank=True, validators=[reject_control_characters_multiline])
     closed_at = models.DateTimeField(null=True, blank=True)
+    # What the rep does next and when (shown and edited on the board card).
+    next_step = models.CharField("next step", max_length=200, blank=True)
+    next_step_date = models.DateField("next step date", null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
 
     history = HistoricalRecords(excluded_fields=["updated_at"])

@@ -194,6 +194,8 @@ EDITABLE_FIELDS = (
     "primary_contact",
     "contract_start_date",
     "term_months",
+    "next_step",
+    "next_step_date",
 )
 # Locked while pending approval and after Closed-Won, line items included: what RevOps
 # approve and billing receives. The account is locked too: moving a pending deal to

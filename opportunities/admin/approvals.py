@@ -213,7 +213,7 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
     def amount_display(self, obj: Approval) -> str:
         return format_html(
             "<span class='cw-amount'>{}</span>",
-            formatting.money(obj.opportunity.amount, obj.opportunity.currency),
+            formatting.money_short(obj.opportunity.amount, obj.opportunity.currency),
         )
 
     @admin.display(description="Contract ID / PO")
@@ -229,7 +229,7 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         return format_html(
             "{}<br><span class='cw-muted'>{}</span>",
             formatting.person(obj.submitted_by),
-            timezone.localtime(obj.submitted_at).strftime("%d %b %H:%M"),
+            formatting.moment(obj.submitted_at),
         )
 
     @admin.display(description="Waiting", ordering="submitted_at")
@@ -382,10 +382,29 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         )
 
     # --- bulk actions: each deal through the service on its own, reported per row
-    @admin.action(description="Approve Closed-Won for the selected deals", permissions=["approve"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Approval]) -> None:
-        done, refused = _decide_each(request, queryset, "approve")
-        _report(request, "Approved", "Not approved", done, refused)
+    @admin.action(description="Approve Closed-Won for the selected deals…", permissions=["approve"])
+    def approve_selected(
+        self, request: HttpRequest, queryset: QuerySet[Approval]
+    ) -> HttpResponse | None:
+        """A confirmation page listing the deals first; approving reports each by name."""
+        if "apply" in request.POST:
+            done, refused = _decide_each(request, queryset, "approve")
+            _report(request, "Approved", "Not approved", done, refused)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Approve the selected deals",
+            "opts": self.opts,
+            "approvals": list(
+                queryset.select_related("opportunity", "opportunity__account").order_by(
+                    "submitted_at", "id"
+                )
+            ),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/opportunities/closedwonapproval/approve_selected.html", context
+        )
 
     @admin.action(description="Reject the selected deals…", permissions=["approve"])
     def reject_selected(
@@ -447,8 +466,10 @@ def _report(
     done: list[Opportunity],
     refused: list[tuple[Opportunity, str]],
 ) -> None:
-    """One line per action, e.g. "Approved 3. Not approved: Acme renewal — you own this deal"."""
-    text = f"{verb} {len(done)}."
+    """One line per action, naming every deal, e.g. "Approved 2: Acme renewal, Globex
+    pilot. Not approved: Initech — you own this deal"."""
+    names = ", ".join(opp.name for opp in done)
+    text = f"{verb} {len(done)}: {names}." if done else f"{verb} none."
     if refused:
         text += f" {not_verb}: " + "; ".join(f"{opp.name} — {why}" for opp, why in refused) + "."
     level = messages.SUCCESS if not refused else messages.WARNING if done else messages.ERROR

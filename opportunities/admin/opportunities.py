@@ -142,7 +142,7 @@ class OpportunityAdmin(
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj: Opportunity) -> str:
-        return formatting.money(obj.amount, obj.currency)
+        return formatting.money_short(obj.amount, obj.currency)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -9,7 +9,6 @@ A constant number of queries whatever the length of the history.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from core import formatting
 from core.formatting import waiting_time
 
 from .. import policies, selectors
@@ -125,20 +125,15 @@ def _show(name: str, value: Any, contacts: dict[int, str]) -> str:
             for li in value
         )
     if name in ("close_date", "contract_start_date"):
-        try:
-            return dt.date.fromisoformat(str(value)).strftime("%-d %b %Y")
-        except ValueError:
-            return str(value)
+        return formatting.day(str(value))
     if name == "amount":
         return _amount(value)
     return str(value)
 
 
-def _amount(value: Any) -> str:
-    try:
-        return f"{Decimal(str(value)):,.2f}"
-    except ArithmeticError:
-        return str(value)
+def _amount(value: Any, currency: str | None = None) -> str:
+    """Money as everywhere else (``$120,000``, ``$1,234.50``)."""
+    return formatting.money_short(value, currency)
 
 
 def snapshot_rows(

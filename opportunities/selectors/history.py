@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+
+from core import formatting
 
 from ..models import Account, Contact, LineItem, Opportunity, Product, StageChange
 from ..stages import OpportunityType, Stage
@@ -209,9 +210,7 @@ def _line_label(name: str) -> str:
 
 
 def _money_text(value: Any) -> str:
-    if value is None or value == "":
-        return "no price"
-    return f"{Decimal(value):,.2f}"
+    return formatting.money_short(value, empty="no price")
 
 
 def _display(name: str, value: Any, names: dict[str, dict[int, str]]) -> str:
@@ -227,7 +226,7 @@ def _display(name: str, value: Any, names: dict[str, dict[int, str]]) -> str:
         except ValueError:
             return str(value)
     if isinstance(value, dt.date):
-        return value.strftime("%b %-d, %Y")
+        return formatting.day(value)
     return str(value)
 
 

@@ -1,8 +1,8 @@
-"""Reads the rep UI needs beyond ``selectors.py``: board, deal list, dashboard, timeline.
+"""Reads of the rep UI: board, deal list, dashboard.
 
 Same rules as ``selectors.py``: every page costs a constant number of
 queries whatever the number of deals — cards are capped per column in one query, totals
-come from aggregate queries, and the timeline batches its lookups.
+come from aggregate queries.
 """
 
 from __future__ import annotations
@@ -161,12 +161,10 @@ def board(flt: DealFilter) -> list[BoardColumn]:
 
 
 def owner_choices() -> list[Any]:
-    """People who can own deals (reps and RevOps), for the owner filter: one query."""
+    """The sales reps, for the owner filter: one query."""
     User = get_user_model()
     return list(
-        User.objects.filter(
-            is_active=True, groups__name__in=[policies.REP_GROUP, policies.REVOPS_GROUP]
-        )
+        User.objects.filter(is_active=True, groups__name=policies.REP_GROUP)
         .distinct()
         .order_by("first_name", "last_name", "username")
     )

@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from . import board as web_board
+from . import fixit as web_fixit
 from . import views
 
 urlpatterns = [
@@ -31,4 +33,7 @@ urlpatterns = [
         views.opportunity_transition,
         name="deal-transition",
     ),
+    path("opportunities/<int:pk>/fix/<str:name>/", web_fixit.fixit, name="deal-fixit"),
+    path("opportunities/<int:pk>/next-step/", web_board.next_step, name="deal-next-step"),
+    path("approvals/<int:pk>/handoffs/", web_board.approval_handoffs, name="approval-handoffs"),
 ]

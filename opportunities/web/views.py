@@ -33,12 +33,13 @@ from ..selectors import pipeline as ui_selectors
 from ..stages import (
     LOCKED_STAGES,
     OPEN_STAGES,
-    STAGE_ORDER,
     TRANSITIONS,
     LossReason,
     Source,
     Stage,
 )
+from . import board as web_board
+from . import fixit as web_fixit
 from . import forms
 
 VIEW_PERM = "opportunities.view_opportunity"
@@ -150,6 +151,7 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     flt, params = _deal_filter(request)
     flt = ui_selectors.DealFilter(owner_id=flt.owner_id, search=flt.search)
     columns = ui_selectors.board(flt)
+    web_board.decorate_columns(columns)
     list_params = {k: v for k, v in params.items() if v and k != "stage"}
     for column in columns:
         column.more_url = (
@@ -228,27 +230,6 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
 # --- detail ----------------------------------------------------------------------------------
 
 
-def _path(opportunity: Opportunity) -> list[dict[str, Any]]:
-    """The stage path bar: the open stages, then pending, then won (or lost)."""
-    final = Stage.CLOSED_LOST if opportunity.stage == Stage.CLOSED_LOST else Stage.CLOSED_WON
-    steps = [*STAGE_ORDER[:-1], final]
-    if opportunity.stage == Stage.CLOSED_LOST:
-        # Where a lost deal stopped is not recorded on the row; show the path as not reached.
-        current_index = len(steps) - 1
-    else:
-        current_index = steps.index(opportunity.stage)
-    return [
-        {
-            "stage": stage,
-            "label": "Pending approval" if stage == Stage.PENDING_APPROVAL else Stage(stage).label,
-            "state": "current"
-            if index == current_index
-            else ("done" if index < current_index and final != Stage.CLOSED_LOST else "todo"),
-        }
-        for index, stage in enumerate(steps)
-    ]
-
-
 def _get_deal(pk: int) -> Opportunity:
     opportunity = selectors.opportunity_get(pk)
     if opportunity is None:
@@ -274,7 +255,7 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = {
         "deal": opportunity,
-        "path": _path(opportunity),
+        "path": web_board.stage_path(opportunity),
         "checklist": checklist,
         "primary_actions": [o for o in actions if o["name"] in ("submit_for_approval", "reopen")],
         "move_actions": [o for o in actions if o["name"].startswith("move_to_")],
@@ -637,6 +618,13 @@ def opportunity_transition(request: HttpRequest, pk: int, name: str) -> HttpResp
         except (errors.ReasonRequired, errors.InvalidInput) as exc:
             # Missing input: show the form again with the message on its field.
             forms.add_service_errors(form, exc.errors)
+        except errors.GateFailed as exc:
+            _refuse(request, f"“{opportunity.name}” was not changed: {spec.label} refused.", exc)
+            if name in web_fixit.FIXABLE and policies.can_change(request.user, opportunity):
+                # Straight to the fields that are missing (the same form as the dialog).
+                fix = reverse("deal-fixit", args=[pk, name])
+                return HttpResponseRedirect(_with_query(fix, next=back))
+            return HttpResponseRedirect(back)
         except errors.DomainError as exc:
             _refuse(request, f"“{opportunity.name}” was not changed: {spec.label} refused.", exc)
             return HttpResponseRedirect(back)

@@ -22,11 +22,19 @@ def test_bulk_approve_reports_each_deal_it_did_not_approve(rep, rep2, revops, qu
     unready = pending_deal(rep2, name="Globex pilot", term_months=None, hours_ago=0.5)
     StageRequirement.objects.create(stage="pending_approval", field="term_months")
 
-    response = act(client_for(revops), queue_url, "approve_selected", [*ready, own, unready])
+    client = client_for(revops)
+    confirm = act(client, queue_url, "approve_selected", [*ready, own, unready])
+    # Nothing happens before the confirmation page is accepted; it names every deal.
+    assert confirm.status_code == 200 and 'data-confirm="approve"' in confirm.content.decode()
+    assert all(d.opportunity.name in confirm.content.decode() for d in [*ready, own, unready])
+    assert "Approve 5 deals" in confirm.content.decode()
+    assert [stage_of(a) for a in ready] == ["pending_approval"] * 3
+
+    response = act(client, queue_url, "approve_selected", [*ready, own, unready], apply="1")
 
     [message] = [m for m in response.context["messages"]]
     assert str(message) == (
-        "Approved 3. Not approved: Acme renewal — you own this deal; Globex pilot — "
+        "Approved 3: Ready 0, Ready 1, Ready 2. Not approved: Acme renewal — you own this deal; Globex pilot — "
         "1 requirement unmet (Term (months) is required from Closed-Won on (set by RevOps).)."
     )
     assert message.level_tag == "warning"
@@ -37,10 +45,10 @@ def test_bulk_approve_reports_each_deal_it_did_not_approve(rep, rep2, revops, qu
 def test_bulk_approve_of_only_refused_deals_is_an_error(revops, queue_url):
     own = pending_deal(revops, name="Mine")
 
-    response = act(client_for(revops), queue_url, "approve_selected", [own])
+    response = act(client_for(revops), queue_url, "approve_selected", [own], apply="1")
 
     [message] = list(response.context["messages"])
-    assert str(message) == "Approved 0. Not approved: Mine — you own this deal."
+    assert str(message) == "Approved none. Not approved: Mine — you own this deal."
     assert message.level_tag == "error"
 
 
@@ -48,7 +56,9 @@ def test_bulk_approve_skips_requests_already_decided(rep, revops, revops2, queue
     approval = pending_deal(rep, name="Done already")
     client_for(revops2).post(f"{queue_url}{approval.pk}/reject/", {"reason": "Wrong PO"})
 
-    response = act(client_for(revops), f"{queue_url}?decision=all", "approve_selected", [approval])
+    response = act(
+        client_for(revops), f"{queue_url}?decision=all", "approve_selected", [approval], apply="1"
+    )
 
     assert "Done already — already rejected" in str(list(response.context["messages"])[0])
     assert stage_of(approval) == "negotiation"
@@ -78,7 +88,7 @@ def test_bulk_reject_asks_one_reason_for_all_then_rejects_each(rep, rep2, revops
     assert (
         blank.status_code == 422 and 'data-error-code="reason_required"' in blank.content.decode()
     )
-    assert str(list(done.context["messages"])[0]) == "Rejected 2."
+    assert str(list(done.context["messages"])[0]) == "Rejected 2: First, Second."
     assert set(Approval.objects.values_list("decision", "reason")) == {
         (Decision.REJECTED, "Quarter is closed")
     }

@@ -38,11 +38,14 @@ def test_dragging_a_card_moves_it_or_shows_why_not(page: Page, live_server):
     expect(page.locator(f"#column-negotiation #deal-{ready.pk}")).to_be_visible()
     assert stage_of(ready) == Stage.NEGOTIATION
 
+    # Requirements unmet: the fix-it dialog lists them with their fields; nothing moves.
     page.locator(f"#deal-{not_ready.pk}").drag_to(page.locator("#column-proposal"))
-    alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("Move to Proposal refused")
-    expect(alert).to_contain_text("Choose the account this deal is with.")
-    expect(alert).to_contain_text("Set the close date.")
+    dialog = page.locator("#fixit-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#fixit-live")).to_contain_text("Choose the account this deal is with.")
+    expect(dialog.locator("#fixit-live")).to_contain_text("Set the close date.")
+    dialog.get_by_role("link", name="Cancel").click()
+    expect(dialog).not_to_be_visible()
     expect(page.locator(f"#column-prospecting #deal-{not_ready.pk}")).to_be_visible()
     assert stage_of(not_ready) == Stage.PROSPECTING
 

@@ -24,12 +24,27 @@ def buttons(html: str) -> list[str]:
     ]
 
 
-def test_the_path_bar_highlights_the_current_stage(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.PROPOSAL)
+def path_states(html: str) -> dict[str, str]:
+    return dict(re.findall(r'class="path-step stage-(\w+) is-(\w+)"', html))
+
+
+def test_the_path_bar_highlights_the_current_stage_and_ticks_only_visited_ones(rep, rep_client):
+    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    # Dragged straight from Prospecting to Proposal: Qualification was never visited.
+    services.opportunity_transition(opportunity=deal, name="move_to_proposal", actor=rep)
     html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
     current = re.findall(r'class="path-step stage-(\w+) is-current" aria-current="step"', html)
     assert current == ["proposal"]
-    assert html.count("is-done") == 2  # prospecting, qualification
+    states = path_states(html)
+    assert states["prospecting"] == "done"
+    assert states["qualification"] == "todo"
+    assert html.count("is-done") == 1
+
+
+def test_a_deal_created_in_a_later_stage_has_no_ticks(rep, rep_client):
+    deal = ready_deal(rep, stage=Stage.PROPOSAL)  # no stage change recorded
+    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    assert html.count("is-done") == 0
 
 
 def test_a_lost_deal_path_ends_in_closed_lost(rep, rep_client):
