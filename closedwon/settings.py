@@ -438,6 +438,8 @@ SPECTACULAR_SETTINGS = {
         "StageEnum": "opportunities.stages.Stage",
         "LossReasonEnum": "opportunities.stages.LossReason",
         "DecisionEnum": "opportunities.models.Decision",
+        "DocumentKindEnum": "documents.models.DocumentKind",
+        "HandoffKindEnum": "handoffs.models.HandoffKind",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -16,6 +16,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from import_export import fields, resources
 from import_export.results import RowResult
 
+from core.money import money_text
+
 from ..models import Account, Contact, Opportunity, line_items_prefetch
 from ..services import imports
 
@@ -164,3 +166,7 @@ class OpportunityResource(ServiceImportResource):
 
     def dehydrate_line_items(self, opportunity: Opportunity) -> str:
         return imports.format_line_items(opportunity)
+
+    def dehydrate_amount(self, opportunity: Opportunity) -> str | None:
+        # With the currency's own minor units (120000.00 USD, 1000000 JPY, 1000.125 KWD).
+        return money_text(opportunity.amount, opportunity.currency)

@@ -221,6 +221,9 @@ def gather_facts(
 
     facts = []
     for opp, opp_items in zip(opps, items, strict=True):
+        opp_items = tuple(
+            LineFacts(li.seats, money_amount(li.unit_price, opp.currency)) for li in opp_items
+        )
         contract_key = normalize_key(opp.contract_id)
         po_key = normalize_key(opp.po_number)
         contact_account_id, contact_email = contacts.get(opp.primary_contact_id or 0, (None, ""))

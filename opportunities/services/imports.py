@@ -27,6 +27,7 @@ from django.db.models import Field
 
 from core import errors
 from core.keys import normalize_key
+from core.money import money_text
 
 from .. import services
 from ..models import Account, Contact, Opportunity, Product
@@ -301,7 +302,11 @@ def format_line_items(opportunity: Opportunity) -> str:
     """The inverse of :func:`parse_line_items` (line items and products prefetched)."""
     return "; ".join(
         f"{li.product.sku} x {li.seats}"
-        + (f" @ {li.unit_price}" if li.unit_price is not None else "")
+        + (
+            f" @ {money_text(li.unit_price, opportunity.currency)}"
+            if li.unit_price is not None
+            else ""
+        )
         for li in opportunity.line_items.all()
     )
 

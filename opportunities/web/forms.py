@@ -17,6 +17,7 @@ from django.forms import BaseFormSet, formset_factory
 from django.urls import reverse
 
 from core.errors import FieldError
+from core.money import money_amount
 
 from ..models import Contact, Opportunity, validate_country, validate_currency
 from ..selectors import pipeline as ui_selectors
@@ -75,10 +76,10 @@ class DealForm(forms.Form):
         label="Amount",
         help_text="Total contract value.",
         max_digits=14,
-        decimal_places=2,
+        decimal_places=4,
         min_value=Decimal(0),
         required=False,
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
     currency = UpperCaseField(
         label="Currency", max_length=3, validators=[validate_currency], initial=""
@@ -160,7 +161,7 @@ def initial_for(opportunity: Opportunity) -> dict[str, Any]:
         "account": opportunity.account_id,
         "primary_contact": opportunity.primary_contact_id,
         "type": opportunity.type,
-        "amount": opportunity.amount,
+        "amount": money_amount(opportunity.amount, opportunity.currency),
         "currency": opportunity.currency,
         "close_date": opportunity.close_date,
         "contract_id": opportunity.contract_id,
@@ -181,10 +182,10 @@ class LineItemForm(forms.Form):
         label="Unit price",
         help_text="Per seat, for the whole term.",
         max_digits=14,
-        decimal_places=2,
+        decimal_places=4,
         min_value=Decimal(0),
         required=False,
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": 0, "inputmode": "decimal"}),
+        widget=forms.NumberInput(attrs={"step": "any", "min": 0, "inputmode": "decimal"}),
     )
 
     def is_blank(self) -> bool:
@@ -253,7 +254,12 @@ def line_item_formset(
     existing = list(opportunity.line_items.all()) if opportunity and opportunity.pk else []
     products = ui_selectors.product_options(include=[li.product_id for li in existing])
     initial = [
-        {"id": li.pk, "product": li.product_id, "seats": li.seats, "unit_price": li.unit_price}
+        {
+            "id": li.pk,
+            "product": li.product_id,
+            "seats": li.seats,
+            "unit_price": money_amount(li.unit_price, opportunity.currency if opportunity else ""),
+        }
         for li in existing
     ]
     if data is not None:

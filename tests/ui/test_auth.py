@@ -43,7 +43,8 @@ def test_signing_in_lands_on_the_pipeline(rep):
         "/accounts/login/", {"username": rep.username, "password": "pw-for-tests-123"}
     )
     assert response.status_code == 302
-    assert response["Location"] == "/pipeline/"
+    # Sign-in lands by role: a rep's board (RevOps: their approval queue).
+    assert client.get(response["Location"])["Location"] == "/pipeline/"
     assert client.get("/")["Location"] == "/pipeline/"
 
 

@@ -226,22 +226,22 @@ def test_a_pending_deal_shows_its_gated_fields_locked(rep, rep_client):
 
 
 def test_a_pending_deal_still_takes_its_ungated_fields(rep, rep_client):
-    """What a browser posts for a locked deal: no disabled fields, no formset."""
+    """What a browser posts for a locked deal: no disabled fields (the gated ones,
+    billing terms included), no formset."""
     deal = ready_deal(rep, stage=Stage.PENDING_APPROVAL)
     data = {
         "name": "Renamed while pending",
-        "type": "renewal",
-        "account": deal.account_id,
-        "contract_start_date": "",
-        "term_months": "24",
+        "next_step": "Call the CFO",
         "version": deal.version,
     }
     response = rep_client.post(f"/opportunities/{deal.pk}/edit/", data)
-    assert response.status_code == 302
+    assert response.status_code == 302, response.content[:3000]
     deal.refresh_from_db()
-    assert (deal.name, deal.term_months, deal.stage) == (
+    assert (deal.name, deal.next_step, deal.term_months, deal.type, deal.stage) == (
         "Renamed while pending",
-        24,
+        "Call the CFO",
+        12,
+        "new_business",
         Stage.PENDING_APPROVAL,
     )
 

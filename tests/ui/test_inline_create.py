@@ -51,8 +51,8 @@ def test_no_js_account_page_returns_to_the_deal_form_with_the_account(rep_client
     assert response["Location"] == f"/opportunities/new/?account={account.pk}"
 
 
-def test_htmx_contact_creation_returns_the_contact_select_with_it_chosen(rep_client):
-    account = AccountFactory()
+def test_htmx_contact_creation_returns_the_contact_select_with_it_chosen(rep, rep_client):
+    account = AccountFactory(owner=rep)
     ContactFactory(account=account, last_name="Existing")
     response = rep_client.post(
         "/opportunities/new-contact/",
@@ -82,8 +82,8 @@ def test_a_contact_needs_an_account_and_a_last_name(rep_client):
     assert set(response.context["contact_form"].errors) == {"account", "last_name"}
 
 
-def test_no_js_contact_page_returns_with_account_and_contact(rep_client):
-    account = AccountFactory()
+def test_no_js_contact_page_returns_with_account_and_contact(rep, rep_client):
+    account = AccountFactory(owner=rep)
     back = "/opportunities/new/"
     response = rep_client.post(
         "/opportunities/new-contact/",
