@@ -8,6 +8,9 @@ class OpportunitiesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import notifications
+        from .api import feed
+
+        feed.register_all()
         from .signals import opportunity_transitioned
 
         opportunity_transitioned.connect(

@@ -24,6 +24,8 @@ from django.db.models import Field, Model, prefetch_related_objects
 from django.utils import timezone
 
 from . import errors, gates, roles
+from events.services import event_record
+
 from .models import (
     Account,
     Approval,
@@ -164,7 +166,9 @@ def account_create(*, actor: Any, data: Mapping[str, Any]) -> Account:
     if account.external_id == "":
         account.external_id = None
     _full_clean(account)
-    account.save()
+    with transaction.atomic():
+        account.save()
+        event_record(instance=account, change="created", actor=actor)
     return account
 
 
@@ -179,6 +183,7 @@ def account_update(*, account: Account, actor: Any, data: Mapping[str, Any]) -> 
             account.external_id = None
         _full_clean(account)
         account.save()
+        event_record(instance=account, change="updated", actor=actor)
     return account
 
 
@@ -189,7 +194,9 @@ def contact_create(*, actor: Any, data: Mapping[str, Any]) -> Contact:
     contact = Contact()
     _assign(contact, data, CONTACT_FIELDS)
     _full_clean(contact)
-    contact.save()
+    with transaction.atomic():
+        contact.save()
+        event_record(instance=contact, change="created", actor=actor)
     return contact
 
 
@@ -203,9 +210,16 @@ def contact_update(*, contact: Contact, actor: Any, data: Mapping[str, Any]) -> 
         contact = Contact.objects.select_for_update().get(pk=contact.pk)
         before_account, before_email = contact.account_id, contact.email
         _assign(contact, data, CONTACT_FIELDS)
-        breaks_gate = contact.account_id != before_account or (before_email and not contact.email)
+        locked_fields = [
+            name
+            for name, broken in (
+                ("account", contact.account_id != before_account),
+                ("email", bool(before_email) and not contact.email),
+            )
+            if broken
+        ]
         if (
-            breaks_gate
+            locked_fields
             and Opportunity.objects.filter(
                 primary_contact=contact, stage__in=LOCKED_STAGES
             ).exists()
@@ -215,13 +229,15 @@ def contact_update(*, contact: Contact, actor: Any, data: Mapping[str, Any]) -> 
                 errors=[
                     {
                         "code": "record_locked",
-                        "field": "account",
+                        "field": name,
                         "message": "Locked by a pending or won deal.",
                     }
+                    for name in locked_fields
                 ],
             )
         _full_clean(contact)
         contact.save()
+        event_record(instance=contact, change="updated", actor=actor)
     return contact
 
 
@@ -231,7 +247,9 @@ def product_create(*, actor: Any, data: Mapping[str, Any]) -> Product:
     product = Product()
     _assign(product, data, PRODUCT_FIELDS)
     _full_clean(product)
-    product.save()
+    with transaction.atomic():
+        product.save()
+        event_record(instance=product, change="created", actor=actor)
     return product
 
 
@@ -243,6 +261,7 @@ def product_update(*, product: Product, actor: Any, data: Mapping[str, Any]) -> 
         _assign(product, data, PRODUCT_FIELDS)
         _full_clean(product)
         product.save()
+        event_record(instance=product, change="updated", actor=actor)
     return product
 
 
@@ -333,6 +352,28 @@ def _parse_line_items(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return parsed
 
 
+def _check_line_item_ids(opportunity: Opportunity | None, parsed: list[dict[str, Any]]) -> None:
+    """An ``id`` must name a line item of this very deal: an unknown id, or another deal's,
+    is a 400 rather than a silently created row."""
+    given = [(index, item["id"]) for index, item in enumerate(parsed) if item["id"] is not None]
+    if not given:
+        return
+    own = (
+        set(opportunity.line_items.values_list("pk", flat=True)) if opportunity is not None else set()
+    )
+    errs = [
+        {
+            "code": "invalid",
+            "field": f"line_items[{index}].id",
+            "message": "Not a line item of this deal; leave id out for a new one.",
+        }
+        for index, pk in given
+        if pk not in own
+    ]
+    if errs:
+        raise errors.InvalidInput(errors=errs)
+
+
 def _line_items_differ(opportunity: Opportunity, parsed: list[dict[str, Any]]) -> bool:
     current = sorted(
         (p, s, u)
@@ -388,6 +429,8 @@ def opportunity_create(
     elif str(owner_id) != str(actor.pk) and not actor.has_perm(roles.CHANGE_ANY_PERM):
         raise errors.PermissionDenied("You can only create deals you own.")
     parsed = _parse_line_items(line_items) if line_items is not None else None
+    if parsed:
+        _check_line_item_ids(None, parsed)
     with transaction.atomic():
         opportunity = Opportunity()
         _assign(opportunity, data, EDITABLE_FIELDS)
@@ -396,6 +439,7 @@ def opportunity_create(
         opportunity.save()
         if parsed:
             _line_items_replace(opportunity, parsed, actor)
+        event_record(instance=opportunity, change="created", actor=actor)
     return opportunity
 
 
@@ -433,6 +477,8 @@ def opportunity_update(
                 and not actor.has_perm(roles.CHANGE_ANY_PERM)
             ):
                 raise errors.PermissionDenied("Only RevOps can reassign a deal.")
+            if parsed:
+                _check_line_item_ids(locked, parsed)
             items_changed = parsed is not None and _line_items_differ(locked, parsed)
             if locked.stage in LOCKED_STAGES:
                 blocked = [f for f in changed if f in GATED_FIELDS] + (
@@ -459,6 +505,7 @@ def opportunity_update(
             locked.save()
             if items_changed and parsed is not None:
                 _line_items_replace(locked, parsed, actor)
+            event_record(instance=locked, change="updated", actor=actor)
     except OperationalError as exc:
         raise _map_lock_error(exc) from exc
     locked.refresh_from_db()
@@ -687,6 +734,11 @@ def opportunity_transition(
                 at=now,
             )
             approval = _record_approval(name, locked, actor, approval, stage_reason, now)
+            event_record(
+                instance=locked,
+                change="approved" if name == "approve" else "stage_changed",
+                actor=actor,
+            )
             opportunity_transitioned.send(
                 sender=Opportunity,
                 opportunity=locked,

@@ -17,6 +17,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.strict import StrictInputMixin
+
 from opportunities.models import (
     Account,
     Approval,
@@ -97,7 +99,8 @@ class AccountSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AccountWriteSerializer(serializers.Serializer):
+class AccountWriteSerializer(StrictInputMixin, serializers.Serializer):
+    read_only_names = ("id", "created_at", "updated_at")
     name = serializers.CharField(max_length=200)
     domain = serializers.CharField(max_length=253, allow_blank=True, required=False)
     billing_country = serializers.CharField(
@@ -135,7 +138,8 @@ class ContactSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ContactWriteSerializer(serializers.Serializer):
+class ContactWriteSerializer(StrictInputMixin, serializers.Serializer):
+    read_only_names = ("id", "created_at", "updated_at")
     account = _related(Account.objects.all())
     first_name = serializers.CharField(max_length=100, allow_blank=True, required=False)
     last_name = serializers.CharField(max_length=100)
@@ -151,7 +155,8 @@ class ProductSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProductWriteSerializer(serializers.Serializer):
+class ProductWriteSerializer(StrictInputMixin, serializers.Serializer):
+    read_only_names = ("id", "created_at", "updated_at")
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
     active = serializers.BooleanField(required=False)
@@ -169,7 +174,7 @@ class LineItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LineItemWriteSerializer(serializers.Serializer):
+class LineItemWriteSerializer(StrictInputMixin, serializers.Serializer):
     id = _id_field(
         required=False,
         allow_null=True,
@@ -235,9 +240,26 @@ class OpportunitySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OpportunityWriteSerializer(serializers.Serializer):
+_OPPORTUNITY_READ_ONLY = (
+    "id",
+    "stage",
+    "stage_label",
+    "probability",
+    "forecast_category",
+    "loss_reason",
+    "loss_detail",
+    "version",
+    "created_at",
+    "updated_at",
+    "closed_at",
+)
+
+
+class OpportunityWriteSerializer(StrictInputMixin, serializers.Serializer):
     """Create (``name`` required) or PATCH (any subset). ``stage`` is not writable:
     sending it is a 400 ``stage_read_only``; use a transition."""
+
+    read_only_names = _OPPORTUNITY_READ_ONLY
 
     name = serializers.CharField(max_length=200)
     account = _related(Account.objects.all(), required=False, allow_null=True)
@@ -289,7 +311,18 @@ class TransitionOptionSerializer(serializers.Serializer):
     )
 
 
-class TransitionRequestSerializer(serializers.Serializer):
+class TransitionRequestSerializer(StrictInputMixin, serializers.Serializer):
+    # The deal's own fields: a transition changes them, a client does not.
+    read_only_names = _OPPORTUNITY_READ_ONLY + (
+        "name",
+        "account",
+        "owner",
+        "type",
+        "amount",
+        "currency",
+        "close_date",
+        "line_items",
+    )
     reason = serializers.CharField(
         allow_blank=True,
         required=False,

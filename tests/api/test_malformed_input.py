@@ -137,8 +137,8 @@ def test_a_body_that_is_not_json_is_a_415(api, rep):
         "limit=0",
         "limit=201",
         f"limit={HUGE}",
-        "offset=-1",
-        "offset=1.5",
+        "cursor=abc",
+        "cursor=",
         "ordering=password",
         "ordering=-stage_label",
         "stage=won",
@@ -218,11 +218,25 @@ def test_a_wrong_content_length_body_is_not_a_500(api, rep):
     problem(response, 400, "invalid")
 
 
-def test_a_body_over_the_upload_limit_is_a_400(api, rep, settings):
+def test_a_body_over_the_upload_limit_is_a_413(api, rep, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     body = json.dumps({"name": "x" * 2000})
-    problem(send(api(rep), "post", "/api/v1/accounts/", body), 400, "invalid")
+    answer = problem(send(api(rep), "post", "/api/v1/accounts/", body), 413, "payload_too_large")
+    assert "DATA_UPLOAD" not in json.dumps(answer) and "settings" not in json.dumps(answer)
     assert not Account.objects.exists()
+
+
+def test_a_10_mb_body_is_a_413(api, rep):
+    body = json.dumps({"name": "x" * (10 * 1024 * 1024)})
+    problem(send(api(rep), "post", "/api/v1/accounts/", body), 413, "payload_too_large")
+    assert not Account.objects.exists()
+
+
+def test_a_5000_digit_number_names_no_python_internals(api, rep):
+    response = send(api(rep), "post", "/api/v1/accounts/", '{"name": ' + "9" * 5000 + "}")
+    answer = problem(response, 400, "invalid")
+    text = json.dumps(answer)
+    assert "sys." not in text and "int_max_str_digits" not in text and "digits" in text
 
 
 @pytest.mark.parametrize(
