@@ -201,16 +201,24 @@ def test_an_if_match_that_cannot_match_is_a_412(api, rep, deal, value):
     assert db_state() == before
 
 
-def test_unknown_fields_are_ignored_not_fatal(api, rep, deal):
+def test_read_only_and_unknown_fields_are_named_not_ignored(api, rep, deal):
+    before = db_state()
     response = send(
         api(rep),
         "patch",
         f"/api/v1/opportunities/{deal.pk}/",
-        '{"name": "Renamed", "id": 1, "version": 99, "probability": 5, "favourite_colour": "red"}',
+        '{"name": "Renamed", "id": 1, "version": 99, "probability": 5, "closed_at": null, '
+        '"favourite_colour": "red"}',
     )
-    assert response.status_code == 200
-    body = response.json()
-    assert (body["name"], body["version"], body["probability"]) == ("Renamed", 2, 75)
+    body = problem(response, 400, "invalid")
+    assert {(e["field"], e["code"]) for e in body["errors"]} == {
+        ("id", "read_only_field"),
+        ("version", "read_only_field"),
+        ("probability", "read_only_field"),
+        ("closed_at", "read_only_field"),
+        ("favourite_colour", "unknown_field"),
+    }
+    assert db_state() == before
 
 
 def test_a_wrong_content_length_body_is_not_a_500(api, rep):
