@@ -35,7 +35,10 @@ class EventSerializer(serializers.ModelSerializer):
     cursor = serializers.SerializerMethodField(
         help_text="Opaque position of this event; pass it as `after` to continue after it."
     )
-    data = serializers.JSONField(help_text="The object as its API endpoint returns it.")
+    # DRF's metaclass pops declared fields, so this does not clash with Serializer.data.
+    data = serializers.JSONField(  # type: ignore[assignment]
+        help_text="The object as its API endpoint returns it."
+    )
     type = serializers.CharField(help_text="`<object>.<change>`, e.g. `opportunity.approved`.")
     object = serializers.CharField(help_text="`account`, `contact`, `product` or `opportunity`.")
 

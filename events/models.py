@@ -17,8 +17,12 @@ class Event(models.Model):
     later appear before it.
     """
 
-    type = models.CharField(max_length=64, help_text="`<object>.<change>`, e.g. `opportunity.updated`.")
-    object = models.CharField(max_length=32, help_text="`account`, `contact`, `product`, `opportunity`.")
+    type = models.CharField(
+        max_length=64, help_text="`<object>.<change>`, e.g. `opportunity.updated`."
+    )
+    object = models.CharField(
+        max_length=32, help_text="`account`, `contact`, `product`, `opportunity`."
+    )
     object_id = models.BigIntegerField()
     version = models.IntegerField(null=True, blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)

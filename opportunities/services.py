@@ -23,9 +23,9 @@ from django.db import DatabaseError, IntegrityError, OperationalError, transacti
 from django.db.models import Field, Model, prefetch_related_objects
 from django.utils import timezone
 
-from . import errors, gates, roles
 from events.services import event_record
 
+from . import errors, gates, roles
 from .models import (
     Account,
     Approval,
@@ -359,7 +359,9 @@ def _check_line_item_ids(opportunity: Opportunity | None, parsed: list[dict[str,
     if not given:
         return
     own = (
-        set(opportunity.line_items.values_list("pk", flat=True)) if opportunity is not None else set()
+        set(opportunity.line_items.values_list("pk", flat=True))
+        if opportunity is not None
+        else set()
     )
     errs = [
         {

@@ -5,7 +5,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from api.strict import StrictInputMixin
-
 from handoffs.models import Handoff
 
 

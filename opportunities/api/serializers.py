@@ -18,7 +18,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.strict import StrictInputMixin
-
 from opportunities.models import (
     Account,
     Approval,

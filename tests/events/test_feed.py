@@ -124,7 +124,14 @@ def test_after_filters_limits_and_bad_cursors():
     assert feed(client, type="account.updated,opportunity.updated", limit=500)["results"]
     assert feed(client)["results"][0]["cursor"] == first["results"][0]["cursor"]
 
-    for query in ("limit=0", "limit=501", "limit=x", "type=bad", "object=user", "after=bm90LWEtY3Vyc29y"):
+    for query in (
+        "limit=0",
+        "limit=501",
+        "limit=x",
+        "type=bad",
+        "object=user",
+        "after=bm90LWEtY3Vyc29y",
+    ):
         body = problem(client.get(f"/api/v1/events/?{query}"), 400, "invalid")
         assert body["errors"][0]["field"] == query.split("=")[0]
     body = problem(client.get("/api/v1/events/?aftr=x"), 400, "invalid")
