@@ -63,6 +63,7 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = _StrictBooleanField
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.Filter):
     """An id: a whole number (``1.5`` or ``abc`` is a 400, not a silently rounded match)."""
 

@@ -70,9 +70,10 @@ class EventPageSerializer(serializers.Serializer):
 
 
 def _query_list(request: Request, name: str) -> list[str]:
+    """Repeated or comma-separated values; an empty one is kept (and refused)."""
     values: list[str] = []
     for raw in request.query_params.getlist(name):
-        values += [part.strip() for part in raw.split(",") if part.strip()]
+        values += [part.strip() for part in raw.split(",")]
     return values
 
 
@@ -82,6 +83,7 @@ class EventListView(ApiView):
     pagination_class = None
     filter_backends: list[Any] = []
     query_params_allowed = ("after", "limit", "type", "object")
+    extra_problem_statuses = (410,)
 
     @extend_schema(
         operation_id="events_list",

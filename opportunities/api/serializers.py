@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pycountry
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
@@ -17,6 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.fields import MoneyField
 from api.strict import StrictInputMixin
 from opportunities.models import (
     Account,
@@ -34,7 +36,12 @@ MAX_ID = 2**63 - 1
 
 def _money(**kwargs: Any) -> serializers.DecimalField:
     """Money: a decimal string with at most 12 + 2 digits, never negative."""
-    return serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, **kwargs)
+    return MoneyField(**kwargs)
+
+
+# The codes the model validators accept (pycountry), as enums in the schema.
+CURRENCIES = sorted(c.alpha_3 for c in pycountry.currencies)
+COUNTRIES = sorted(c.alpha_2 for c in pycountry.countries)
 
 
 def _id_field(**kwargs: Any) -> serializers.IntegerField:
@@ -102,11 +109,11 @@ class AccountWriteSerializer(StrictInputMixin, serializers.Serializer):
     read_only_names = ("id", "created_at", "updated_at")
     name = serializers.CharField(max_length=200)
     domain = serializers.CharField(max_length=253, allow_blank=True, required=False)
-    billing_country = serializers.CharField(
-        max_length=2,
+    billing_country = serializers.ChoiceField(
+        choices=["", *COUNTRIES],
         allow_blank=True,
         required=False,
-        help_text="ISO 3166 alpha-2 (`US`, `DE`).",
+        help_text="ISO 3166 alpha-2 (`US`, `DE`), or empty.",
     )
     owner = _related(_active_users(), required=False, allow_null=True)
     external_id = serializers.CharField(
@@ -269,8 +276,8 @@ class OpportunityWriteSerializer(StrictInputMixin, serializers.Serializer):
     )
     type = serializers.ChoiceField(choices=OpportunityType.choices, required=False)
     amount = _money(allow_null=True, required=False, help_text="Total contract value.")
-    currency = serializers.CharField(
-        max_length=3, required=False, help_text="ISO 4217, e.g. `USD`."
+    currency = serializers.ChoiceField(
+        choices=CURRENCIES, required=False, help_text="ISO 4217, e.g. `USD`."
     )
     close_date = serializers.DateField(allow_null=True, required=False)
     contract_id = serializers.CharField(max_length=100, allow_blank=True, required=False)
