@@ -335,10 +335,10 @@ class TransitionRequestSerializer(StrictInputMixin, serializers.Serializer):
         max_length=10000,
         help_text="Required by `reject`.",
     )
-    loss_reason = serializers.CharField(
+    loss_reason = serializers.ChoiceField(
+        choices=["", *LossReason.values],
         allow_blank=True,
         required=False,
-        max_length=20,
         help_text="Required by `mark_lost`: price, competitor, no_budget, no_decision, "
         "timing, product_fit or other.",
     )
