@@ -146,7 +146,7 @@ class _CatalogDetail(ApiView):
         return Response(self.output(obj).data)
 
 
-EXAMPLES = {
+EXAMPLES: dict[str, dict[str, Any]] = {
     "accounts": {"name": "Initech", "domain": "initech.example", "billing_country": "US"},
     "contacts": {"account": 1, "last_name": "Lumbergh", "email": "bill@initech.example"},
     "products": {"sku": "TPS-SEAT", "name": "TPS report seat"},
