@@ -150,7 +150,11 @@ class EventListView(ApiView):
         limit = DEFAULT_LIMIT
         raw_limit = request.query_params.get("limit")
         if raw_limit is not None:
-            if not raw_limit.isdigit() or not 1 <= int(raw_limit[:6]) <= MAX_LIMIT:
+            if (
+                not raw_limit.isdigit()
+                or len(raw_limit) > 6
+                or not 1 <= int(raw_limit) <= MAX_LIMIT
+            ):
                 errors["limit"] = [f"A whole number from 1 to {MAX_LIMIT}."]
             else:
                 limit = int(raw_limit)

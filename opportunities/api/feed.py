@@ -17,8 +17,8 @@ from .serializers import (
 
 
 def _opportunity(obj: Opportunity) -> dict[str, Any]:
-    # Line items are read fresh: a PATCH may have replaced them after the instance loaded.
-    getattr(obj, "_prefetched_objects_cache", {}).pop("line_items", None)
+    # The write paths never prefetch line items before replacing them (a PATCH reads them
+    # with plain queries), so a prefetched list here is current: reuse it, else read once.
     services.line_items_loaded(obj)
     return dict(OpportunitySerializer(obj).data)
 

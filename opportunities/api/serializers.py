@@ -39,9 +39,20 @@ def _money(**kwargs: Any) -> serializers.DecimalField:
     return MoneyField(**kwargs)
 
 
-# The codes the model validators accept (pycountry), as enums in the schema.
+# The codes the model validators accept (pycountry), as enums in the schema. The model
+# validates them (with every other field's rule, all reported at once).
 CURRENCIES = sorted(c.alpha_3 for c in pycountry.currencies)
 COUNTRIES = sorted(c.alpha_2 for c in pycountry.countries)
+
+
+@extend_schema_field({"type": "string", "enum": CURRENCIES})
+class CurrencyField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "enum": ["", *COUNTRIES]})
+class CountryOrBlankField(serializers.CharField):
+    pass
 
 
 def _id_field(**kwargs: Any) -> serializers.IntegerField:
@@ -109,8 +120,8 @@ class AccountWriteSerializer(StrictInputMixin, serializers.Serializer):
     read_only_names = ("id", "created_at", "updated_at")
     name = serializers.CharField(max_length=200)
     domain = serializers.CharField(max_length=253, allow_blank=True, required=False)
-    billing_country = serializers.ChoiceField(
-        choices=["", *COUNTRIES],
+    billing_country = CountryOrBlankField(
+        max_length=2,
         allow_blank=True,
         required=False,
         help_text="ISO 3166 alpha-2 (`US`, `DE`), or empty.",
@@ -276,9 +287,7 @@ class OpportunityWriteSerializer(StrictInputMixin, serializers.Serializer):
     )
     type = serializers.ChoiceField(choices=OpportunityType.choices, required=False)
     amount = _money(allow_null=True, required=False, help_text="Total contract value.")
-    currency = serializers.ChoiceField(
-        choices=CURRENCIES, required=False, help_text="ISO 4217, e.g. `USD`."
-    )
+    currency = CurrencyField(max_length=3, required=False, help_text="ISO 4217, e.g. `USD`.")
     close_date = serializers.DateField(allow_null=True, required=False)
     contract_id = serializers.CharField(max_length=100, allow_blank=True, required=False)
     po_number = serializers.CharField(max_length=100, allow_blank=True, required=False)
