@@ -298,7 +298,8 @@ def _expected_version(request: Request, pk: int) -> int | None:
 
 
 class OpportunityListView(ApiView):
-    """Deals. Filter for sync with `updated_since` and `ordering=updated_at`."""
+    """Deals. To keep another system in step, follow the change feed (`GET /events/`):
+    `updated_since` is a convenience filter, not a sync mechanism."""
 
     read_model = Opportunity
     filter_backends = LIST_FILTERS
