@@ -12,23 +12,23 @@ from typing import Any
 
 from core import errors
 
-_TAG_RE = re.compile(r'\s*(?:W/)?"([^"]*)"\s*')
+_TAG_RE = re.compile(r'\s*(W/)?"([^"]*)"\s*')
 
 
 def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _tags(raw: str) -> list[str]:
+def _tags(raw: str) -> list[tuple[bool, str]]:
     tags = []
     for part in raw.split(","):
         part = part.strip()
         if not part:
             continue
         match = _TAG_RE.fullmatch(part)
-        # Lenient on purpose: a bare 7 or a weak W/"7" (some proxies weaken ETags when they
-        # compress) name the same version.
-        tags.append(match.group(1) if match else part)
+        if match is None:
+            continue  # not an entity-tag: matches nothing
+        tags.append((bool(match.group(1)), match.group(2)))
     return tags
 
 
@@ -41,8 +41,10 @@ def if_match_version(request: Any) -> int | list[int] | None:
     if raw is None or raw.strip() == "*":
         return None
     versions = []
-    for tag in _tags(raw):
-        if tag.isdigit() and len(tag) < 10:
+    # If-Match uses the strong comparison (RFC 9110 section 13.1.1): a weak tag W/"7" or
+    # a bare 7 never matches, so the write is refused with 412.
+    for weak, tag in _tags(raw):
+        if not weak and tag.isdigit() and len(tag) < 10:
             versions.append(int(tag))
     if not versions:
         raise errors.StaleVersion(
@@ -72,4 +74,5 @@ def if_none_match(request: Any, version: int) -> bool:
         return False
     if raw.strip() == "*":
         return True
-    return str(version) in _tags(raw)
+    # If-None-Match uses the weak comparison (RFC 9110 section 13.1.2).
+    return str(version) in [tag for _weak, tag in _tags(raw)]

@@ -63,6 +63,7 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = _StrictBooleanField
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.Filter):
     """An id: a whole number (``1.5`` or ``abc`` is a 400, not a silently rounded match)."""
 
@@ -82,15 +83,18 @@ def _aware_utc(value: dt.datetime, name: str) -> dt.datetime:
 
 
 class UpdatedSinceFilter(django_filters.IsoDateTimeFilter):
-    """``updated_since=<ISO 8601 date-time>``: rows changed at or after that instant (sync
-    clients pass the ``updated_at`` of the last row they saw)."""
+    """``updated_since=<ISO 8601 date-time>``: rows changed at or after that instant.
+
+    Not a sync mechanism: ``updated_at`` is stamped at save, not at commit, so a slow
+    write can commit behind a client's watermark. The change feed replaces it for sync."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("field_name", "updated_at")
         kwargs.setdefault("lookup_expr", "gte")
         kwargs.setdefault(
             "help_text",
-            "Only rows changed at or after this ISO 8601 date-time (e.g. 2025-01-31T12:00:00Z).",
+            "Only rows changed at or after this ISO 8601 date-time (e.g. 2025-01-31T12:00:00Z). "
+            "A convenience: to sync, follow the change feed (`GET /api/v1/events/`).",
         )
         super().__init__(**kwargs)
 
@@ -102,7 +106,7 @@ class UpdatedSinceFilter(django_filters.IsoDateTimeFilter):
 
 class StrictOrderingFilter(OrderingFilter):
     """``?ordering=field`` or ``-field`` from the view's ``ordering_fields``; the primary key
-    is always the last tie-breaker so that limit/offset pages never overlap."""
+    is always the last tie-breaker, so the order is total and cursor pages never overlap."""
 
     def get_ordering(self, request: Any, queryset: QuerySet[Any], view: Any) -> Sequence[str]:
         raw = request.query_params.get(self.ordering_param)

@@ -11,8 +11,15 @@ import json
 from typing import Any
 
 from django.conf import settings
-from rest_framework import parsers
+from rest_framework import exceptions, parsers
 from rest_framework.exceptions import ParseError
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "payload_too_large"
+    default_detail = "The request body is too large."
+    problem_title = "Payload too large"
 
 
 class JSONParser(parsers.JSONParser):
@@ -26,11 +33,17 @@ class JSONParser(parsers.JSONParser):
             except ValueError:
                 length = 0
             if length > limit:
-                raise ParseError(f"The body is larger than {limit} bytes.")
+                raise PayloadTooLarge(f"The body may be at most {limit} bytes.")
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
+        except ParseError as exc:
+            # Python's own wording (e.g. the int-to-str digit limit and the function that
+            # lifts it) is no business of the client.
+            if "digits" in str(exc.detail) or "sys." in str(exc.detail):
+                raise ParseError("JSON parse error - a number has too many digits.") from None
+            raise
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except RecursionError:

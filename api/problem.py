@@ -19,6 +19,7 @@ from typing import Any
 from django.core.exceptions import (
     ObjectDoesNotExist,
     PermissionDenied,
+    RequestDataTooBig,
     SuspiciousOperation,
 )
 from django.core.exceptions import (
@@ -197,7 +198,8 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
             headers["WWW-Authenticate"] = str(exc.auth_header)  # type: ignore[attr-defined]
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait or 1))  # type: ignore[attr-defined]
-        code, title = str(exc.default_code), "Request failed"
+        code = str(exc.default_code)
+        title = str(getattr(exc, "problem_title", "Request failed"))
         for klass, klass_code, klass_title in _API_EXCEPTIONS:
             if isinstance(exc, klass):
                 code, title = klass_code, klass_title
@@ -228,13 +230,21 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
             errors=_django_validation_errors(exc),
             instance=instance,
         )
+    if isinstance(exc, RequestDataTooBig):
+        return problem(
+            status=413,
+            code="payload_too_large",
+            title="Payload too large",
+            detail="The request body is too large.",
+            instance=instance,
+        )
     if isinstance(exc, SuspiciousOperation):
         # Oversized bodies, too many fields, a bad Host: the request itself is malformed.
         return problem(
             status=400,
             code="invalid",
             title="Malformed request",
-            detail=str(exc),
+            detail="The request is malformed.",
             instance=instance,
         )
     if isinstance(exc, ObjectDoesNotExist):

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import uritemplate
@@ -31,11 +32,25 @@ PROBLEM_DESCRIPTIONS = {
     415: "`unsupported_media_type`: send `Content-Type: application/json`.",
     422: "`gate_failed` (`errors[]` lists every unmet requirement), `reason_required` or "
     "`idempotency_key_reused`.",
+    410: "`cursor_expired`: the cursor is older than the oldest event kept; resync.",
+    413: "`payload_too_large`: the body is over the size limit.",
     429: "`throttled`: wait `Retry-After` seconds.",
+    503: "`service_unavailable`: the database is unreachable for a moment; retry after "
+    "`Retry-After` seconds.",
 }
 
 
 class AutoSchema(openapi.AutoSchema):
+    def get_description(self) -> str:  # type: ignore[override]
+        """Only what the endpoint's own class (or handler) says: a docstring inherited from
+        a base or a mixin describes the code, not the operation."""
+        view_cls = type(self.view)
+        handler = view_cls.__dict__.get(self.method.lower())
+        doc = (getattr(handler, "__doc__", None) if handler else None) or view_cls.__dict__.get(
+            "__doc__"
+        )
+        return inspect.cleandoc(doc) if doc else ""
+
     def get_override_parameters(self) -> list[Any]:
         params = list(super().get_override_parameters())
         if self.method == "POST":
@@ -74,13 +89,14 @@ class AutoSchema(openapi.AutoSchema):
         return params
 
     def _problem_statuses(self) -> list[int]:
-        statuses = {401, 403, 429}
+        statuses = {401, 403, 429, 503}
+        statuses |= set(getattr(self.view, "extra_problem_statuses", ()))
         if uritemplate.variables(self.path):
             statuses.add(404)
-        if self.method == "GET" and self._is_list_view():
-            statuses.add(400)
+        # Every view refuses unknown query parameters (and bad filters) with 400.
+        statuses.add(400)
         if self.method in ("POST", "PATCH", "PUT"):
-            statuses |= {400, 415}
+            statuses |= {400, 413, 415}
         if self.method == "POST":
             statuses |= {409, 422}
         if self.method in ("PATCH", "PUT", "DELETE"):
@@ -97,7 +113,7 @@ class AutoSchema(openapi.AutoSchema):
                 "description": PROBLEM_DESCRIPTIONS[status],
                 "content": {CONTENT_TYPE: {"schema": problem_ref}},
             }
-            if status == 429:
+            if status in (429, 503):
                 entry["headers"] = {
                     "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}
                 }
@@ -119,3 +135,85 @@ class TokenScheme(OpenApiAuthenticationExtension):
                 "`python manage.py issue_token <username>`; keys are stored hashed."
             ),
         }
+
+
+def _operations(result: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method, path): operation
+        for path, item in result.get("paths", {}).items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "responses" in operation
+    }
+
+
+def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: what the views cannot say one by one.
+
+    * Request bodies take no property they do not list (``additionalProperties: false``):
+      an unknown field is a 400 ``unknown_field``, so the schema says so.
+    * OpenAPI links: from a created (or returned) object to the operations that take its
+      ``id``: ``GET``/``PATCH`` of the object, and for a deal its transitions and history.
+    """
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+            for prop in component.get("properties", {}).values():
+                _text_pattern(prop)
+    operations = _operations(result)
+    for operation in operations.values():
+        for param in operation.get("parameters", []):
+            if param.get("in") == "query":
+                _text_pattern(param.get("schema", {}))
+    for (method, path), operation in operations.items():
+        if method not in ("get", "post", "patch"):
+            continue
+        detail = path if path.endswith("/{id}/") else f"{path}{{id}}/"
+        if method == "post" and path.endswith("/{id}/"):
+            continue
+        if "{id}" in path and not path.endswith("/{id}/"):
+            detail = path.split("{id}/")[0] + "{id}/"
+        links: dict[str, Any] = {}
+        for target_method, label in (("get", "Retrieve"), ("patch", "Update")):
+            target = operations.get((target_method, detail))
+            if target is None or (target_method, detail) == (method, path):
+                continue
+            links[label] = {
+                "operationId": target["operationId"],
+                "parameters": {"id": "$response.body#/id"},
+                "description": f"{label} the object this response returns.",
+            }
+        for suffix, label in (("transitions/", "Transitions"), ("history/", "History")):
+            target = operations.get(("get", detail + suffix))
+            if target is not None and (("get", detail + suffix) != (method, path)):
+                links[label] = {
+                    "operationId": target["operationId"],
+                    "parameters": {"id": "$response.body#/id"},
+                }
+        if not links:
+            continue
+        for status in ("200", "201"):
+            response = operation["responses"].get(status)
+            if response and "content" in response and not _is_list(response):
+                response["links"] = links
+    return result
+
+
+# Text never holds NUL (PostgreSQL cannot store it); a required text is not blank once
+# surrounding whitespace is trimmed.
+TEXT_PATTERN = r"^[^\x00]*$"
+NON_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+def _text_pattern(schema: dict[str, Any]) -> None:
+    if schema.get("type") != "string" or {"enum", "pattern", "format", "$ref"} & set(schema):
+        return
+    schema["pattern"] = NON_BLANK_TEXT_PATTERN if schema.get("minLength", 0) >= 1 else TEXT_PATTERN
+
+
+def _is_list(response: dict[str, Any]) -> bool:
+    schema = response["content"].get("application/json", {}).get("schema", {})
+    return (
+        "results" in schema.get("properties", {})
+        or "$ref" in schema
+        and "Paginated" in str(schema["$ref"])
+    )

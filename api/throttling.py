@@ -7,6 +7,8 @@ changes them in one place. ``None`` or an empty value turns a limit off.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import throttling
 
@@ -23,3 +25,13 @@ class AnonThrottle(throttling.AnonRateThrottle):
 
     def get_rate(self) -> str | None:
         return getattr(settings, "API_THROTTLE_ANON", None) or None
+
+
+class FailedAuthThrottle(AnonThrottle):
+    """The anonymous bucket of the caller's address, charged for a failed authentication.
+
+    Shares the cache key of :class:`AnonThrottle` (scope ``anon``), so failed attempts
+    and anonymous requests use up one rate together."""
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

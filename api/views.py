@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
 from django.db import transaction
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import generics
-from rest_framework.exceptions import NotFound
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -78,13 +79,50 @@ class IdempotentPostMixin:
         return response
 
 
+def _filter_params(filterset_class: Any) -> set[str]:
+    names: set[str] = set()
+    for name, flt in filterset_class.base_filters.items():
+        if isinstance(flt, django_filters.DateFromToRangeFilter):
+            names |= {f"{name}_after", f"{name}_before"}
+        else:
+            names.add(name)
+    return names
+
+
 class ApiView(IdempotentPostMixin, generics.GenericAPIView):
-    """Base of the resource views: explicit handlers that call the services."""
+    # No docstring on purpose: the schema would show it as every subclass's description.
 
     # For ReadWithViewPermission: the model whose view permission GETs need.
     read_model: Any = None
     # Views whose writes honour If-Match (documented 412).
     honours_if_match = False
+    # Query parameters this view takes besides its filters, ordering and pages.
+    query_params_allowed: tuple[str, ...] = ()
+
+    def allowed_query_params(self) -> set[str]:
+        allowed = set(self.query_params_allowed)
+        filterset_class = getattr(self, "filterset_class", None)
+        if filterset_class is not None:
+            allowed |= _filter_params(filterset_class)
+        if any(hasattr(b, "get_ordering") for b in self.filter_backends or ()):
+            allowed.add("ordering")
+        if self.pagination_class is not None and self.request.method == "GET":
+            allowed |= {"cursor", "limit"}
+        return allowed
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """After authentication, permissions and throttling: a query parameter the view
+        does not take is a 400 (``unknown_parameter``), never silently ignored — a typo
+        in ``updated_since`` must not return everything."""
+        super().initial(request, *args, **kwargs)
+        unknown = sorted(set(request.query_params) - self.allowed_query_params())
+        if unknown:
+            raise ValidationError(
+                {
+                    name: [ErrorDetail("Unknown query parameter.", code="unknown_parameter")]
+                    for name in unknown
+                }
+            )
 
     def paginated(self, queryset: Any, serializer_class: Any, **context: Any) -> Response:
         queryset = self.filter_queryset(queryset)
@@ -96,9 +134,11 @@ class ApiView(IdempotentPostMixin, generics.GenericAPIView):
 
 
 class EndpointNotFound(APIView):
-    """Everything under /api/v1/ that no route matches: a 404 problem, not an HTML page."""
+    """Everything under /api/v1/ that no route matches: a 404 problem, not an HTML page.
+    Anonymous callers get 401 first, as on every other endpoint: the API's shape is not
+    shown to them."""
 
-    permission_classes = (AllowAny,)
+    permission_classes = (IsAuthenticated,)
     schema = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
 
 
 @never_cache
@@ -20,8 +24,9 @@ def _check_database() -> str | None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        logger.exception("readyz: database unreachable")
+        return "database unreachable"
     return None
 
 
@@ -39,15 +44,18 @@ def _check_broker() -> str | None:
             connect_timeout=2,
         ) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:  # noqa: BLE001
-        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001
+        # The connection error (host, port, credentials in the URL) goes to the log only.
+        logger.exception("readyz: broker unreachable")
+        return "broker unreachable"
     return None
 
 
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Database and broker reachable: the process can take traffic."""
+    """Database and broker reachable: the process can take traffic. Failures say only
+    which dependency is unreachable; the details are logged."""
     checks = {"database": _check_database(), "broker": _check_broker()}
     ready = all(error is None for error in checks.values())
     body = {

@@ -15,6 +15,7 @@ A ``.env`` file beside ``manage.py`` is read first (python-dotenv); the environm
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
     "handoffs",
     "documents",
     "currencies",
+    "events",
     "api",
 ]
 
@@ -409,7 +411,7 @@ REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ReadWithViewPermission"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "api.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.CursorPagination",
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.UserThrottle", "api.throttling.AnonThrottle"],
@@ -419,13 +421,25 @@ REST_FRAMEWORK: dict[str, object] = {
     "EXCEPTION_HANDLER": "api.problem.exception_handler",
     "DEFAULT_METADATA_CLASS": "api.metadata.Metadata",
 }
-REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token"}
+# --- Change feed -------------------------------------------------------------------
+EVENTS_RETENTION_DAYS = int(os.environ.get("EVENTS_RETENTION_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["events-purge"] = {"task": "events.purge", "schedule": 3600.0}
+
+# --- API tokens ----------------------------------------------------------------------
+# Integration users hold a token for months; people get a fresh one each sign-in. 0 means
+# tokens never expire (not recommended): issue long-lived ones deliberately instead with
+# `issue_token NAME --ttl-hours N` or `--no-expiry`.
+API_TOKEN_TTL_HOURS = int(os.environ.get("API_TOKEN_TTL_HOURS", str(90 * 24)))
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(hours=API_TOKEN_TTL_HOURS) if API_TOKEN_TTL_HOURS > 0 else None,
+    "AUTH_HEADER_PREFIX": "Token",
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "closedwon API",
     "DESCRIPTION": (
         "Opportunity stage gating: the Closed-Won gate, approvals and handoffs.\n\n"
         "Authenticate with `Authorization: Token <key>` (`python manage.py issue_token <user>`) "
-        "or the browser session. Lists use limit/offset pagination (`limit` at most 200). "
+        "or the browser session. Lists page by cursor (follow `next`; `limit` at most 200). Sync with the change feed, `GET /api/v1/events/`. "
         "Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code`. "
         "Every POST honours `Idempotency-Key`; PATCH and transitions honour `If-Match`."
     ),
@@ -434,6 +448,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.postprocess",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "opportunities.stages.Stage",
         "LossReasonEnum": "opportunities.stages.LossReason",

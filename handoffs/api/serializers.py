@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from api.strict import StrictInputMixin
 from handoffs.models import Handoff
 
 
@@ -33,7 +34,7 @@ class HandoffSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class HandoffCompleteSerializer(serializers.Serializer):
+class HandoffCompleteSerializer(StrictInputMixin, serializers.Serializer):
     external_ref = serializers.CharField(
         max_length=200, help_text="Your system's reference for what it did (invoice id, …)."
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pycountry
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
@@ -17,7 +18,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.money import money_text
+from api.fields import MoneyField
+from api.strict import StrictInputMixin
+from core.money import currency_codes, money_text
 from opportunities.models import (
     Account,
     Approval,
@@ -35,7 +38,7 @@ MAX_ID = 2**63 - 1
 def _money(**kwargs: Any) -> serializers.DecimalField:
     """Money in: a decimal string, never negative, with at most the deal currency's minor
     units (ISO 4217: JPY 0, USD 2, KWD 3; checked by the services, ``invalid`` beyond)."""
-    return serializers.DecimalField(max_digits=18, decimal_places=4, min_value=0, **kwargs)
+    return MoneyField(**kwargs)
 
 
 @extend_schema_field(
@@ -65,6 +68,22 @@ class MoneyOutField(serializers.Field):
     def to_representation(self, value: Any) -> str | None:
         amount, currency = value
         return money_text(amount, currency)
+
+
+# The codes the model validators accept (ISO 4217 money, ISO 3166), as enums in the schema.
+# The model validates them (with every other field's rule, all reported at once).
+CURRENCIES = sorted(currency_codes())
+COUNTRIES = sorted(c.alpha_2 for c in pycountry.countries)
+
+
+@extend_schema_field({"type": "string", "enum": CURRENCIES})
+class CurrencyField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "enum": ["", *COUNTRIES]})
+class CountryOrBlankField(serializers.CharField):
+    pass
 
 
 def _id_field(**kwargs: Any) -> serializers.IntegerField:
@@ -128,14 +147,15 @@ class AccountSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AccountWriteSerializer(serializers.Serializer):
+class AccountWriteSerializer(StrictInputMixin, serializers.Serializer):
+    read_only_names = ("id", "created_at", "updated_at")
     name = serializers.CharField(max_length=200)
     domain = serializers.CharField(max_length=253, allow_blank=True, required=False)
-    billing_country = serializers.CharField(
+    billing_country = CountryOrBlankField(
         max_length=2,
         allow_blank=True,
         required=False,
-        help_text="ISO 3166 alpha-2 (`US`, `DE`).",
+        help_text="ISO 3166 alpha-2 (`US`, `DE`), or empty.",
     )
     owner = _related(_active_users(), required=False, allow_null=True)
     external_id = serializers.CharField(
@@ -166,7 +186,8 @@ class ContactSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ContactWriteSerializer(serializers.Serializer):
+class ContactWriteSerializer(StrictInputMixin, serializers.Serializer):
+    read_only_names = ("id", "created_at", "updated_at")
     account = _related(Account.objects.all())
     first_name = serializers.CharField(max_length=100, allow_blank=True, required=False)
     last_name = serializers.CharField(max_length=100)
@@ -182,7 +203,8 @@ class ProductSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProductWriteSerializer(serializers.Serializer):
+class ProductWriteSerializer(StrictInputMixin, serializers.Serializer):
+    read_only_names = ("id", "created_at", "updated_at")
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
     active = serializers.BooleanField(required=False)
@@ -203,7 +225,7 @@ class LineItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LineItemWriteSerializer(serializers.Serializer):
+class LineItemWriteSerializer(StrictInputMixin, serializers.Serializer):
     id = _id_field(
         required=False,
         allow_null=True,
@@ -270,9 +292,26 @@ class OpportunitySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OpportunityWriteSerializer(serializers.Serializer):
+_OPPORTUNITY_READ_ONLY = (
+    "id",
+    "stage",
+    "stage_label",
+    "probability",
+    "forecast_category",
+    "loss_reason",
+    "loss_detail",
+    "version",
+    "created_at",
+    "updated_at",
+    "closed_at",
+)
+
+
+class OpportunityWriteSerializer(StrictInputMixin, serializers.Serializer):
     """Create (``name`` required) or PATCH (any subset). ``stage`` is not writable:
     sending it is a 400 ``stage_read_only``; use a transition."""
+
+    read_only_names = _OPPORTUNITY_READ_ONLY
 
     name = serializers.CharField(max_length=200)
     account = _related(Account.objects.all(), required=False, allow_null=True)
@@ -283,9 +322,7 @@ class OpportunityWriteSerializer(serializers.Serializer):
     )
     type = serializers.ChoiceField(choices=OpportunityType.choices, required=False)
     amount = _money(allow_null=True, required=False, help_text="Total contract value.")
-    currency = serializers.CharField(
-        max_length=3, required=False, help_text="ISO 4217, e.g. `USD`."
-    )
+    currency = CurrencyField(max_length=3, required=False, help_text="ISO 4217, e.g. `USD`.")
     close_date = serializers.DateField(allow_null=True, required=False)
     contract_id = serializers.CharField(max_length=100, allow_blank=True, required=False)
     po_number = serializers.CharField(max_length=100, allow_blank=True, required=False)
@@ -324,17 +361,28 @@ class TransitionOptionSerializer(serializers.Serializer):
     )
 
 
-class TransitionRequestSerializer(serializers.Serializer):
+class TransitionRequestSerializer(StrictInputMixin, serializers.Serializer):
+    # The deal's own fields: a transition changes them, a client does not.
+    read_only_names = _OPPORTUNITY_READ_ONLY + (
+        "name",
+        "account",
+        "owner",
+        "type",
+        "amount",
+        "currency",
+        "close_date",
+        "line_items",
+    )
     reason = serializers.CharField(
         allow_blank=True,
         required=False,
         max_length=10000,
         help_text="Required by `reject`.",
     )
-    loss_reason = serializers.CharField(
+    loss_reason = serializers.ChoiceField(
+        choices=["", *LossReason.values],
         allow_blank=True,
         required=False,
-        max_length=20,
         help_text="Required by `mark_lost`: price, competitor, no_budget, no_decision, "
         "timing, product_fit or other.",
     )

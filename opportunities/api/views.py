@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
@@ -108,7 +109,7 @@ def reject_stage(data: Any) -> None:
 
 
 class _CatalogList(ApiView):
-    """List + create for a simple resource (account, contact, product)."""
+    # List + create for a simple resource (account, contact, product).
 
     filter_backends = LIST_FILTERS
     output: type[serializers.Serializer]
@@ -145,6 +146,13 @@ class _CatalogDetail(ApiView):
         return Response(self.output(obj).data)
 
 
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "accounts": {"name": "Initech", "domain": "initech.example", "billing_country": "US"},
+    "contacts": {"account": 1, "last_name": "Lumbergh", "email": "bill@initech.example"},
+    "products": {"sku": "TPS-SEAT", "name": "TPS report seat"},
+}
+
+
 def _catalog_schema(cls: type[ApiView], name: str, one: Any, write: Any) -> None:
     """Document a list/detail pair (request and response bodies, operation ids).
     extend_schema_view copies inherited methods, so each view gets its own annotations."""
@@ -152,14 +160,28 @@ def _catalog_schema(cls: type[ApiView], name: str, one: Any, write: Any) -> None
         extend_schema_view(
             get=extend_schema(operation_id=f"{name}_list", responses=one(many=True), tags=[name]),
             post=extend_schema(
-                operation_id=f"{name}_create", request=write, responses={201: one}, tags=[name]
+                operation_id=f"{name}_create",
+                request=write,
+                responses={201: one},
+                tags=[name],
+                examples=[OpenApiExample("Create", value=EXAMPLES[name], request_only=True)],
             ),
         )(cls)
     else:
         extend_schema_view(
             get=extend_schema(operation_id=f"{name}_retrieve", responses=one, tags=[name]),
             patch=extend_schema(
-                operation_id=f"{name}_partial_update", request=write, responses=one, tags=[name]
+                operation_id=f"{name}_partial_update",
+                request=write,
+                responses=one,
+                tags=[name],
+                examples=[
+                    OpenApiExample(
+                        "Change one field",
+                        value=dict(list(EXAMPLES[name].items())[-1:]),
+                        request_only=True,
+                    )
+                ],
             ),
         )(cls)
 
@@ -178,6 +200,8 @@ class AccountListView(_CatalogList):
 
 
 class AccountDetailView(_CatalogDetail):
+    """One account. PATCH changes any subset of its fields."""
+
     read_model = Account
     output, write = AccountSerializer, AccountWriteSerializer
     update_service = staticmethod(services.account_update)
@@ -185,6 +209,8 @@ class AccountDetailView(_CatalogDetail):
 
 
 class ContactListView(_CatalogList):
+    """Contacts of the accounts. Any rep may create one."""
+
     read_model = Contact
     queryset = Contact.objects.all()
     filterset_class = filters.ContactFilter
@@ -196,6 +222,10 @@ class ContactListView(_CatalogList):
 
 
 class ContactDetailView(_CatalogDetail):
+    """One contact. PATCH changes any subset of its fields; moving it to another account
+    or clearing its email while it is the primary contact of a pending or won deal is 409
+    `record_locked`."""
+
     read_model = Contact
     output, write = ContactSerializer, ContactWriteSerializer
     update_service = staticmethod(services.contact_update)
@@ -216,6 +246,8 @@ class ProductListView(_CatalogList):
 
 
 class ProductDetailView(_CatalogDetail):
+    """One product. Only RevOps change it."""
+
     read_model = Product
     output, write = ProductSerializer, ProductWriteSerializer
     update_service = staticmethod(services.product_update)
@@ -266,7 +298,8 @@ def _expected_version(request: Request, pk: int) -> int | None:
 
 
 class OpportunityListView(ApiView):
-    """Deals. Filter for sync with `updated_since` and `ordering=updated_at`."""
+    """Deals. To keep another system in step, follow the change feed (`GET /events/`):
+    `updated_since` is a convenience filter, not a sync mechanism."""
 
     read_model = Opportunity
     filter_backends = LIST_FILTERS
@@ -291,6 +324,22 @@ class OpportunityListView(ApiView):
         responses={201: OpportunitySerializer},
         parameters=[ETAG_HEADER],
         tags=["opportunities"],
+        examples=[
+            OpenApiExample(
+                "A deal with one line item",
+                request_only=True,
+                value={
+                    "name": "Initech — TPS rollout",
+                    "account": 1,
+                    "primary_contact": 1,
+                    "amount": "24000.00",
+                    "currency": "USD",
+                    "close_date": "2025-01-31",
+                    "contract_id": "INI-2025-001",
+                    "line_items": [{"product": 1, "seats": 20, "unit_price": "1200.00"}],
+                },
+            )
+        ],
         description="Create a deal in Prospecting, optionally with its line items. "
         "Sending `stage` is a 400 `stage_read_only`.",
     )
@@ -307,6 +356,8 @@ class OpportunityListView(ApiView):
 
 
 class OpportunityDetailView(ApiView):
+    """One deal, with its `ETag` (its version)."""
+
     read_model = Opportunity
     honours_if_match = True
 
@@ -334,6 +385,11 @@ class OpportunityDetailView(ApiView):
         responses=OpportunitySerializer,
         parameters=[IF_MATCH, ETAG_HEADER],
         tags=["opportunities"],
+        examples=[
+            OpenApiExample(
+                "Move the close date", request_only=True, value={"close_date": "2025-02-28"}
+            )
+        ],
         description="Change any subset of the fields. `line_items`, when sent, replaces "
         "all line items (keep one by sending its `id`). Gated fields are locked while the "
         "deal is pending approval or won (409 `record_locked`).",
@@ -393,6 +449,12 @@ class OpportunityTransitionRunView(ApiView):
             ),
             IF_MATCH,
             ETAG_HEADER,
+        ],
+        examples=[
+            OpenApiExample("Lost on price", request_only=True, value={"loss_reason": "price"}),
+            OpenApiExample(
+                "Rejected", request_only=True, value={"reason": "The PO number is missing."}
+            ),
         ],
         tags=["transitions"],
         description="Run a transition. 409 `transition_not_allowed` from the wrong stage, "

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from core import errors
+from events.services import event_record
 
 from .. import policies
 from ..models import Account, Contact, Opportunity, Product
@@ -46,7 +47,9 @@ def account_create(*, actor: Any, data: Mapping[str, Any]) -> Account:
         actor, account, ["external_id"] if account.external_id else [], created=True
     )
     _full_clean(account)
-    account.save()
+    with transaction.atomic():
+        account.save()
+        event_record(instance=account, change="created", actor=actor)
     return account
 
 
@@ -70,6 +73,7 @@ def account_update(*, account: Account, actor: Any, data: Mapping[str, Any]) -> 
         _refuse_sync_fields(actor, account, changed, created=False)
         _full_clean(account)
         account.save()
+        event_record(instance=account, change="updated", actor=actor)
     return account
 
 
@@ -91,7 +95,9 @@ def contact_create(*, actor: Any, data: Mapping[str, Any]) -> Contact:
         if denied is not None:
             raise denied
     _full_clean(contact)
-    contact.save()
+    with transaction.atomic():
+        contact.save()
+        event_record(instance=contact, change="created", actor=actor)
     return contact
 
 
@@ -113,9 +119,16 @@ def contact_update(*, contact: Contact, actor: Any, data: Mapping[str, Any]) -> 
             )
         if denied is not None:
             raise denied
-        breaks_gate = contact.account_id != before_account or (before_email and not contact.email)
+        locked_fields = [
+            name
+            for name, broken in (
+                ("account", contact.account_id != before_account),
+                ("email", bool(before_email) and not contact.email),
+            )
+            if broken
+        ]
         if (
-            breaks_gate
+            locked_fields
             and Opportunity.objects.filter(
                 primary_contact=contact, stage__in=LOCKED_STAGES
             ).exists()
@@ -123,15 +136,13 @@ def contact_update(*, contact: Contact, actor: Any, data: Mapping[str, Any]) -> 
             raise errors.RecordLocked(
                 "This contact is the primary contact of a deal pending approval or won.",
                 errors=[
-                    {
-                        "code": "record_locked",
-                        "field": "account",
-                        "message": "Locked by a pending or won deal.",
-                    }
+                    errors.FieldError("record_locked", name, "Locked by a pending or won deal.")
+                    for name in locked_fields
                 ],
             )
         _full_clean(contact)
         contact.save()
+        event_record(instance=contact, change="updated", actor=actor)
     return contact
 
 
@@ -141,7 +152,9 @@ def product_create(*, actor: Any, data: Mapping[str, Any]) -> Product:
     product = Product()
     _assign(product, data, PRODUCT_FIELDS)
     _full_clean(product)
-    product.save()
+    with transaction.atomic():
+        product.save()
+        event_record(instance=product, change="created", actor=actor)
     return product
 
 
@@ -153,4 +166,5 @@ def product_update(*, product: Product, actor: Any, data: Mapping[str, Any]) -> 
         _assign(product, data, PRODUCT_FIELDS)
         _full_clean(product)
         product.save()
+        event_record(instance=product, change="updated", actor=actor)
     return product

@@ -155,6 +155,31 @@ def refuse_inactive_products(parsed: list[dict[str, Any]], *, keep: set[int]) ->
         raise errors.ProductInactive("A retired product cannot be added to a deal.", errors=retired)
 
 
+def check_line_item_ids(opportunity: Opportunity | None, parsed: list[dict[str, Any]]) -> None:
+    """An ``id`` must name a line item of this very opportunity: an unknown id, or another
+    opportunity's, is ``invalid`` on ``line_items[N].id`` rather than a silently created
+    row."""
+    given = [(index, item["id"]) for index, item in enumerate(parsed) if item["id"] is not None]
+    if not given:
+        return
+    own = (
+        set(opportunity.line_items.values_list("pk", flat=True))
+        if opportunity is not None
+        else set()
+    )
+    errs = [
+        errors.FieldError(
+            "invalid",
+            f"line_items[{index}].id",
+            "Not a line item of this deal; leave id out for a new one.",
+        )
+        for index, pk in given
+        if pk not in own
+    ]
+    if errs:
+        raise errors.InvalidInput(errors=errs)
+
+
 def _line_items_differ(opportunity: Opportunity, parsed: list[dict[str, Any]]) -> bool:
     current = sorted(
         (p, s, u)

@@ -14,6 +14,7 @@ from django.db import OperationalError, transaction
 from django.db.models import Model
 
 from core import errors
+from events.services import event_record
 
 from .. import policies
 from ..models import Opportunity
@@ -22,6 +23,7 @@ from .common import _assign, _full_clean, _map_lock_error, _require_authenticate
 from .line_items import (
     _line_items_differ,
     _line_items_replace,
+    check_line_item_ids,
     parse_line_items,
     refuse_extra_minor_units,
     refuse_inactive_products,
@@ -51,6 +53,8 @@ def opportunity_create(
     elif str(owner_id) != str(actor.pk) and not actor.has_perm(policies.CHANGE_ANY_PERM):
         raise errors.PermissionDenied("You can only create deals you own.")
     parsed = parse_line_items(line_items) if line_items is not None else None
+    if parsed:
+        check_line_item_ids(None, parsed)
     with transaction.atomic():
         opportunity = Opportunity()
         _assign(opportunity, data, EDITABLE_FIELDS)
@@ -63,6 +67,7 @@ def opportunity_create(
             refuse_extra_minor_units(parsed, opportunity.currency)
             refuse_inactive_products(parsed, keep=set())
             _line_items_replace(opportunity, parsed, actor, source)
+        event_record(instance=opportunity, change="created", actor=actor)
     return opportunity
 
 
@@ -100,6 +105,8 @@ def opportunity_update(
                 and not actor.has_perm(policies.CHANGE_ANY_PERM)
             ):
                 raise errors.PermissionDenied("Only RevOps can reassign a deal.")
+            if parsed:
+                check_line_item_ids(locked, parsed)
             items_changed = parsed is not None and _line_items_differ(locked, parsed)
             if parsed is not None and (items_changed or "currency" in changed):
                 refuse_extra_minor_units(parsed, locked.currency)
@@ -133,6 +140,7 @@ def opportunity_update(
             locked.save()
             if items_changed and parsed is not None:
                 _line_items_replace(locked, parsed, actor, source)
+            event_record(instance=locked, change="updated", actor=actor)
     except OperationalError as exc:
         raise _map_lock_error(exc) from exc
     locked.refresh_from_db()

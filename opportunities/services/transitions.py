@@ -18,6 +18,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from core import errors
+from events.services import event_record
 from handoffs.services import handoffs_create_for_approval
 
 from .. import gate, notifications, policies
@@ -171,6 +172,11 @@ def opportunity_transition(
                 at=now,
             )
             approval = _record_approval(name, locked, actor, approval, stage_reason, now)
+            event_record(
+                instance=locked,
+                change="approved" if name == "approve" else "stage_changed",
+                actor=actor,
+            )
             if name in notifications.DECISIONS:
                 notifications.decision_email_create(stage_change=change)
     except OperationalError as exc:

@@ -72,13 +72,25 @@ def test_a_transition_honours_if_match(api, rep):
     assert response["ETag"] == '"2"' and response.json()["stage"] == Stage.PENDING_APPROVAL
 
 
-@pytest.mark.parametrize("value", ["*", 'W/"1"', '"9", "1"', "1"])
+@pytest.mark.parametrize("value", ["*", '"1"', '"9", "1"', ' "1" '])
 def test_if_match_forms_that_name_the_current_version(api, rep, value):
     deal = ready_deal(rep)
     response = patch(
         api(rep), f"/api/v1/opportunities/{deal.pk}/", {"name": "x"}, HTTP_IF_MATCH=value
     )
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("value", ['W/"1"', "1", '"01x"', 'W/"1", W/"2"'])
+def test_if_match_compares_strongly_so_weak_or_bare_tags_never_match(api, rep, value):
+    deal = ready_deal(rep)
+    before = db_state()
+    response = patch(
+        api(rep), f"/api/v1/opportunities/{deal.pk}/", {"name": "x"}, HTTP_IF_MATCH=value
+    )
+    body = problem(response, 412, "stale_version")
+    assert body["errors"][0]["field"] == "If-Match"
+    assert db_state() == before
 
 
 def test_if_none_match_gives_304_while_unchanged(api, rep):

@@ -137,8 +137,8 @@ def test_a_body_that_is_not_json_is_a_415(api, rep):
         "limit=0",
         "limit=201",
         f"limit={HUGE}",
-        "offset=-1",
-        "offset=1.5",
+        "cursor=abc",
+        "cursor=",
         "ordering=password",
         "ordering=-stage_label",
         "stage=won",
@@ -201,16 +201,24 @@ def test_an_if_match_that_cannot_match_is_a_412(api, rep, deal, value):
     assert db_state() == before
 
 
-def test_unknown_fields_are_ignored_not_fatal(api, rep, deal):
+def test_read_only_and_unknown_fields_are_named_not_ignored(api, rep, deal):
+    before = db_state()
     response = send(
         api(rep),
         "patch",
         f"/api/v1/opportunities/{deal.pk}/",
-        '{"name": "Renamed", "id": 1, "version": 99, "probability": 5, "favourite_colour": "red"}',
+        '{"name": "Renamed", "id": 1, "version": 99, "probability": 5, "closed_at": null, '
+        '"favourite_colour": "red"}',
     )
-    assert response.status_code == 200
-    body = response.json()
-    assert (body["name"], body["version"], body["probability"]) == ("Renamed", 2, 75)
+    body = problem(response, 400, "invalid")
+    assert {(e["field"], e["code"]) for e in body["errors"]} == {
+        ("id", "read_only_field"),
+        ("version", "read_only_field"),
+        ("probability", "read_only_field"),
+        ("closed_at", "read_only_field"),
+        ("favourite_colour", "unknown_field"),
+    }
+    assert db_state() == before
 
 
 def test_a_wrong_content_length_body_is_not_a_500(api, rep):
@@ -218,11 +226,25 @@ def test_a_wrong_content_length_body_is_not_a_500(api, rep):
     problem(response, 400, "invalid")
 
 
-def test_a_body_over_the_upload_limit_is_a_400(api, rep, settings):
+def test_a_body_over_the_upload_limit_is_a_413(api, rep, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     body = json.dumps({"name": "x" * 2000})
-    problem(send(api(rep), "post", "/api/v1/accounts/", body), 400, "invalid")
+    answer = problem(send(api(rep), "post", "/api/v1/accounts/", body), 413, "payload_too_large")
+    assert "DATA_UPLOAD" not in json.dumps(answer) and "settings" not in json.dumps(answer)
     assert not Account.objects.exists()
+
+
+def test_a_10_mb_body_is_a_413(api, rep):
+    body = json.dumps({"name": "x" * (10 * 1024 * 1024)})
+    problem(send(api(rep), "post", "/api/v1/accounts/", body), 413, "payload_too_large")
+    assert not Account.objects.exists()
+
+
+def test_a_5000_digit_number_names_no_python_internals(api, rep):
+    response = send(api(rep), "post", "/api/v1/accounts/", '{"name": ' + "9" * 5000 + "}")
+    answer = problem(response, 400, "invalid")
+    text = json.dumps(answer)
+    assert "sys." not in text and "int_max_str_digits" not in text and "digits" in text
 
 
 @pytest.mark.parametrize(

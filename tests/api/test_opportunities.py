@@ -235,12 +235,19 @@ def test_ordering_and_a_stable_tie_breaker(api, rep):
     ]
 
 
-def test_pagination_is_limit_offset_with_at_most_200(api, rep):
-    OpportunityFactory.create_batch(5, owner=rep)
+def test_pagination_is_by_cursor_with_at_most_200(api, rep):
+    deals = OpportunityFactory.create_batch(5, owner=rep)
     client = api(rep)
-    page = client.get("/api/v1/opportunities/?limit=2&offset=1&ordering=id").json()
-    assert page["count"] == 5 and len(page["results"]) == 2
-    assert "limit=2" in page["next"] and "offset=3" in page["next"]
+    page = client.get("/api/v1/opportunities/?limit=2&ordering=id").json()
+    assert set(page) == {"results", "next", "previous"} and page["previous"] is None
+    assert [r["id"] for r in page["results"]] == [d.pk for d in deals[:2]]
+    assert "limit=2" in page["next"] and "cursor=" in page["next"]
+    second = client.get(page["next"]).json()
+    assert [r["id"] for r in second["results"]] == [d.pk for d in deals[2:4]]
+    back = client.get(second["previous"]).json()
+    assert [r["id"] for r in back["results"]] == [d.pk for d in deals[:2]]
+    last = client.get(second["next"]).json()
+    assert [r["id"] for r in last["results"]] == [deals[4].pk] and last["next"] is None
     assert client.get("/api/v1/opportunities/?limit=200").status_code == 200
     problem(client.get("/api/v1/opportunities/?limit=201"), 400, "invalid")
 
@@ -248,7 +255,7 @@ def test_pagination_is_limit_offset_with_at_most_200(api, rep):
 def test_default_page_size_is_50(api, rep):
     OpportunityFactory.create_batch(51, owner=rep)
     page = api(rep).get("/api/v1/opportunities/").json()
-    assert page["count"] == 51 and len(page["results"]) == 50
+    assert len(page["results"]) == 50 and page["next"] is not None
 
 
 # --- a constant number of queries, whatever the page size -------------------------------------
@@ -315,7 +322,7 @@ def test_every_list_costs_the_same_for_1_or_12_rows(
     grow(11)
     with django_assert_max_num_queries(8):
         response = client.get(path)
-    assert response.json()["count"] >= 12
+    assert len(response.json()["results"]) >= 12
     assert _queries(client, path) == small
 
 
@@ -335,5 +342,5 @@ def test_history_costs_the_same_for_1_or_10_changes(api, rep):
     for _ in range(5):
         move("move_to_proposal")
         move("move_to_qualification")
-    assert api(rep).get(path).json()["count"] == 11
+    assert len(api(rep).get(path).json()["results"]) == 11
     assert _queries(client, path) == small

@@ -50,6 +50,12 @@ CREATED = {
     "revops": (201, None),
     "admin": (201, None),
 }
+NO_CONTENT = {
+    "owner": (204, None),
+    "other_rep": (204, None),
+    "revops": (204, None),
+    "admin": (204, None),
+}
 REVOPS_ONLY = {
     **ANON,
     "owner": (403, "permission_denied"),
@@ -232,6 +238,9 @@ CASES: dict[str, Case] = {
         {role: (401, "not_authenticated") for role in ROLES},
         lambda w: {"envelope_id": "e", "status": "completed", "opportunity_id": 1},
     ),
+    "change feed": Case("get", lambda w: "/api/v1/events/", ANON),
+    "logout": Case("post", lambda w: "/api/v1/auth/logout/", {**ANON, **NO_CONTENT}),
+    "logout everywhere": Case("post", lambda w: "/api/v1/auth/logoutall/", {**ANON, **NO_CONTENT}),
 }
 
 

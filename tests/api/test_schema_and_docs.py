@@ -45,6 +45,9 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/inbound/esign/"),
     ("get", "/api/v1/exchange-rates/"),
     ("post", "/api/v1/exchange-rates/"),
+    ("get", "/api/v1/events/"),
+    ("post", "/api/v1/auth/logout/"),
+    ("post", "/api/v1/auth/logoutall/"),
 }
 
 
@@ -92,7 +95,11 @@ def test_writes_document_bodies_idempotency_and_their_errors(schema):
             headers = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
             assert "Idempotency-Key" in headers, path
             assert {"409", "422"} <= set(operation["responses"]), path
-        if method in ("patch", "post") and not path.endswith("/retry/"):
+        if (
+            method in ("patch", "post")
+            and not path.endswith("/retry/")
+            and not path.startswith("/api/v1/auth/")
+        ):
             assert "requestBody" in operation, (method, path)
     patch = schema["paths"]["/api/v1/opportunities/{id}/"]["patch"]
     assert "412" in patch["responses"]
@@ -101,13 +108,16 @@ def test_writes_document_bodies_idempotency_and_their_errors(schema):
     assert "ETag" in get["responses"]["200"]["headers"]
 
 
-def test_lists_say_limit_offset_and_the_200_cap(schema):
+def test_lists_say_cursor_and_the_200_cap(schema):
     for method, path, operation in operations(schema):
         if method != "get" or "{id}" in path:
             continue
         params = {p["name"]: p for p in operation.get("parameters", [])}
+        if path == "/api/v1/events/":
+            assert params["limit"]["schema"]["maximum"] == 500
+            continue
         assert params["limit"]["schema"]["maximum"] == 200, path
-        assert "offset" in params, path
+        assert "cursor" in params and "offset" not in params, path
     filters = {p["name"] for p in schema["paths"]["/api/v1/opportunities/"]["get"]["parameters"]}
     assert {
         "stage",
@@ -153,3 +163,43 @@ def test_swagger_ui_is_served_from_local_static_files(rep):
         assert response.status_code == 200, asset
         response.close()
     assert "/api/v1/schema/" in html
+
+
+def test_the_schema_states_what_the_validators_enforce(schema):
+    components = schema["components"]["schemas"]
+    for method, path, operation in operations(schema):
+        assert "503" in operation["responses"], (method, path)
+        assert "400" in operation["responses"], (method, path)  # unknown query parameters
+        if method in ("post", "patch"):
+            assert "413" in operation["responses"], (method, path)
+        description = operation.get("description", "")
+        for internal in ("Base of the resource views", "Runs POST handlers", "List + create"):
+            assert internal not in description, (method, path)
+    assert "410" in schema["paths"]["/api/v1/events/"]["get"]["responses"]
+
+    def prop(component, name):
+        return components[component]["properties"][name]
+
+    amount = prop("OpportunityWriteRequest", "amount")
+    assert amount["pattern"] == r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+    assert prop("LineItemWriteRequest", "unit_price")["pattern"] == amount["pattern"]
+    currency = components["CurrencyEnum"]["enum"]
+    assert "USD" in currency and "EUR" in currency and "ABC" not in currency
+    country = components["BillingCountryEnum"]["enum"]
+    assert "DE" in country and "XX" not in country  # "" is a separate BlankEnum
+    assert components["OpportunityWriteRequest"]["additionalProperties"] is False
+    params = {p["name"]: p for p in schema["paths"]["/api/v1/opportunities/"]["get"]["parameters"]}
+    for name in ("account", "owner"):
+        assert params[name]["schema"]["minimum"] == 1 and not params[name]["schema"].get("nullable")
+
+
+def test_writes_have_examples_and_objects_link_to_their_operations(schema):
+    paths = schema["paths"]
+    for path in ("/api/v1/accounts/", "/api/v1/contacts/", "/api/v1/products/"):
+        body = paths[path]["post"]["requestBody"]["content"]["application/json"]
+        assert body.get("examples"), path
+    create = paths["/api/v1/opportunities/"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["examples"]
+    links = create["responses"]["201"]["links"]
+    assert {"Retrieve", "Update", "Transitions", "History"} <= set(links)
+    assert links["Retrieve"]["parameters"] == {"id": "$response.body#/id"}

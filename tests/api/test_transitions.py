@@ -178,6 +178,6 @@ def test_the_approval_queue_is_oldest_first_with_its_age(api, rep, revops):
     assert rows[0]["age_seconds"] >= 3 * 3600 - 5 and rows[1]["age_seconds"] >= 3600 - 5
     assert rows[0]["decision"] == "pending" and rows[0]["submitted_by"] == rep.pk
     every = api(revops).get("/api/v1/approvals/").json()
-    assert every["count"] == 3
+    assert len(every["results"]) == 3
     approved = api(revops).get("/api/v1/approvals/?decision=approved").json()["results"]
     assert [r["opportunity"] for r in approved] == [deals[1].pk]

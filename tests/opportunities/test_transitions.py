@@ -307,12 +307,12 @@ def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_a
     the line items are read once for the gate, the snapshot and the payloads."""
     deal = ready_deal(rep, lines=3)
     # savepoint, lock, permissions, line items, claims, stage requirements, update,
-    # history, StageChange, Approval, release
-    with django_assert_num_queries(11):
+    # history, StageChange, Approval, the change-feed event, release
+    with django_assert_num_queries(12):
         run(deal, "submit_for_approval", rep)
     # + the pending Approval (locked, with its submitter), its update, the commission
-    # plan and credit, the four handoffs in one insert, the decision e-mail row
-    with django_assert_num_queries(16):
+    # plan and credit, the four handoffs in one insert, the decision e-mail row, the event
+    with django_assert_num_queries(17):
         approved = run(deal, "approve", revops)
     assert approved.stage == Stage.CLOSED_WON
     assert approved.handoffs.count() == 4

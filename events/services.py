@@ -1,0 +1,62 @@
+"""Writing and purging change-feed events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Model
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from . import registry
+from .models import Event
+
+
+def retention() -> dt.timedelta:
+    return dt.timedelta(days=int(getattr(settings, "EVENTS_RETENTION_DAYS", 30)))
+
+
+def _current_xid() -> Any:
+    if connection.vendor == "postgresql":
+        # xid8, epoch-extended: never wraps around, so it orders transactions for good.
+        return RawSQL("pg_current_xact_id()::text::bigint", [])
+    return 0
+
+
+def event_record(*, instance: Model, change: str, actor: Any = None) -> Event:
+    """Record that ``instance`` changed (``change``: ``created``, ``updated``,
+    ``stage_changed``, ``approved``…). Call it inside the transaction that writes the
+    change, after the write: the event commits or rolls back with it.
+
+    ``data`` is the instance serialised by the function registered for its model
+    (:mod:`events.registry`); ``version`` is the instance's ``version`` when it has one.
+    Raises ``LookupError`` for a model that is not registered and
+    ``TransactionManagementError`` outside a transaction.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError(
+            "event_record() must run inside the transaction of the change it records."
+        )
+    entry = registry.entry_for(type(instance))
+    user = actor if actor is not None and getattr(actor, "pk", None) else None
+    event = Event.objects.create(
+        type=f"{entry.name}.{change}",
+        object=entry.name,
+        object_id=instance.pk,
+        version=getattr(instance, "version", None),
+        actor=user,
+        data=dict(entry.serialize(instance)),
+        xid=_current_xid(),
+    )
+    return event
+
+
+def events_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete events older than ``EVENTS_RETENTION_DAYS``; returns how many. A cursor
+    naming a purged event is then answered 410 ``cursor_expired``."""
+    cutoff = (now or timezone.now()) - retention()
+    deleted, _ = Event.objects.filter(occurred_at__lt=cutoff).delete()
+    return deleted
