@@ -31,3 +31,22 @@ class MoneyField(serializers.DecimalField):
                 code="invalid",
             )
         return super().to_internal_value(data)
+
+
+class PositiveDecimalStringField(serializers.DecimalField):
+    """A decimal **string** above zero with at most ``max_digits - decimal_places`` digits
+    before the point and ``decimal_places`` after (exchange rates): the schema's pattern
+    states the whole rule, so ``"0"``, ``"-1"``, ``""`` and JSON numbers are 400 ``invalid``."""
+
+    def __init__(self, *, max_digits: int, decimal_places: int, **kwargs: Any) -> None:
+        whole = max_digits - decimal_places
+        self.pattern = rf"^(?=.*[1-9])[0-9]{{1,{whole}}}(\.[0-9]{{1,{decimal_places}}})?$"
+        self._pattern_re = re.compile(self.pattern)
+        super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or not self._pattern_re.match(data):
+            raise serializers.ValidationError(
+                'Use a decimal string above zero such as "1.0825".', code="invalid"
+            )
+        return super().to_internal_value(data)

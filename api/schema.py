@@ -13,12 +13,16 @@ from typing import Any
 
 import uritemplate
 from drf_spectacular import openapi
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
 from . import idempotency
 from .problem import CONTENT_TYPE, ProblemSerializer
+from .strict import MULTILINE_NAMES
 
 PROBLEM_DESCRIPTIONS = {
     400: "`invalid` (malformed body, bad field values, bad filters or headers; `errors[]` "
@@ -157,8 +161,8 @@ def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[s
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
-            for prop in component.get("properties", {}).values():
-                _text_pattern(prop)
+            for prop_name, prop in component.get("properties", {}).items():
+                _text_pattern(prop, prop_name)
     operations = _operations(result)
     for operation in operations.values():
         for param in operation.get("parameters", []):
@@ -199,15 +203,27 @@ def postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[s
 
 
 # Text never holds NUL (PostgreSQL cannot store it); a required text is not blank once
-# surrounding whitespace is trimmed.
+# surrounding whitespace is trimmed. Request bodies refuse every control character
+# (api.strict), free text (reason, description…) keeps tabs and line breaks.
 TEXT_PATTERN = r"^[^\x00]*$"
 NON_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+_CC = r"\x00-\x1f\x7f-\x9f"
+_CC_MULTILINE = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 
 
-def _text_pattern(schema: dict[str, Any]) -> None:
+def _patterns(cc: str) -> tuple[str, str]:
+    return rf"^[^{cc}]*$", rf"^[^{cc}]*[^\s{cc}][^{cc}]*$"
+
+
+def _text_pattern(schema: dict[str, Any], name: str | None = None) -> None:
+    """Set the pattern of a text field (``name`` given: a request body property)."""
     if schema.get("type") != "string" or {"enum", "pattern", "format", "$ref"} & set(schema):
         return
-    schema["pattern"] = NON_BLANK_TEXT_PATTERN if schema.get("minLength", 0) >= 1 else TEXT_PATTERN
+    if name is None:
+        any_text, non_blank = TEXT_PATTERN, NON_BLANK_TEXT_PATTERN
+    else:
+        any_text, non_blank = _patterns(_CC_MULTILINE if name in MULTILINE_NAMES else _CC)
+    schema["pattern"] = non_blank if schema.get("minLength", 0) >= 1 else any_text
 
 
 def _is_list(response: dict[str, Any]) -> bool:
@@ -217,3 +233,12 @@ def _is_list(response: dict[str, Any]) -> bool:
         or "$ref" in schema
         and "Paginated" in str(schema["$ref"])
     )
+
+
+class PositiveDecimalStringSchema(OpenApiSerializerFieldExtension):
+    """The pattern of each :class:`api.fields.PositiveDecimalStringField`, as it checks it."""
+
+    target_class = "api.fields.PositiveDecimalStringField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "string", "format": "decimal", "pattern": self.target.pattern}

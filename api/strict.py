@@ -10,7 +10,9 @@ happened. :class:`StrictInputMixin` checks the raw JSON types first:
   strings; integers and ids JSON integers (not ``true``, not ``1.5``, not ``"7"``);
   booleans JSON booleans; lists lists; objects objects — else ``invalid``;
 * a key the resource shows but clients cannot write (``version``, ``probability``…) is
-  ``read_only_field``; any other unknown key ``unknown_field``.
+  ``read_only_field``; any other unknown key ``unknown_field``;
+* text holds no control characters (Unicode category Cc): ``invalid``; the free-text
+  fields named in :data:`MULTILINE_NAMES` may hold tabs and line breaks.
 """
 
 from __future__ import annotations
@@ -29,6 +31,32 @@ _STRING_FIELDS = (
     serializers.DecimalField,
     serializers.UUIDField,
 )
+
+
+# Free-text fields where a tab or a line break is part of what people write.
+MULTILINE_NAMES = frozenset({"reason", "loss_detail", "comment", "description", "next_step"})
+_MULTILINE_OK = frozenset("\t\n\r")
+
+
+def has_control_characters(value: str, *, multiline: bool = False) -> bool:
+    """Whether ``value`` holds a control character (Cc: C0, DEL, C1), tabs and line
+    breaks excepted when ``multiline``."""
+    return any(
+        (ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F) and not (multiline and c in _MULTILINE_OK)
+        for c in value
+    )
+
+
+def _text_error(name: str, field: serializers.Field, value: Any) -> str | None:
+    if not isinstance(value, str) or not isinstance(field, serializers.CharField):
+        return None
+    if isinstance(field, serializers.ChoiceField):
+        return None
+    if has_control_characters(value, multiline=name in MULTILINE_NAMES):
+        return (
+            "Remove the control characters (tabs, line breaks or invisible codes) from this value."
+        )
+    return None
 
 
 def _type_error(field: serializers.Field, value: Any) -> str | None:
@@ -86,7 +114,7 @@ class StrictInputMixin:
                             )
                         ]
                     continue
-                message = _type_error(field, value)
+                message = _type_error(field, value) or _text_error(str(key), field, value)
                 if message is not None:
                     errors[str(key)] = [serializers.ErrorDetail(message, code="invalid")]
             if errors:

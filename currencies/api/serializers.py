@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
+from api.fields import PositiveDecimalStringField
+from api.strict import StrictInputMixin
+from core.money import currency_codes
 from currencies.models import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS, ExchangeRate
 
 
@@ -14,11 +18,13 @@ class ExchangeRateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ExchangeRateWriteSerializer(serializers.Serializer):
-    currency = serializers.CharField(
-        max_length=3, help_text="ISO 4217 code (upper case), not the reporting currency."
+class ExchangeRateWriteSerializer(StrictInputMixin, serializers.Serializer):
+    currency = serializers.ChoiceField(
+        # Every ISO 4217 money code but the reporting currency, which needs no rate.
+        choices=sorted(currency_codes() - {settings.REPORTING_CURRENCY}),
+        help_text="ISO 4217 code (upper case), not the reporting currency.",
     )
-    rate = serializers.DecimalField(
+    rate = PositiveDecimalStringField(
         max_digits=RATE_MAX_DIGITS,
         decimal_places=RATE_DECIMAL_PLACES,
         help_text="Reporting-currency units per 1 unit of `currency` (decimal string, > 0).",

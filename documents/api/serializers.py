@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
+
+from api.fields import MoneyField
+from api.strict import StrictInputMixin
+from core.money import money_text
 
 from ..models import Document, DocumentKind, EvidenceRequirement
 
@@ -46,14 +51,22 @@ class DocumentUploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, max_length=None)
 
 
-class EvidenceRequirementSerializer(serializers.ModelSerializer):
+class EvidenceRequirementSerializer(StrictInputMixin, serializers.ModelSerializer):
+    read_only_names = ("id", "created_by", "created_at")
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        # An amount in the reporting currency, with its minor units.
+        data["min_amount"] = money_text(instance.min_amount, settings.REPORTING_CURRENCY)
+        return data
+
+    min_amount = MoneyField(
+        allow_null=True,
+        required=False,
+        help_text="In the reporting currency; null: every deal.",
+    )
+
     class Meta:
         model = EvidenceRequirement
         fields = ("id", "kind", "min_amount", "created_by", "created_at")
         read_only_fields = ("id", "created_by", "created_at")
-        extra_kwargs: dict[str, Any] = {
-            "min_amount": {
-                "help_text": "In the reporting currency; null: every deal.",
-                "required": False,
-            }
-        }

@@ -181,10 +181,12 @@ def test_the_schema_states_what_the_validators_enforce(schema):
         return components[component]["properties"][name]
 
     amount = prop("OpportunityWriteRequest", "amount")
-    assert amount["pattern"] == r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+    # Up to 4 decimals (ISO 4217's largest exponent); each currency's own is the domain's.
+    assert amount["pattern"] == r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
     assert prop("LineItemWriteRequest", "unit_price")["pattern"] == amount["pattern"]
     currency = components["CurrencyEnum"]["enum"]
     assert "USD" in currency and "EUR" in currency and "ABC" not in currency
+    assert "XAU" not in currency  # gold is not money with minor units
     country = components["BillingCountryEnum"]["enum"]
     assert "DE" in country and "XX" not in country  # "" is a separate BlankEnum
     assert components["OpportunityWriteRequest"]["additionalProperties"] is False

@@ -106,7 +106,7 @@ def test_a_rolled_back_write_leaves_no_event():
 def test_after_filters_limits_and_bad_cursors():
     rep = make_user("rep")
     client = client_for(rep)
-    account = AccountFactory()
+    account = AccountFactory(owner=rep)
     for index in range(4):
         services.account_update(account=account, actor=rep, data={"name": f"Acme {index}"})
     deal = ready_deal(rep)
@@ -144,7 +144,7 @@ def test_after_filters_limits_and_bad_cursors():
 def test_purge_keeps_the_retention_and_an_older_cursor_is_410():
     rep = make_user("rep")
     client = client_for(rep)
-    account = AccountFactory()
+    account = AccountFactory(owner=rep)
     services.account_update(account=account, actor=rep, data={"name": "Old"})
     _, old_cursor = drain(client, expect=1)
     services.account_update(account=account, actor=rep, data={"name": "New"})
