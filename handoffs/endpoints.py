@@ -78,9 +78,7 @@ def environment_endpoints_ensure() -> dict[str, WebhookEndpoint]:
     when a row is missing, so ``make run`` and existing deployments need no new step.
     The row holds no URL or secret: those are read from the settings at each send.
     """
-    found = {
-        e.environment_kind: e for e in WebhookEndpoint.objects.exclude(environment_kind="")
-    }
+    found = {e.environment_kind: e for e in WebhookEndpoint.objects.exclude(environment_kind="")}
     for kind in HandoffKind.values:
         if kind not in found:
             found[kind], _ = WebhookEndpoint.objects.get_or_create(
@@ -186,9 +184,7 @@ def webhook_endpoint_create(
     cleaned = _clean(url=url, event_types=event_types, description=description)
     secret = new_secret()
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.create(
-            **cleaned, active=bool(active), created_by=actor
-        )
+        endpoint = WebhookEndpoint.objects.create(**cleaned, active=bool(active), created_by=actor)
         WebhookSecret.objects.create(endpoint=endpoint, secret=secret)
     return endpoint, secret
 
@@ -356,18 +352,12 @@ def endpoints_record_results(
     one (``failing_since``) unless one is running. Called with the batch's results."""
     ok = set(succeeded)
     if ok:
-        WebhookEndpoint.objects.filter(pk__in=ok).update(
-            failing_since=None, last_success_at=now
-        )
+        WebhookEndpoint.objects.filter(pk__in=ok).update(failing_since=None, last_success_at=now)
     for pk, error in failed.items():
         if pk in ok:
             continue
-        WebhookEndpoint.objects.filter(pk=pk, failing_since__isnull=True).update(
-            failing_since=now
-        )
-        WebhookEndpoint.objects.filter(pk=pk).update(
-            last_failure_at=now, last_error=error[:1000]
-        )
+        WebhookEndpoint.objects.filter(pk=pk, failing_since__isnull=True).update(failing_since=now)
+        WebhookEndpoint.objects.filter(pk=pk).update(last_failure_at=now, last_error=error[:1000])
 
 
 def revops_recipients() -> list[str]:
@@ -425,5 +415,7 @@ def webhook_endpoints_check_health(*, now: dt.datetime | None = None) -> list[We
                 topic="endpoint_disabled",
                 dedupe_key=f"endpoint-disabled:{endpoint.pk}:{now.isoformat()}",
             )
-            logger.warning("Webhook endpoint %s disabled: %s", endpoint.pk, endpoint.disabled_reason)
+            logger.warning(
+                "Webhook endpoint %s disabled: %s", endpoint.pk, endpoint.disabled_reason
+            )
     return disabled

@@ -209,8 +209,8 @@ class Handoff(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = HandoffManager()
     outbox = models.Manager()
+    objects = HandoffManager()
 
     class Meta:
         ordering = ["-created_at", "kind"]
@@ -259,7 +259,7 @@ class WebhookDeliveryManager(models.Manager["WebhookDelivery"]):
 class WebhookDelivery(Handoff):
     """Every webhook delivery, of any event type (the four handoffs among them)."""
 
-    objects = WebhookDeliveryManager()
+    objects = WebhookDeliveryManager()  # type: ignore[assignment,misc]
 
     class Meta:
         proxy = True
@@ -276,7 +276,7 @@ class OutgoingMessageManager(models.Manager["OutgoingMessage"]):
 class OutgoingMessage(Handoff):
     """The e-mails and chat posts, sent by the same outbox as the webhooks."""
 
-    objects = OutgoingMessageManager()
+    objects = OutgoingMessageManager()  # type: ignore[assignment,misc]
 
     class Meta:
         proxy = True
@@ -309,7 +309,7 @@ class OpenHandoff(Handoff):
     """Won deals not yet billed / provisioned / onboarded / credited: the handoffs that
     downstream has not confirmed, oldest first."""
 
-    objects = OpenHandoffManager()
+    objects = OpenHandoffManager()  # type: ignore[assignment,misc]
 
     class Meta:
         proxy = True

@@ -44,8 +44,8 @@ from . import delivery, payloads, urlguard
 from .models import (
     RETRYABLE_STATUSES,
     AttemptOutcome,
-    CommissionCredit,
     Channel,
+    CommissionCredit,
     CommissionPlan,
     Handoff,
     HandoffAttempt,
@@ -132,7 +132,9 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
                     event_id=event_id,
                     endpoint=endpoint,
                     status=HandoffStatus.PENDING if endpoint else HandoffStatus.SKIPPED,
-                    last_error="" if endpoint else f"No active endpoint subscribes to {event_type}.",
+                    last_error=""
+                    if endpoint
+                    else f"No active endpoint subscribes to {event_type}.",
                     payload=payloads.build_payload(
                         handoff_id=handoff_id,
                         kind=kind,
@@ -155,9 +157,10 @@ def _active_endpoints(endpoints: Any) -> list[WebhookEndpoint]:
     """The active endpoints (one query); the environment's rows are upserted first if a
     flush or an operator removed them."""
     active = list(WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk"))
-    if not any(e.environment_kind for e in active) and not WebhookEndpoint.objects.exclude(
-        environment_kind=""
-    ).exists():
+    if (
+        not any(e.environment_kind for e in active)
+        and not WebhookEndpoint.objects.exclude(environment_kind="").exists()
+    ):
         endpoints.environment_endpoints_ensure()
         active = list(WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk"))
     return active

@@ -61,7 +61,7 @@ def handoffs_notify_overdue(*, now: dt.datetime | None = None) -> list[Handoff]:
     from .services import email_enqueue
 
     now = now or timezone.now()
-    notified = []
+    notified: list[Handoff] = []
     with transaction.atomic():
         rows = list(
             overdue_handoffs(now=now)
