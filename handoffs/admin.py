@@ -206,6 +206,7 @@ HEALTH_WINDOW_DAYS = 7
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, required=False, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
         choices=[(t, t) for t in EVENT_TYPES],
         widget=forms.CheckboxSelectMultiple,

@@ -272,15 +272,19 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Any) -> 
 
 
 def _replay(rows: Any, actor: Any, now: dt.datetime) -> list[uuid.UUID]:
-    """Put ``rows`` (a queryset) back in the outbox, due now, same ids and payloads."""
+    """Put ``rows`` (a queryset, locked by the caller) back in the outbox, due now, same
+    ids and payloads; a row a worker is sending right now is left to its sender."""
     from .services import handoffs_enqueue
 
-    ids = list(
-        rows.filter(status__in=REPLAYABLE_STATUSES)
-        .exclude(claimed_until__gt=now, attempt_rows__outcome=AttemptOutcome.SENDING)
-        .values_list("pk", flat=True)
-        .distinct()
+    candidates = list(rows.filter(status__in=REPLAYABLE_STATUSES).values_list("pk", flat=True))
+    sending = set(
+        Handoff.outbox.filter(
+            pk__in=candidates,
+            claimed_until__gt=now,
+            attempt_rows__outcome=AttemptOutcome.SENDING,
+        ).values_list("pk", flat=True)
     )
+    ids = [pk for pk in candidates if pk not in sending]
     if ids:
         Handoff.outbox.filter(pk__in=ids).update(
             status=HandoffStatus.RETRYING,
