@@ -93,7 +93,7 @@ OPPORTUNITY = obj(
 SHARED = {
     "opportunity": OPPORTUNITY,
     "account": obj(
-        {"id": INT, "name": STR, "domain": STR, "billing_country": STR, "external_id": STR},
+        {"id": INT, "name": STR, "domain": STR, "billing_country": STR, "external_id": NSTR},
         nullable=True,
     ),
     "primary_contact": CONTACT,

@@ -21,7 +21,7 @@ from handoffs.models import (
 )
 from tests.api.conftest import client_for, problem
 from tests.handoffs.conftest import approve
-from tests.handoffs.http_receiver import Reply, new_secret
+from tests.handoffs.http_receiver import Reply
 
 pytestmark = pytest.mark.django_db
 
