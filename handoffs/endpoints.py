@@ -31,6 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from opportunities import errors
@@ -55,6 +56,8 @@ DELETE_PERM = "handoffs.delete_webhookendpoint"
 ROTATE_PERM = "handoffs.rotate_webhookendpoint"
 REPLAY_PERM = "handoffs.replay_webhookendpoint"
 # Statuses a replay sends again; a completed handoff was confirmed downstream and stays.
+# last_success_at of a healthy endpoint is at most this many seconds old.
+SUCCESS_RECORD_INTERVAL = 60
 REPLAYABLE_STATUSES = (HandoffStatus.DELIVERED, HandoffStatus.RETRYING, HandoffStatus.DEAD)
 
 
@@ -356,7 +359,14 @@ def endpoints_record_results(
     one (``failing_since``) unless one is running. Called with the batch's results."""
     ok = set(succeeded)
     if ok:
-        WebhookEndpoint.objects.filter(pk__in=ok).update(failing_since=None, last_success_at=now)
+        # Only rows that need it: a healthy endpoint's success is recorded at most once a
+        # minute, so busy workers do not queue on the same endpoint row's lock.
+        stale = now - dt.timedelta(seconds=SUCCESS_RECORD_INTERVAL)
+        WebhookEndpoint.objects.filter(pk__in=ok).filter(
+            Q(failing_since__isnull=False)
+            | Q(last_success_at__isnull=True)
+            | Q(last_success_at__lt=stale)
+        ).update(failing_since=None, last_success_at=now)
     for pk, error in failed.items():
         if pk in ok:
             continue

@@ -97,6 +97,11 @@ class ReplaySerializer(serializers.Serializer):
     since = serializers.DateTimeField(help_text="ISO 8601 time; deliveries created since.")
 
 
+class ReplayResultSerializer(serializers.Serializer):
+    replayed = serializers.IntegerField(help_text="How many deliveries were queued again.")
+    ids = serializers.ListField(child=serializers.UUIDField(), help_text="Their webhook-ids.")
+
+
 class AttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = HandoffAttempt
@@ -264,7 +269,7 @@ class WebhookEndpointReplayView(ApiView):
     @extend_schema(
         operation_id="webhook_endpoints_replay",
         request=ReplaySerializer,
-        responses={202: serializers.DictField()},
+        responses={202: ReplayResultSerializer},
         tags=["webhooks"],
         description="Send again this endpoint's deliveries created since `since` (same "
         'webhook-ids): `{"replayed": n, "ids": [...]}`.',

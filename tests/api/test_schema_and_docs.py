@@ -33,6 +33,14 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/handoffs/"),
     ("post", "/api/v1/handoffs/{id}/retry/"),
     ("post", "/api/v1/handoffs/{id}/complete/"),
+    ("get", "/api/v1/webhook-endpoints/"),
+    ("post", "/api/v1/webhook-endpoints/"),
+    ("get", "/api/v1/webhook-endpoints/{id}/"),
+    ("patch", "/api/v1/webhook-endpoints/{id}/"),
+    ("delete", "/api/v1/webhook-endpoints/{id}/"),
+    ("post", "/api/v1/webhook-endpoints/{id}/rotate-secret/"),
+    ("post", "/api/v1/webhook-endpoints/{id}/replay/"),
+    ("get", "/api/v1/webhook-deliveries/"),
 }
 
 
@@ -80,7 +88,7 @@ def test_writes_document_bodies_idempotency_and_their_errors(schema):
             headers = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
             assert "Idempotency-Key" in headers, path
             assert {"409", "422"} <= set(operation["responses"]), path
-        if method in ("patch", "post") and not path.endswith("/retry/"):
+        if method in ("patch", "post") and not path.endswith(("/retry/", "/rotate-secret/")):
             assert "requestBody" in operation, (method, path)
     patch = schema["paths"]["/api/v1/opportunities/{id}/"]["patch"]
     assert "412" in patch["responses"]
