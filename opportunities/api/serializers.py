@@ -17,6 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.fields import StrictCharField
 from opportunities.models import (
     Account,
     Approval,
@@ -152,8 +153,8 @@ class ProductSerializer(serializers.ModelSerializer):
 
 
 class ProductWriteSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=200)
+    sku = StrictCharField(max_length=64)
+    name = StrictCharField(max_length=200)
     active = serializers.BooleanField(required=False)
 
 
