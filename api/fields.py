@@ -50,3 +50,13 @@ class PositiveDecimalStringField(serializers.DecimalField):
                 'Use a decimal string above zero such as "1.0825".', code="invalid"
             )
         return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers. DRF's CharField turns ``42`` into ``"42"``;
+    the schema says "string", so a JSON number is a 400 (``invalid``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -395,6 +395,40 @@ CELERY_BEAT_SCHEDULE["handoffs-relay"] = {
 # the library's own IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT handles "=" only and stays off.
 EXPORT_FORMATS = _export_formats.EXPORT_FORMATS
 IMPORT_FORMATS = _export_formats.IMPORT_FORMATS
+# --- Webhook endpoints, outgoing messages, handoff SLAs --------------------------------
+# Endpoint URLs entered by RevOps: loopback / private / link-local addresses only with
+# WEBHOOK_ALLOW_PRIVATE (default: DEBUG; tests turn it on) or inside these CIDRs.
+WEBHOOK_ALLOW_PRIVATE = _env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
+WEBHOOK_REQUIRE_HTTPS = _env_bool("WEBHOOK_REQUIRE_HTTPS", not DEBUG)
+WEBHOOK_ALLOWED_NETWORKS = tuple(_env_list("WEBHOOK_ALLOWED_NETWORKS", ""))
+# After a rotation the previous secret keeps signing (and stays valid) this long.
+WEBHOOK_SECRET_OVERLAP = float(os.environ.get("WEBHOOK_SECRET_OVERLAP", str(24 * 3600)))
+# An endpoint failing without a success this long is disabled and RevOps are told.
+WEBHOOK_DISABLE_AFTER_DAYS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", "5"))
+# Hours after approval by which downstream should confirm each handoff kind.
+HANDOFF_SLA_HOURS = {
+    kind: float(os.environ.get(f"HANDOFF_{kind.upper()}_SLA_HOURS") or default)
+    for kind, default in (
+        ("billing", 24),
+        ("provisioning", 24),
+        ("customer_success", 72),
+        ("commission", 168),
+    )
+}
+# Who gets RevOps notices (endpoint disabled, handoff overdue); empty: the RevOps group.
+REVOPS_NOTIFY_EMAILS = tuple(_env_list("REVOPS_NOTIFY_EMAILS", ""))
+# A Slack-compatible incoming webhook for chat notices (empty: chat messages are skipped).
+CHAT_WEBHOOK_URL = os.environ.get("CHAT_WEBHOOK_URL", "")
+CELERY_BEAT_SCHEDULE["webhook-endpoints-health"] = {
+    "task": "handoffs.endpoints_health",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
+}
+CELERY_BEAT_SCHEDULE["handoffs-sla"] = {
+    "task": "handoffs.sla_check",
+    "schedule": 900.0,
+    "options": {"expires": 900.0},
+}
 
 # --- REST framework -----------------------------------------------------------------
 # How long an Idempotency-Key replays its first response.

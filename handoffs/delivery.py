@@ -40,6 +40,8 @@ class DeliveryResult:
     error: str = ""
     response_excerpt: str = ""
     retry_after: float | None = None
+    # No point retrying (the endpoint is gone or disabled): dead at once.
+    final: bool = False
 
 
 def encode_body(payload: dict[str, Any]) -> str:
@@ -47,9 +49,17 @@ def encode_body(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def signed_headers(*, secret: str, webhook_id: str, body: str, now: dt.datetime) -> dict[str, str]:
-    """The Standard Webhooks headers plus ``Idempotency-Key`` (= webhook-id, stable)."""
-    signature = Webhook(secret).sign(msg_id=webhook_id, timestamp=now, data=body)
+def signed_headers(
+    *, secret: str | list[str], webhook_id: str, body: str, now: dt.datetime
+) -> dict[str, str]:
+    """The Standard Webhooks headers plus ``Idempotency-Key`` (= webhook-id, stable).
+
+    Several secrets (during a rotation) give several space-separated ``v1,…``
+    signatures, which Standard Webhooks verifiers accept when any one matches."""
+    keys = [secret] if isinstance(secret, str) else secret
+    signature = " ".join(
+        Webhook(key).sign(msg_id=webhook_id, timestamp=now, data=body) for key in keys
+    )
     return {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
@@ -80,10 +90,15 @@ def parse_retry_after(value: str | None, *, now: dt.datetime) -> float | None:
 
 
 def post(
-    *, url: str, secret: str, webhook_id: str, payload: dict[str, Any], now: dt.datetime
+    *,
+    url: str,
+    secret: str | list[str],
+    webhook_id: str,
+    payload: dict[str, Any],
+    now: dt.datetime,
 ) -> DeliveryResult:
-    """POST ``payload`` to ``url`` once. Never raises for network or HTTP trouble: the
-    caller records every outcome as a HandoffAttempt."""
+    """POST ``payload`` to ``url`` once, signed with each of ``secret``. Never raises for
+    network or HTTP trouble: the caller records every outcome as a HandoffAttempt."""
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -94,6 +109,45 @@ def post(
         headers = signed_headers(secret=secret, webhook_id=webhook_id, body=body, now=now)
     except Exception as exc:  # a malformed secret is a configuration error, not a crash
         return DeliveryResult(False, None, elapsed(), f"cannot sign: {type(exc).__name__}: {exc}")
+    return _post(url, body, headers, started, now)
+
+
+def post_json(*, url: str, payload: dict[str, Any]) -> DeliveryResult:
+    """POST ``payload`` as JSON, unsigned (a Slack-compatible incoming webhook: the URL
+    itself is the credential)."""
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+    return _post(url, encode_body(payload), headers, time.monotonic(), dt.datetime.now(dt.UTC))
+
+
+def send_email(message: dict[str, Any]) -> DeliveryResult:
+    """Send ``{"to", "cc", "subject", "body"}`` with Django's e-mail backend once; an
+    exception (SMTP down, refused recipient) is a failed attempt, never raised."""
+    from django.core.mail import EmailMessage
+
+    started = time.monotonic()
+    try:
+        sent = EmailMessage(
+            subject=message.get("subject", ""),
+            body=message.get("body", ""),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=list(message.get("to") or []),
+            cc=list(message.get("cc") or []),
+        ).send()
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        return DeliveryResult(False, None, int((time.monotonic() - started) * 1000), error)
+    elapsed = int((time.monotonic() - started) * 1000)
+    if not sent:
+        return DeliveryResult(False, None, elapsed, "The e-mail backend sent nothing.")
+    return DeliveryResult(True, None, elapsed)
+
+
+def _post(
+    url: str, body: str, headers: dict[str, str], started: float, now: dt.datetime
+) -> DeliveryResult:
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
     timeout = httpx.Timeout(
         settings.HANDOFF_READ_TIMEOUT,
         connect=settings.HANDOFF_CONNECT_TIMEOUT,

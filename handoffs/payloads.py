@@ -1,6 +1,6 @@
 """The frozen webhook payloads, built in one place.
 
-``{"id", "type": "handoff.<kind>", "created_at", "data": {...}}``. ``data`` carries the
+``{"id", "type": "handoff.<kind>", "version", "created_at", "data": {...}}``. ``data`` carries the
 shared facts (opportunity, account, primary contact, owner, line items, approval) plus
 one section named after the kind with what that team needs. Money is a decimal string,
 dates ISO 8601, so the body means the same thing in every language downstream.
@@ -181,9 +181,64 @@ def build_payload(
         section = _commission(credit)
     else:  # pragma: no cover - HandoffKind is closed
         raise ValueError(f"unknown handoff kind {kind!r}")
+    return envelope(
+        webhook_id=handoff_id,
+        event_type=f"handoff.{kind}",
+        created_at=created_at,
+        data={**shared, kind: section},
+    )
+
+
+# The payload version: raised when a field changes meaning or goes away (adding a field
+# does not change it). Receivers branch on it; docs/handoffs.md gives each version's schema.
+PAYLOAD_VERSION = 1
+
+
+def envelope(
+    *, webhook_id: uuid.UUID, event_type: str, created_at: dt.datetime, data: dict[str, Any]
+) -> dict[str, Any]:
+    """``{"id", "type", "version", "created_at", "data"}``; ``id`` is the webhook-id."""
     return {
-        "id": str(handoff_id),
-        "type": f"handoff.{kind}",
+        "id": str(webhook_id),
+        "type": event_type,
+        "version": PAYLOAD_VERSION,
         "created_at": created_at.isoformat(),
-        "data": {**shared, kind: section},
+        "data": data,
+    }
+
+
+def opportunity_summary(opportunity: Opportunity) -> dict[str, Any]:
+    """The deal as a lifecycle event shows it (no line items: fetch them from the API)."""
+    return {
+        "id": opportunity.pk,
+        "name": opportunity.name,
+        "type": opportunity.type,
+        "stage": opportunity.stage,
+        "amount": _money(opportunity.amount),
+        "currency": opportunity.currency,
+        "close_date": _date(opportunity.close_date),
+        "closed_at": _date(opportunity.closed_at),
+        "account_id": opportunity.account_id,
+        "owner": _person(opportunity.owner),
+    }
+
+
+def lifecycle_data(
+    *,
+    opportunity: Opportunity,
+    actor: Any = None,
+    from_stage: str = "",
+    to_stage: str = "",
+    reason: str = "",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``data`` of a ``deal.*`` event: the deal, who did it, the stage move and the reason
+    given (empty when none). ``extra`` adds event-specific keys (an amendment, …)."""
+    return {
+        "opportunity": opportunity_summary(opportunity),
+        "actor": _person(actor),
+        "from_stage": from_stage,
+        "to_stage": to_stage or opportunity.stage,
+        "reason": reason,
+        **(extra or {}),
     }

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from opportunities.models import Opportunity
 
-from .models import CommissionCredit, Handoff, HandoffAttempt
+from .models import CommissionCredit, Handoff, HandoffAttempt, WebhookDelivery
 
 
 def handoff_list(
@@ -53,3 +53,12 @@ def commission_credit_list() -> QuerySet[CommissionCredit]:
     return CommissionCredit.objects.select_related(
         "opportunity", "opportunity__account", "rep", "approval"
     ).order_by("-created_at", "-id")
+
+
+def webhook_delivery_list() -> QuerySet[WebhookDelivery]:
+    """Webhook deliveries of every event type, newest first, attempts prefetched."""
+    return (
+        WebhookDelivery.objects.select_related("endpoint")
+        .prefetch_related(Prefetch("attempt_rows", HandoffAttempt.objects.order_by("number", "id")))
+        .order_by("-created_at", "pk")
+    )

@@ -1,9 +1,13 @@
-"""Every write to handoffs. Tasks, the admin and the API are thin callers.
+"""Every write to the outbox: handoffs, lifecycle events, e-mail and chat messages.
+Tasks, the admin and the API are thin callers.
 
-The Handoff table is the outbox:
+The Handoff table is the outbox (one row per message and destination):
 
-* :func:`handoffs_create_for_approval` writes the four rows and the commission credit in
-  the approval's transaction and publishes only after commit;
+* :func:`handoffs_create_for_approval` writes a row per handoff kind and subscribed
+  endpoint, and the commission credit, in the approval's transaction, and publishes
+  only after commit; :func:`deliveries_create_for_event` does the same for the
+  lifecycle events; :func:`email_enqueue` and :func:`chat_enqueue` for messages to
+  people;
 * a worker sends a row only while it holds the row's claim (:func:`handoffs_deliver`),
   taken with a conditional UPDATE, so two copies of a task never both POST; one task
   carries an approval's four handoffs and POSTs them at the same time;
@@ -22,29 +26,33 @@ import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from core import errors
-from opportunities.models import Approval
+from opportunities.models import Approval, Opportunity
 from opportunities.selectors import line_items_loaded
 
-from . import delivery, payloads
+from . import delivery, payloads, urlguard
 from .models import (
     RETRYABLE_STATUSES,
     AttemptOutcome,
+    Channel,
     CommissionCredit,
     CommissionPlan,
     Handoff,
     HandoffAttempt,
     HandoffKind,
     HandoffStatus,
+    WebhookEndpoint,
+    WebhookSecret,
 )
 
 logger = logging.getLogger(__name__)
@@ -74,13 +82,19 @@ def commission_credit_amount(amount: Decimal, rate: Decimal) -> Decimal:
 
 
 def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
-    """Create the four handoffs and the commission credit for an approved deal.
+    """Create the handoffs and the commission credit for an approved deal.
 
-    Rule: called by ``opportunities.services.opportunity_transition``
-    inside the approval's transaction, so a rolled-back approval leaves no row and sends
-    nothing; the payloads are frozen here; the tasks are published only on commit, and a
-    publish failure is logged, never raised (the relay delivers those rows).
+    One row per handoff kind and active endpoint subscribed to ``handoff.<kind>`` (the
+    ``HANDOFF_<KIND>_URL`` endpoint among them), each with its own webhook-id and frozen
+    payload; a kind nobody subscribes to gets one ``skipped`` row, so it is visible.
+
+    Rule: called by the approve transition inside the approval's transaction, so a
+    rolled-back approval leaves no row and sends nothing; the payloads are frozen here;
+    the tasks are published only on commit, and a publish failure is logged, never raised
+    (the relay delivers those rows).
     """
+    from . import endpoints
+
     opportunity = approval.opportunity
     now = approval.decided_at or timezone.now()
     line_items = line_items_loaded(opportunity)
@@ -98,32 +112,201 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
     )
     credit.rep = opportunity.owner
     shared = payloads.shared_data(opportunity=opportunity, approval=approval, line_items=line_items)
+    active = _active_endpoints(endpoints)
     handoffs = []
     for kind in HandoffKind.values:
-        handoff_id = uuid.uuid4()
-        handoffs.append(
-            Handoff(
-                id=handoff_id,
-                approval=approval,
-                opportunity=opportunity,
-                kind=kind,
-                status=HandoffStatus.PENDING,
-                payload=payloads.build_payload(
-                    handoff_id=handoff_id,
-                    kind=kind,
-                    created_at=now,
-                    shared=shared,
+        event_type = f"handoff.{kind}"
+        event_id = uuid.uuid4()
+        targets: list[WebhookEndpoint | None] = [
+            e for e in active if event_type in (e.event_types or [])
+        ] or [None]
+        for endpoint in targets:
+            handoff_id = event_id if endpoint is targets[0] else uuid.uuid4()
+            handoffs.append(
+                Handoff(
+                    id=handoff_id,
+                    approval=approval,
                     opportunity=opportunity,
-                    line_items=line_items,
-                    credit=credit,
+                    kind=kind,
+                    event_type=event_type,
+                    event_id=event_id,
+                    endpoint=endpoint,
+                    status=HandoffStatus.PENDING if endpoint else HandoffStatus.SKIPPED,
+                    last_error=""
+                    if endpoint
+                    else f"No active endpoint subscribes to {event_type}.",
+                    payload=payloads.build_payload(
+                        handoff_id=handoff_id,
+                        kind=kind,
+                        created_at=now,
+                        shared=shared,
+                        opportunity=opportunity,
+                        line_items=line_items,
+                        credit=credit,
+                    ),
+                    next_attempt_at=now if endpoint else None,
+                    created_at=now,
+                )
+            )
+    Handoff.outbox.bulk_create(handoffs)
+    _publish_on_commit([h.pk for h in handoffs if h.endpoint_id])
+    return handoffs
+
+
+def _active_endpoints(endpoints: Any) -> list[WebhookEndpoint]:
+    """The active endpoints (one query); the environment's rows are upserted first if a
+    flush or an operator removed them."""
+    active = list(WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk"))
+    if (
+        not any(e.environment_kind for e in active)
+        and not WebhookEndpoint.objects.exclude(environment_kind="").exists()
+    ):
+        endpoints.environment_endpoints_ensure()
+        active = list(WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk"))
+    return active
+
+
+def _publish_on_commit(ids: list[Any]) -> None:
+    if ids:
+        transaction.on_commit(partial(handoffs_enqueue, ids), robust=True)
+
+
+def deliveries_create_for_event(
+    *,
+    event_type: str,
+    data: dict[str, Any],
+    opportunity: Opportunity | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> list[Handoff]:
+    """Write one delivery per active endpoint subscribed to ``event_type``, in the
+    caller's transaction, and publish them after commit. Returns the rows (none when no
+    endpoint subscribes: a lifecycle event nobody listens to leaves no trace here).
+
+    ``event_type``: one of :data:`handoffs.events.EVENT_TYPES` except the four
+    ``handoff.<kind>`` ones (those come from :func:`handoffs_create_for_approval`);
+    ``ValueError`` otherwise. ``data``: the event's ``data`` object, JSON-serialisable
+    (build a ``deal.*`` one with :func:`handoffs.payloads.lifecycle_data`). The payload is
+    ``{"id", "type", "version", "created_at", "data"}`` (schemas in docs/handoffs.md);
+    every delivery has its own webhook-id and keeps it across retries and replays.
+
+    Rule: call it inside the transaction that makes the change, so a rolled-back change
+    sends nothing and a committed one is never lost (the outbox).
+    """
+    from . import endpoints
+    from .events import EVENT_TYPES, HANDOFF_EVENT_TYPES
+
+    if event_type not in EVENT_TYPES or event_type in HANDOFF_EVENT_TYPES:
+        raise ValueError(f"not a lifecycle event type: {event_type!r}")
+    targets = endpoints.subscribers(event_type)
+    if not targets:
+        return []
+    now = occurred_at or timezone.now()
+    event_id = uuid.uuid4()
+    rows = []
+    for endpoint in targets:
+        row_id = uuid.uuid4()
+        rows.append(
+            Handoff(
+                id=row_id,
+                opportunity=opportunity,
+                event_type=event_type,
+                event_id=event_id,
+                endpoint=endpoint,
+                payload=payloads.envelope(
+                    webhook_id=row_id, event_type=event_type, created_at=now, data=data
                 ),
                 next_attempt_at=now,
                 created_at=now,
             )
         )
-    Handoff.objects.bulk_create(handoffs)
-    transaction.on_commit(partial(handoffs_enqueue, [h.pk for h in handoffs]), robust=True)
-    return handoffs
+    Handoff.outbox.bulk_create(rows)
+    _publish_on_commit([r.pk for r in rows])
+    return rows
+
+
+def _message_enqueue(
+    *,
+    channel: str,
+    topic: str,
+    dedupe_key: str,
+    payload: dict[str, Any],
+    opportunity: Opportunity | None,
+    skip_reason: str,
+) -> Handoff:
+    if not dedupe_key:
+        raise ValueError("dedupe_key is required")
+    now = timezone.now()
+    row, created = Handoff.outbox.get_or_create(
+        dedupe_key=dedupe_key,
+        defaults={
+            "channel": channel,
+            "event_type": f"{channel}.{topic}",
+            "topic": topic,
+            "opportunity": opportunity,
+            "payload": payload,
+            "status": HandoffStatus.SKIPPED if skip_reason else HandoffStatus.PENDING,
+            "last_error": skip_reason,
+            "next_attempt_at": None if skip_reason else now,
+            "created_at": now,
+        },
+    )
+    if created and not skip_reason:
+        _publish_on_commit([row.pk])
+    return row
+
+
+def email_enqueue(
+    *,
+    to: Iterable[str],
+    cc: Iterable[str] = (),
+    subject: str,
+    body: str,
+    opportunity: Opportunity | None = None,
+    topic: str = "decision",
+    dedupe_key: str,
+) -> Handoff:
+    """Queue an e-mail in the outbox, in the caller's transaction; it is sent after
+    commit with Django's e-mail backend by the same claim / attempt / schedule / relay
+    machinery as the webhooks (a failed send is retried on HANDOFF_RETRY_DELAYS, then
+    ``dead``, and RevOps can re-drive it).
+
+    Idempotent per ``dedupe_key`` (e.g. ``"decision:<stage change id>"``): a second call
+    returns the first row and queues nothing. No recipient → a ``skipped`` row.
+    Returns the row (``channel="email"``, ``event_type="email.<topic>"``).
+    """
+    recipients = [a for a in dict.fromkeys(str(x).strip() for x in to) if a]
+    copies = [a for a in dict.fromkeys(str(x).strip() for x in cc) if a and a not in recipients]
+    return _message_enqueue(
+        channel=Channel.EMAIL,
+        topic=topic,
+        dedupe_key=dedupe_key,
+        payload={"to": recipients, "cc": copies, "subject": subject, "body": body},
+        opportunity=opportunity,
+        skip_reason="" if recipients else "No recipient address.",
+    )
+
+
+def chat_enqueue(
+    *,
+    text: str,
+    url: str | None = None,
+    opportunity: Opportunity | None = None,
+    topic: str = "approval",
+    dedupe_key: str,
+) -> Handoff:
+    """Queue a chat post: ``POST {"text": text}`` as JSON to a Slack-compatible incoming
+    webhook (Slack, Mattermost, Rocket.Chat, Teams workflows). ``url`` defaults to
+    settings.CHAT_WEBHOOK_URL (operator-configured, trusted); none → a ``skipped`` row.
+    Same outbox, retries and idempotency as :func:`email_enqueue`."""
+    target = settings.CHAT_WEBHOOK_URL if url is None else url
+    return _message_enqueue(
+        channel=Channel.CHAT,
+        topic=topic,
+        dedupe_key=dedupe_key,
+        payload={"url": target, "text": text},
+        opportunity=opportunity,
+        skip_reason="" if target else "No chat webhook URL (CHAT_WEBHOOK_URL).",
+    )
 
 
 # --- dispatch ------------------------------------------------------------------------------
@@ -163,7 +346,7 @@ def handoffs_enqueue(handoff_ids: Iterable[Any], *, claim_token: Any = None) -> 
         )
         if claim_token:
             # Give the unpublished rows back now rather than after the dispatch lease.
-            Handoff.objects.filter(pk__in=ids[published:], claim_token=claim_token).update(
+            Handoff.outbox.filter(pk__in=ids[published:], claim_token=claim_token).update(
                 claim_token=None, claimed_until=None
             )
     return published
@@ -211,21 +394,21 @@ def handoffs_relay(*, limit: int | None = None) -> list[str]:
     ) & _unclaimed(now)
     with transaction.atomic():
         candidates = list(
-            Handoff.objects.select_for_update(skip_locked=True)
+            Handoff.outbox.select_for_update(skip_locked=True)
             .filter(due)
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[: limit or settings.HANDOFF_RELAY_BATCH]
         )
         if not candidates:
             return []
-        Handoff.objects.filter(pk__in=candidates).filter(due).update(
+        Handoff.outbox.filter(pk__in=candidates).filter(due).update(
             claim_token=token,
             claimed_until=now + dt.timedelta(seconds=settings.HANDOFF_DISPATCH_LEASE),
             updated_at=now,
         )
         claimed = [
             str(pk)
-            for pk in Handoff.objects.filter(pk__in=candidates, claim_token=token).values_list(
+            for pk in Handoff.outbox.filter(pk__in=candidates, claim_token=token).values_list(
                 "pk", flat=True
             )
         ]
@@ -238,9 +421,52 @@ def handoffs_relay(*, limit: int | None = None) -> list[str]:
 # --- delivery ------------------------------------------------------------------------------
 
 
-def _endpoint(kind: str) -> tuple[str, str]:
-    endpoint = settings.HANDOFF_ENDPOINTS.get(kind) or {}
-    return endpoint.get("url", ""), endpoint.get("secret", "")
+@dataclass(frozen=True)
+class _Target:
+    """Where a claimed row goes, resolved inside the claim's transaction so that the
+    sending threads touch no database."""
+
+    url: str = ""
+    secrets: tuple[str, ...] = ()
+    trusted: bool = True
+    skip: str = ""  # why it is skipped (no endpoint configured)
+    stop: str = ""  # why it cannot be sent at all (dead at once)
+    problem: str = ""  # why this try fails (retried on the schedule)
+
+
+def _target(row: Handoff, now: dt.datetime) -> _Target:
+    from . import endpoints
+
+    if row.channel == Channel.EMAIL:
+        return _Target(url="mailto:" + ",".join(row.payload.get("to") or []))
+    if row.channel == Channel.CHAT:
+        url = str(row.payload.get("url") or "")
+        return _Target(url=url, skip="" if url else "No chat webhook URL (CHAT_WEBHOOK_URL).")
+    endpoint = row.endpoint
+    if endpoint is None:
+        return _Target(stop="The endpoint was deleted.")
+    if not endpoint.active:
+        return _Target(url=endpoint.url, stop="The endpoint is disabled.")
+    secrets = tuple(endpoints.signing_secrets(endpoint, now))
+    if endpoint.environment_kind:
+        name = f"HANDOFF_{endpoint.environment_kind.upper()}"
+        url = endpoints.environment_target(endpoint.environment_kind)[0]
+        if not url:
+            return _Target(skip=f"No endpoint configured ({name}_URL).")
+        if not secrets:
+            # Never send unsigned: downstream could not tell us from anyone else.
+            return _Target(url=url, problem=f"No signing secret configured ({name}_SECRET).")
+        return _Target(url=url, secrets=secrets)
+    if not secrets:
+        return _Target(url=endpoint.url, problem="The endpoint has no live signing secret.")
+    return _Target(url=endpoint.url, secrets=secrets, trusted=False)
+
+
+def _live_secrets(now: dt.datetime) -> Prefetch:
+    return Prefetch(
+        "endpoint__secrets",
+        queryset=WebhookSecret.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)),
+    )
 
 
 def _claim(handoff_ids: list[uuid.UUID], claim_token: Any) -> list[tuple[Handoff, HandoffAttempt]]:
@@ -256,7 +482,7 @@ def _claim(handoff_ids: list[uuid.UUID], claim_token: Any) -> list[tuple[Handoff
     mine = Q(claim_token=claim_token) if claim_token else _unclaimed(now)
     with _bookkeeping():
         taken = (
-            Handoff.objects.filter(pk__in=handoff_ids)
+            Handoff.outbox.filter(pk__in=handoff_ids)
             .filter(sendable & mine)
             .update(
                 claim_token=token,
@@ -269,9 +495,13 @@ def _claim(handoff_ids: list[uuid.UUID], claim_token: Any) -> list[tuple[Handoff
             return []
         order = {pk: index for index, pk in enumerate(handoff_ids)}
         handoffs = sorted(
-            Handoff.objects.filter(pk__in=handoff_ids, claim_token=token),
+            Handoff.outbox.filter(pk__in=handoff_ids, claim_token=token)
+            .select_related("endpoint")
+            .prefetch_related(_live_secrets(now)),
             key=lambda h: order[h.pk],
         )
+        for handoff in handoffs:
+            handoff.target = _target(handoff, now)  # type: ignore[attr-defined]
         retried = [h.pk for h in handoffs if h.attempts > 1]
         if retried:
             # We hold the claim, so whoever was still "sending" lost theirs: their worker
@@ -284,7 +514,12 @@ def _claim(handoff_ids: list[uuid.UUID], claim_token: Any) -> list[tuple[Handoff
             )
         attempts = HandoffAttempt.objects.bulk_create(
             [
-                HandoffAttempt(handoff=h, number=h.attempts, at=now, url=_endpoint(h.kind)[0][:500])
+                HandoffAttempt(
+                    handoff=h,
+                    number=h.attempts,
+                    at=now,
+                    url=h.target.url[:500],  # type: ignore[attr-defined]
+                )
                 for h in handoffs
             ]
         )
@@ -305,21 +540,27 @@ def next_delay(attempts: int, retry_after: float | None = None) -> float | None:
 
 
 def _send(handoff: Handoff) -> tuple[delivery.DeliveryResult, bool]:
-    """POST one claimed handoff; returns the result and whether it was skipped (no
-    endpoint). Touches no database, so several run at once in threads."""
-    kind = handoff.kind
-    url, secret = _endpoint(kind)
-    if not url:
-        name = f"HANDOFF_{kind.upper()}_URL"
-        return delivery.DeliveryResult(False, None, 0, f"No endpoint configured ({name})."), True
-    if not secret:
-        # Never send unsigned: downstream could not tell us from anyone else.
-        name = f"HANDOFF_{kind.upper()}_SECRET"
-        result = delivery.DeliveryResult(False, None, 0, f"No signing secret configured ({name}).")
-        return result, False
+    """Send one claimed row; returns the result and whether it was skipped (nowhere to
+    send). Touches no database, so several run at once in threads."""
+    target: _Target = handoff.target  # type: ignore[attr-defined]
+    if target.skip:
+        return delivery.DeliveryResult(False, None, 0, target.skip), True
+    if target.stop:
+        return delivery.DeliveryResult(False, None, 0, target.stop, final=True), False
+    if target.problem:
+        return delivery.DeliveryResult(False, None, 0, target.problem), False
+    if handoff.channel == Channel.EMAIL:
+        return delivery.send_email(handoff.payload), False
+    if not target.trusted:
+        # Checked again at every send: the name may resolve elsewhere since the save.
+        problem = urlguard.url_problem(target.url)
+        if problem:
+            return delivery.DeliveryResult(False, None, 0, f"url_not_allowed: {problem}"), False
+    if handoff.channel == Channel.CHAT:
+        return delivery.post_json(url=target.url, payload={"text": handoff.payload["text"]}), False
     result = delivery.post(
-        url=url,
-        secret=secret,
+        url=target.url,
+        secret=list(target.secrets),
         webhook_id=str(handoff.pk),
         payload=handoff.payload,
         now=timezone.now(),
@@ -356,7 +597,7 @@ def _outcome(
         # 410 Gone: the endpoint says it no longer exists (Standard Webhooks / Svix treat it
         # as "stop sending"). Retrying for a day would only hide that; dead is visible in
         # the console, and RevOps re-drive it once the endpoint is fixed.
-        gone = result.status_code == 410
+        gone = result.status_code == 410 or result.final
         delay = None if gone else next_delay(handoff.attempts, result.retry_after)
         if delay is None:
             changes.update(status=HandoffStatus.DEAD, next_attempt_at=None)
@@ -390,9 +631,22 @@ def _finish(done: list[tuple[Handoff, HandoffAttempt, dict[str, Any]]]) -> list[
         for _, attempt, _ in done:  # (bulk_update's CASE costs more than these few rows)
             attempt.save(update_fields=ATTEMPT_RESULT_FIELDS)
         kept = [
-            Handoff.objects.filter(pk=handoff.pk, claim_token=handoff.claim_token).update(**changes)
+            Handoff.outbox.filter(pk=handoff.pk, claim_token=handoff.claim_token).update(**changes)
             for handoff, _, changes in done
         ]
+        now = timezone.now()
+        succeeded, failed = [], {}
+        for handoff, attempt, _ in done:
+            if handoff.endpoint_id is None or attempt.outcome == AttemptOutcome.SKIPPED:
+                continue
+            if attempt.outcome == AttemptOutcome.DELIVERED:
+                succeeded.append(handoff.endpoint_id)
+            elif not handoff.target.stop:  # type: ignore[attr-defined]
+                failed[handoff.endpoint_id] = attempt.error or f"HTTP {attempt.status_code}"
+        if succeeded or failed:
+            from .endpoints import endpoints_record_results
+
+            endpoints_record_results(succeeded=succeeded, failed=failed, now=now)
     finished = []
     for (handoff, _, changes), applied in zip(done, kept, strict=True):
         if applied:

@@ -12,7 +12,7 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
 
-from . import services
+from . import endpoints, services, sla
 
 
 @task_prerun.connect
@@ -43,3 +43,13 @@ def deliver(handoff_id: str, claim_token: str | None = None) -> None:
 @shared_task(name="handoffs.relay", ignore_result=True)
 def relay() -> None:
     services.handoffs_relay()
+
+
+@shared_task(name="handoffs.endpoints_health", ignore_result=True)
+def endpoints_health() -> None:
+    endpoints.webhook_endpoints_check_health()
+
+
+@shared_task(name="handoffs.sla_check", ignore_result=True)
+def sla_check() -> None:
+    sla.handoffs_notify_overdue()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 urlpatterns = [
     path("handoffs/", views.HandoffListView.as_view(), name="handoff-list"),
@@ -13,5 +13,30 @@ urlpatterns = [
         "handoffs/<uuid:pk>/complete/",
         views.HandoffCompleteView.as_view(),
         name="handoff-complete",
+    ),
+    path(
+        "webhook-endpoints/",
+        webhooks.WebhookEndpointListView.as_view(),
+        name="webhook-endpoint-list",
+    ),
+    path(
+        "webhook-endpoints/<uuid:pk>/",
+        webhooks.WebhookEndpointDetailView.as_view(),
+        name="webhook-endpoint-detail",
+    ),
+    path(
+        "webhook-endpoints/<uuid:pk>/rotate-secret/",
+        webhooks.WebhookEndpointRotateView.as_view(),
+        name="webhook-endpoint-rotate-secret",
+    ),
+    path(
+        "webhook-endpoints/<uuid:pk>/replay/",
+        webhooks.WebhookEndpointReplayView.as_view(),
+        name="webhook-endpoint-replay",
+    ),
+    path(
+        "webhook-deliveries/",
+        webhooks.WebhookDeliveryListView.as_view(),
+        name="webhook-delivery-list",
     ),
 ]

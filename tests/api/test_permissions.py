@@ -21,6 +21,7 @@ from documents.models import EvidenceRequirement
 from documents.samples import sample_pdf
 from documents.services import document_attach
 from handoffs.models import Handoff, HandoffStatus
+from handoffs.models import Handoff, HandoffStatus, WebhookEndpoint
 from opportunities import services
 from opportunities.stages import Source, Stage
 from tests.api.conftest import problem
@@ -241,6 +242,48 @@ CASES: dict[str, Case] = {
     "change feed": Case("get", lambda w: "/api/v1/events/", ANON),
     "logout": Case("post", lambda w: "/api/v1/auth/logout/", {**ANON, **NO_CONTENT}),
     "logout everywhere": Case("post", lambda w: "/api/v1/auth/logoutall/", {**ANON, **NO_CONTENT}),
+    "webhook endpoints list": Case("get", lambda w: "/api/v1/webhook-endpoints/", REVOPS_ONLY),
+    "webhook endpoint create": Case(
+        "post",
+        lambda w: "/api/v1/webhook-endpoints/",
+        {**REVOPS_ONLY, "revops": (201, None), "admin": (201, None)},
+        # An address literal: no DNS lookup in the check.
+        lambda w: {"url": "https://93.184.215.14/hook", "event_types": ["deal.won"]},
+    ),
+    "webhook endpoint get": Case(
+        "get",
+        lambda w: f"/api/v1/webhook-endpoints/{w['endpoint'].pk}/",
+        REVOPS_ONLY,
+        needs="endpoint",
+    ),
+    "webhook endpoint patch": Case(
+        "patch",
+        lambda w: f"/api/v1/webhook-endpoints/{w['endpoint'].pk}/",
+        REVOPS_ONLY,
+        lambda w: {"description": "Warehouse"},
+        needs="endpoint",
+    ),
+    "webhook endpoint delete": Case(
+        "delete",
+        lambda w: f"/api/v1/webhook-endpoints/{w['endpoint'].pk}/",
+        {**REVOPS_ONLY, "revops": (204, None), "admin": (204, None)},
+        needs="endpoint",
+    ),
+    "webhook endpoint rotate": Case(
+        "post",
+        lambda w: f"/api/v1/webhook-endpoints/{w['endpoint'].pk}/rotate-secret/",
+        REVOPS_ONLY,
+        lambda w: {},
+        needs="endpoint",
+    ),
+    "webhook endpoint replay": Case(
+        "post",
+        lambda w: f"/api/v1/webhook-endpoints/{w['endpoint'].pk}/replay/",
+        {**REVOPS_ONLY, "revops": (202, None), "admin": (202, None)},
+        lambda w: {"since": "2020-01-01T00:00:00Z"},
+        needs="endpoint",
+    ),
+    "webhook deliveries list": Case("get", lambda w: "/api/v1/webhook-deliveries/", REVOPS_ONLY),
 }
 
 
@@ -266,11 +309,16 @@ def _world(case: Case, rep, revops2) -> dict[str, Any]:
         name="x.pdf",
     )
     if case.needs != "deal":
+    if case.needs not in ("deal", "endpoint"):
         pending = ready_deal(rep)
         services.opportunity_transition(
             opportunity=pending, name="submit_for_approval", actor=rep, source=Source.API
         )
         world["pending"] = pending
+    if case.needs == "endpoint":
+        world["endpoint"] = WebhookEndpoint.objects.create(
+            url="https://93.184.215.14/hook", event_types=["deal.won"]
+        )
     if case.needs.endswith("handoff"):
         services.opportunity_transition(
             opportunity=world["pending"], name="approve", actor=revops2, source=Source.API
@@ -349,7 +397,7 @@ class _FakeObj:
 
 class _FakeWorld(dict):
     def __missing__(self, key):
-        if "handoff" in key:
+        if "handoff" in key or "endpoint" in key:
             return _FakeObj("00000000-0000-0000-0000-000000000042")
         return _FakeObj(42)
 

@@ -157,3 +157,9 @@ def broker_unreachable() -> Iterator[None]:
             del os.environ["CELERY_BROKER_URL"]
         else:
             os.environ["CELERY_BROKER_URL"] = good_env
+
+
+@pytest.fixture
+def endpoints_env(endpoints: Receiver) -> Receiver:
+    """The receiver as the HANDOFF_<KIND>_URL endpoints, and room for more endpoints."""
+    return endpoints

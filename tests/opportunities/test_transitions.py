@@ -311,8 +311,9 @@ def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_a
     with django_assert_num_queries(12):
         run(deal, "submit_for_approval", rep)
     # + the pending Approval (locked, with its submitter), its update, the commission
-    # plan and credit, the four handoffs in one insert, the decision e-mail row, the event
-    with django_assert_num_queries(17):
+    # plan and credit, the active webhook endpoints, the handoffs in one insert, the
+    # decision e-mail row, the event
+    with django_assert_num_queries(18):
         approved = run(deal, "approve", revops)
     assert approved.stage == Stage.CLOSED_WON
     assert approved.handoffs.count() == 4
