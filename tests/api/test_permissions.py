@@ -20,7 +20,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from documents.models import EvidenceRequirement
 from documents.samples import sample_pdf
 from documents.services import document_attach
-from handoffs.models import Handoff, HandoffStatus
 from handoffs.models import Handoff, HandoffStatus, WebhookEndpoint
 from opportunities import services
 from opportunities.stages import Source, Stage
@@ -308,7 +307,6 @@ def _world(case: Case, rep, revops2) -> dict[str, Any]:
         file=io.BytesIO(sample_pdf(["x"])),
         name="x.pdf",
     )
-    if case.needs != "deal":
     if case.needs not in ("deal", "endpoint"):
         pending = ready_deal(rep)
         services.opportunity_transition(
