@@ -500,7 +500,7 @@ class StageRequirement(TimeStamped):
         return f"{self.get_stage_display()}: {self.get_field_display()}"
 
 
-# --- The RevOps approval queue and decision e-mails ------------------------------------
+# --- The RevOps approval queue -----------------------------------------------------------
 
 
 class ClosedWonApproval(Approval):
@@ -516,38 +516,3 @@ class ClosedWonApproval(Approval):
         verbose_name = "Closed-Won approval"
         verbose_name_plural = "Closed-Won approvals"
         ordering = ["submitted_at", "id"]
-
-
-class DecisionEmailStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed (will retry)"
-    SKIPPED = "skipped", "Skipped (no address)"
-
-
-class DecisionEmail(models.Model):
-    """The email telling the rep that RevOps approved or rejected their deal.
-
-    Written in the decision's transaction and sent by a task after commit (healthchecks
-    style: every outgoing notification is a row with its result). One per decision: a
-    redelivered task finds the row sent and does not email twice.
-    """
-
-    stage_change = models.OneToOneField(
-        StageChange, on_delete=models.CASCADE, related_name="decision_email"
-    )
-    to = models.TextField(blank=True, help_text="Comma-separated recipients.")
-    subject = models.CharField(max_length=255, blank=True)
-    status = models.CharField(
-        max_length=10, choices=DecisionEmailStatus.choices, default=DecisionEmailStatus.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.subject or 'Decision email'} ({self.status})"

@@ -1,15 +1,14 @@
-"""Read-only audit records (stage changes, approvals, decision e-mails) and the
+"""Read-only audit records (stage changes, approvals) and the
 RevOps-managed stage requirements."""
 
 from django.contrib import admin
 
 from ..models import (
     Approval,
-    DecisionEmail,
     StageChange,
     StageRequirement,
 )
-from .mixins import ReadOnlyAdmin, RevOpsReadOnlyAdmin
+from .mixins import ReadOnlyAdmin
 
 
 @admin.register(StageChange)
@@ -44,15 +43,6 @@ class ApprovalAdmin(ReadOnlyAdmin):
         # Not listed on the admin index: "Closed-Won approvals" (the queue) is the one place
         # RevOps go; this log stays reachable by its URL and from the queue.
         return {}
-
-
-@admin.register(DecisionEmail)
-class DecisionEmailAdmin(RevOpsReadOnlyAdmin):
-    list_display = ("subject", "to", "status", "attempts", "created_at", "sent_at")
-    list_filter = ("status",)
-    search_fields = ("subject", "to")
-    readonly_fields = [f.name for f in DecisionEmail._meta.fields]
-    show_full_result_count = False
 
 
 @admin.register(StageRequirement)

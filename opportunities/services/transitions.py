@@ -19,7 +19,12 @@ from django.utils import timezone
 
 from core import errors
 from events.services import event_record
-from handoffs.services import handoffs_create_for_approval
+from handoffs.payloads import lifecycle_data
+from handoffs.services import (
+    deliveries_create_for_event,
+    email_enqueue,
+    handoffs_create_for_approval,
+)
 
 from .. import gate, notifications, policies
 from ..models import Approval, Decision, Opportunity, StageChange
@@ -28,6 +33,15 @@ from ..selectors.opportunities import line_items_loaded
 from ..snapshot import values_snapshot
 from ..stages import TRANSITIONS, LossReason, Source
 from .common import _map_lock_error
+
+# The webhook events each transition causes (subscribers choose theirs).
+LIFECYCLE_EVENTS: dict[str, tuple[str, ...]] = {
+    "submit_for_approval": ("deal.submitted",),
+    "approve": ("deal.approved", "deal.won"),
+    "reject": ("deal.rejected",),
+    "mark_lost": ("deal.lost",),
+    "reopen": ("deal.reopened",),
+}
 
 
 def lock_opportunity(pk: Any) -> Opportunity:
@@ -178,7 +192,26 @@ def opportunity_transition(
                 actor=actor,
             )
             if name in notifications.DECISIONS:
-                notifications.decision_email_create(stage_change=change)
+                # The rep hears of the decision through the outbox, one message per decision.
+                email_enqueue(
+                    **notifications.decision_email(stage_change=change, approval=approval),
+                    opportunity=locked,
+                    topic="decision",
+                    dedupe_key=f"decision:{change.pk}",
+                )
+            for event_type in LIFECYCLE_EVENTS.get(name, ()):
+                deliveries_create_for_event(
+                    event_type=event_type,
+                    data=lifecycle_data(
+                        opportunity=locked,
+                        actor=actor,
+                        from_stage=from_stage,
+                        to_stage=locked.stage,
+                        reason=stage_reason,
+                    ),
+                    opportunity=locked,
+                    occurred_at=now,
+                )
     except OperationalError as exc:
         raise _map_lock_error(exc) from exc
     # No refresh: every changed value (stage, version, closed_at, updated_at) was set on

@@ -1,9 +1,9 @@
-"""Decision emails: the rep hears that RevOps approved or rejected their deal.
+"""Decision e-mails: the rep hears that RevOps approved or rejected their deal.
 
-The receiver runs inside the decision's transaction and only asks for the task on
-commit; the task calls ``notifications.decision_email_send``. Most tests call that
-service directly and read Django's locmem outbox; one runs the task for real in a
-Celery worker.
+The transition queues the message in the outbox in the deciding transaction (one row per
+decision); the outbox delivers it after commit with the same claim / attempt / schedule /
+relay machinery as the webhooks. Most tests deliver the due rows by calling the delivery
+service and read Django's locmem outbox; one runs a real Celery worker.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import time
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
-from opportunities import notifications, services
-from opportunities.models import DecisionEmail, DecisionEmailStatus, StageChange
+from handoffs import services as outbox
+from handoffs.models import Handoff, HandoffStatus
+from opportunities import services
+from opportunities.models import StageChange
 from opportunities.stages import Source
 from tests.admin.conftest import approve_url, client_for, pending_deal, reject_url
 
@@ -28,7 +31,18 @@ def decide(approval, name, actor, **params) -> StageChange:
     return StageChange.objects.get(opportunity_id=approval.opportunity_id, transition=name)
 
 
-def test_a_decision_records_an_email_and_asks_for_it_only_after_commit(
+def decision_row(change: StageChange) -> Handoff:
+    return Handoff.outbox.get(dedupe_key=f"decision:{change.pk}")
+
+
+def deliver(row: Handoff) -> Handoff:
+    Handoff.outbox.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    outbox.handoffs_deliver(handoff_ids=[row.pk])
+    row.refresh_from_db()
+    return row
+
+
+def test_a_decision_queues_an_email_in_the_outbox_and_sends_only_after_commit(
     rep, revops, django_capture_on_commit_callbacks
 ):
     approval = pending_deal(rep)
@@ -37,11 +51,10 @@ def test_a_decision_records_an_email_and_asks_for_it_only_after_commit(
         response = client_for(revops).post(reject_url(approval), {"reason": "Wrong PO"})
 
     assert response.status_code == 302
-    change = StageChange.objects.get(transition="reject")
-    email = DecisionEmail.objects.get(stage_change=change)
-    assert email.status == DecisionEmailStatus.PENDING
+    row = decision_row(StageChange.objects.get(transition="reject"))
+    assert (row.channel, row.event_type, row.status) == ("email", "email.decision", "pending")
     assert len(mail.outbox) == 0  # nothing leaves before commit
-    assert callbacks  # the task is published from an on_commit callback
+    assert callbacks  # the outbox publishes from an on_commit callback
 
 
 def test_other_transitions_send_no_decision_email(rep):
@@ -49,7 +62,7 @@ def test_other_transitions_send_no_decision_email(rep):
 
     services.opportunity_transition(opportunity=approval.opportunity_id, name="withdraw", actor=rep)
 
-    assert not DecisionEmail.objects.exists()
+    assert not Handoff.outbox.filter(channel="email").exists()
 
 
 def test_the_rep_is_told_their_deal_was_approved(rep, revops):
@@ -57,15 +70,15 @@ def test_the_rep_is_told_their_deal_was_approved(rep, revops):
     revops.save()
     change = decide(pending_deal(rep, name="Acme renewal"), "approve", revops)
 
-    notifications.decision_email_send(stage_change_id=change.pk)
+    row = deliver(decision_row(change))
 
     [message] = mail.outbox
     assert message.to == [rep.email]
     assert message.subject == "Approved: Acme renewal is Closed-Won"
     assert "Rita Reyes approved your Closed-Won request." in message.body
     assert f"/opportunities/{change.opportunity_id}/" in message.body
-    email = DecisionEmail.objects.get(stage_change=change)
-    assert (email.status, email.to, email.attempts) == (DecisionEmailStatus.SENT, rep.email, 1)
+    assert row.status == HandoffStatus.DELIVERED
+    assert row.attempts == row.attempt_rows.count() == 1
 
 
 def test_the_rep_is_told_why_their_deal_was_rejected(rep, revops):
@@ -73,7 +86,7 @@ def test_the_rep_is_told_why_their_deal_was_rejected(rep, revops):
         pending_deal(rep, name="Globex"), "reject", revops, reason="PO is for the wrong entity"
     )
 
-    notifications.decision_email_send(stage_change_id=change.pk)
+    deliver(decision_row(change))
 
     [message] = mail.outbox
     assert message.subject == "Not approved: Globex needs changes"
@@ -87,17 +100,18 @@ def test_the_submitter_is_copied_when_someone_else_owns_the_deal(rep, revops, re
     )
     change = decide(approval, "approve", revops)
 
-    notifications.decision_email_send(stage_change_id=change.pk)
+    deliver(decision_row(change))
 
     [message] = mail.outbox
     assert (message.to, message.cc) == ([rep.email], [revops2.email])
 
 
-def test_a_redelivered_task_does_not_email_twice(rep, revops):
+def test_a_redelivered_message_does_not_email_twice(rep, revops):
     change = decide(pending_deal(rep), "approve", revops)
+    row = decision_row(change)
 
-    notifications.decision_email_send(stage_change_id=change.pk)
-    notifications.decision_email_send(stage_change_id=change.pk)
+    deliver(row)
+    outbox.handoffs_deliver(handoff_ids=[row.pk])
 
     assert len(mail.outbox) == 1
 
@@ -107,9 +121,9 @@ def test_a_rep_without_an_email_address_is_skipped_visibly(rep, revops):
     rep.save()
     change = decide(pending_deal(rep), "approve", revops)
 
-    email = notifications.decision_email_send(stage_change_id=change.pk)
+    row = decision_row(change)
 
-    assert email is not None and email.status == DecisionEmailStatus.SKIPPED
+    assert row.status == HandoffStatus.SKIPPED
     assert mail.outbox == []
 
 
@@ -119,21 +133,16 @@ def test_a_mail_server_that_is_down_is_recorded_and_retried(rep, revops, setting
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
     change = decide(pending_deal(rep), "approve", revops)
 
-    with pytest.raises(OSError):
-        notifications.decision_email_send(stage_change_id=change.pk)
+    row = deliver(decision_row(change))
 
-    email = DecisionEmail.objects.get(stage_change=change)
-    assert (email.status, email.attempts) == (DecisionEmailStatus.FAILED, 1)
-    assert "Connection refused" in email.error or "Errno" in email.error
+    assert row.status == HandoffStatus.RETRYING
+    assert row.next_attempt_at is not None and row.next_attempt_at > timezone.now()
+    [attempt] = row.attempt_rows.all()
+    assert "refused" in attempt.error.lower() or "errno" in attempt.error.lower()
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    notifications.decision_email_send(stage_change_id=change.pk)
-    email.refresh_from_db()
-    assert (email.status, email.attempts, len(mail.outbox)) == (DecisionEmailStatus.SENT, 2, 1)
-
-
-def test_an_unknown_stage_change_is_ignored(db):
-    assert notifications.decision_email_send(stage_change_id=987654) is None
+    row = deliver(row)
+    assert (row.status, row.attempts, len(mail.outbox)) == (HandoffStatus.DELIVERED, 2, 1)
 
 
 @pytest.mark.worker
@@ -154,4 +163,4 @@ def test_a_celery_worker_sends_the_email_after_the_approval_commits(rep, revops)
             time.sleep(0.1)
 
     assert [m.subject for m in mail.outbox] == ["Approved: Worker deal is Closed-Won"]
-    assert DecisionEmail.objects.get().status == DecisionEmailStatus.SENT
+    assert Handoff.outbox.get(channel="email").status == HandoffStatus.DELIVERED

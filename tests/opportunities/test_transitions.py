@@ -307,13 +307,15 @@ def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_a
     the line items are read once for the gate, the snapshot and the payloads."""
     deal = ready_deal(rep, lines=3)
     # savepoint, lock, permissions, line items, claims, stage requirements, update,
-    # history, StageChange, Approval, the change-feed event, release
-    with django_assert_num_queries(12):
+    # history, StageChange, Approval, the change-feed event, the endpoints subscribed to
+    # deal.submitted, release
+    with django_assert_num_queries(13):
         run(deal, "submit_for_approval", rep)
     # + the pending Approval (locked, with its submitter), its update, the commission
     # plan and credit, the active webhook endpoints, the handoffs in one insert, the
-    # decision e-mail row, the event
-    with django_assert_num_queries(18):
+    # change-feed event, the decision e-mail (idempotent: look up, then insert in a
+    # savepoint), the endpoints subscribed to deal.approved and to deal.won
+    with django_assert_num_queries(23):
         approved = run(deal, "approve", revops)
     assert approved.stage == Stage.CLOSED_WON
     assert approved.handoffs.count() == 4
