@@ -42,8 +42,10 @@ STR = {"type": "string"}
 NSTR = {"type": ["string", "null"]}
 INT = {"type": "integer"}
 NINT = {"type": ["integer", "null"]}
-MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$"}
-NMONEY = {"type": ["string", "null"], "pattern": r"^-?\d+\.\d{2}$"}
+# A decimal string with the currency's ISO 4217 minor units (JPY "1000", USD "1000.00",
+# KWD "1000.125").
+MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d{1,4})?$"}
+NMONEY = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d{1,4})?$"}
 DATE = {"type": ["string", "null"], "format": "date"}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
 
@@ -88,6 +90,9 @@ OPPORTUNITY = obj(
         "po_number": STR,
         "contract_start_date": DATE,
         "term_months": NINT,
+        # Frozen at approval: the amount in the reporting currency and the rate used
+        # (amount and rate null when no rate was known).
+        "reporting": obj({"currency": STR, "amount": NMONEY, "rate": NSTR}),
     }
 )
 SHARED = {
@@ -120,6 +125,20 @@ SECTIONS = {
             "term_months": NINT,
             "bill_to": CONTACT,
             "billing_country": STR,
+            # The evidence approved with the deal; ``url`` is a signed link that expires.
+            "documents": array(
+                obj(
+                    {
+                        "id": INT,
+                        "kind": STR,
+                        "name": STR,
+                        "sha256": STR,
+                        "size": INT,
+                        "content_type": STR,
+                        "url": STR,
+                    }
+                )
+            ),
         }
     ),
     "provisioning": obj(

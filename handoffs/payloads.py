@@ -5,8 +5,9 @@ shared facts (opportunity, account, primary contact, owner, line items, approval
 one section named after the kind with what that team needs. Money is a decimal string,
 dates ISO 8601, so the body means the same thing in every language downstream.
 
-Payloads are built inside the approval transaction and stored on the Handoff row; a retry
-sends the stored payload, never a rebuilt one, so downstream sees what was approved.
+Payloads are built inside the approval transaction from the values frozen when the deal
+was submitted (``Approval.snapshot``: what RevOps approved), never from live rows, and are
+stored on the Handoff row; a retry sends the stored payload, never a rebuilt one.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from core.money import money_text
+from documents.signing import signed_download_url
 from opportunities.models import Approval, Contact, LineItem, Opportunity
 
 from .models import CommissionCredit, HandoffKind
 
 
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
+def _money(value: Decimal | None, currency: str) -> str | None:
+    """A decimal string with the currency's minor units (ISO 4217)."""
+    return money_text(value, currency)
 
 
 def _date(value: dt.date | dt.datetime | None) -> str | None:
@@ -54,47 +58,74 @@ def _contact(contact: Contact | None) -> dict[str, Any] | None:
     }
 
 
-def _line_item(item: LineItem) -> dict[str, Any]:
-    return {
-        "sku": item.product.sku,
-        "name": item.product.name,
-        "seats": item.seats,
-        "unit_price": _money(item.unit_price),
-    }
+def _frozen(opportunity: Opportunity, approval: Approval) -> dict[str, Any]:
+    """The values as submitted (``Approval.snapshot``), completed from the live rows only
+    for a request submitted before the snapshot carried them (older rows)."""
+    snapshot = dict(approval.snapshot or {})
+    if "account" not in snapshot:
+        account = opportunity.account
+        snapshot["account"] = (
+            None
+            if account is None
+            else {
+                "id": account.pk,
+                "name": account.name,
+                "domain": account.domain,
+                "billing_country": account.billing_country,
+                "external_id": account.external_id,
+            }
+        )
+    if "contact" not in snapshot:
+        snapshot["contact"] = _contact(opportunity.primary_contact)
+    snapshot.setdefault("name", opportunity.name)
+    snapshot.setdefault("type", opportunity.type)
+    snapshot.setdefault("documents", [])
+    return snapshot
+
+
+def _line_items(snapshot: dict[str, Any], line_items: Sequence[LineItem]) -> list[dict[str, Any]]:
+    names = {item.product.sku: item.product.name for item in line_items}
+    return [
+        {
+            "sku": item["sku"],
+            "name": item.get("name") or names.get(item["sku"], ""),
+            "seats": item["seats"],
+            "unit_price": item["unit_price"],
+        }
+        for item in snapshot.get("line_items", [])
+    ]
 
 
 def shared_data(
     *, opportunity: Opportunity, approval: Approval, line_items: Sequence[LineItem]
 ) -> dict[str, Any]:
-    """What every kind gets: the deal as approved and who approved it when."""
-    account = opportunity.account
+    """What every kind gets: the deal as approved (the values frozen when it was
+    submitted) and who approved it when."""
+    frozen = _frozen(opportunity, approval)
     return {
         "opportunity": {
             "id": opportunity.pk,
-            "name": opportunity.name,
-            "type": opportunity.type,
+            "name": frozen["name"],
+            "type": frozen["type"],
             "stage": opportunity.stage,
-            "amount": _money(opportunity.amount),
-            "currency": opportunity.currency,
-            "close_date": _date(opportunity.close_date),
+            "amount": frozen.get("amount"),
+            "currency": frozen.get("currency", opportunity.currency),
+            "close_date": frozen.get("close_date"),
             "closed_at": _date(opportunity.closed_at),
-            "contract_id": opportunity.contract_id,
-            "po_number": opportunity.po_number,
-            "contract_start_date": _date(opportunity.contract_start_date),
-            "term_months": opportunity.term_months,
+            "contract_id": frozen.get("contract_id", ""),
+            "po_number": frozen.get("po_number", ""),
+            "contract_start_date": frozen.get("contract_start_date"),
+            "term_months": frozen.get("term_months"),
+            "reporting": {
+                "currency": approval.reporting_currency,
+                "amount": _money(approval.reporting_amount, approval.reporting_currency),
+                "rate": None if approval.reporting_rate is None else f"{approval.reporting_rate}",
+            },
         },
-        "account": None
-        if account is None
-        else {
-            "id": account.pk,
-            "name": account.name,
-            "domain": account.domain,
-            "billing_country": account.billing_country,
-            "external_id": account.external_id,
-        },
-        "primary_contact": _contact(opportunity.primary_contact),
+        "account": frozen["account"],
+        "primary_contact": frozen["contact"],
         "owner": _person(opportunity.owner),
-        "line_items": [_line_item(item) for item in line_items],
+        "line_items": _line_items(frozen, line_items),
         "approval": {
             "id": approval.pk,
             "approved_by": _person(approval.decided_by),
@@ -105,26 +136,32 @@ def shared_data(
     }
 
 
-def _billing(opportunity: Opportunity) -> dict[str, Any]:
+def _billing(shared: dict[str, Any], approval: Approval) -> dict[str, Any]:
+    deal, account = shared["opportunity"], shared["account"]
     return {
-        "amount": _money(opportunity.amount),
-        "currency": opportunity.currency,
-        "contract_id": opportunity.contract_id,
-        "po_number": opportunity.po_number,
-        "contract_start_date": _date(opportunity.contract_start_date),
-        "term_months": opportunity.term_months,
+        "amount": deal["amount"],
+        "currency": deal["currency"],
+        "contract_id": deal["contract_id"],
+        "po_number": deal["po_number"],
+        "contract_start_date": deal["contract_start_date"],
+        "term_months": deal["term_months"],
         # Invoices go to the deal's primary contact (the gate guarantees an email).
-        "bill_to": _contact(opportunity.primary_contact),
-        "billing_country": opportunity.account.billing_country if opportunity.account else "",
+        "bill_to": shared["primary_contact"],
+        "billing_country": account["billing_country"] if account else "",
+        # The evidence RevOps approved, each with an expiring signed link to its bytes.
+        "documents": [
+            {**document, "url": signed_download_url(document["id"])}
+            for document in (approval.snapshot or {}).get("documents", [])
+        ],
     }
 
 
-def _provisioning(line_items: Sequence[LineItem]) -> dict[str, Any]:
+def _provisioning(shared: dict[str, Any]) -> dict[str, Any]:
     seats: dict[str, int] = {}
     names: dict[str, str] = {}
-    for item in line_items:
-        seats[item.product.sku] = seats.get(item.product.sku, 0) + item.seats
-        names[item.product.sku] = item.product.name
+    for item in shared["line_items"]:
+        seats[item["sku"]] = seats.get(item["sku"], 0) + item["seats"]
+        names[item["sku"]] = item["name"]
     return {
         "seats_by_sku": [
             {"sku": sku, "name": names[sku], "seats": count} for sku, count in sorted(seats.items())
@@ -133,18 +170,18 @@ def _provisioning(line_items: Sequence[LineItem]) -> dict[str, Any]:
     }
 
 
-def _customer_success(opportunity: Opportunity, line_items: Sequence[LineItem]) -> dict[str, Any]:
+def _customer_success(shared: dict[str, Any]) -> dict[str, Any]:
     products: dict[str, str] = {}
-    for item in line_items:
-        products.setdefault(item.product.sku, item.product.name)
-    account = opportunity.account
+    for item in shared["line_items"]:
+        products.setdefault(item["sku"], item["name"])
+    account = shared["account"]
     return {
-        "account": None if account is None else {"id": account.pk, "name": account.name},
-        "primary_contact": _contact(opportunity.primary_contact),
+        "account": None if account is None else {"id": account["id"], "name": account["name"]},
+        "primary_contact": shared["primary_contact"],
         "products": [{"sku": sku, "name": name} for sku, name in sorted(products.items())],
-        "owner": _person(opportunity.owner),
-        "contract_start_date": _date(opportunity.contract_start_date),
-        "term_months": opportunity.term_months,
+        "owner": shared["owner"],
+        "contract_start_date": shared["opportunity"]["contract_start_date"],
+        "term_months": shared["opportunity"]["term_months"],
     }
 
 
@@ -152,10 +189,10 @@ def _commission(credit: CommissionCredit) -> dict[str, Any]:
     return {
         "credit_id": credit.pk,
         "rep": _person(credit.rep),
-        "booking_amount": _money(credit.booking_amount),
+        "booking_amount": _money(credit.booking_amount, credit.currency),
         "currency": credit.currency,
         "rate": f"{credit.rate:.4f}",
-        "credit_amount": _money(credit.credit_amount),
+        "credit_amount": _money(credit.credit_amount, credit.currency),
     }
 
 
@@ -165,18 +202,17 @@ def build_payload(
     kind: str,
     created_at: dt.datetime,
     shared: dict[str, Any],
-    opportunity: Opportunity,
-    line_items: Sequence[LineItem],
+    approval: Approval,
     credit: CommissionCredit,
 ) -> dict[str, Any]:
     """The Standard Webhooks-style envelope for one handoff; ``id`` is the webhook-id."""
     section: dict[str, Any]
     if kind == HandoffKind.BILLING:
-        section = _billing(opportunity)
+        section = _billing(shared, approval)
     elif kind == HandoffKind.PROVISIONING:
-        section = _provisioning(line_items)
+        section = _provisioning(shared)
     elif kind == HandoffKind.CUSTOMER_SUCCESS:
-        section = _customer_success(opportunity, line_items)
+        section = _customer_success(shared)
     elif kind == HandoffKind.COMMISSION:
         section = _commission(credit)
     else:  # pragma: no cover - HandoffKind is closed
@@ -214,7 +250,7 @@ def opportunity_summary(opportunity: Opportunity) -> dict[str, Any]:
         "name": opportunity.name,
         "type": opportunity.type,
         "stage": opportunity.stage,
-        "amount": _money(opportunity.amount),
+        "amount": _money(opportunity.amount, opportunity.currency),
         "currency": opportunity.currency,
         "close_date": _date(opportunity.close_date),
         "closed_at": _date(opportunity.closed_at),

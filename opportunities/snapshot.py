@@ -1,4 +1,10 @@
-"""The values of an opportunity as submitted and approved (``Approval.snapshot``).
+"""The values of an opportunity as submitted for approval (``Approval.snapshot``).
+
+What RevOps approve is what is handed off: the snapshot frozen at submission carries every
+value a handoff payload carries — the gated fields, the account's name, country and billing
+data, the primary contact's name, e-mail and phone, the line items with SKU and product
+name, the evidence documents with their SHA-256 — and the payloads are built from it,
+never from live rows that someone could edit while the request waits.
 
 One builder: the transition freezes it on the Approval; the admin's approval page builds
 the current values in the very same shape to compare them.
@@ -9,18 +15,53 @@ from __future__ import annotations
 from typing import Any
 
 from core.money import money_text
+from documents.selectors import documents_snapshot
 
-from .models import LineItem, Opportunity
+from .models import Account, Contact, LineItem, Opportunity
 from .selectors.opportunities import line_items_loaded
 
 
+def _account(account: Account | None) -> dict[str, Any] | None:
+    if account is None:
+        return None
+    return {
+        "id": account.pk,
+        "name": account.name,
+        "domain": account.domain,
+        "billing_country": account.billing_country,
+        "external_id": account.external_id,
+    }
+
+
+def _contact(contact: Contact | None) -> dict[str, Any] | None:
+    if contact is None:
+        return None
+    return {
+        "id": contact.pk,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "title": contact.title,
+    }
+
+
 def values_snapshot(
-    opportunity: Opportunity, line_items: list[LineItem] | None = None
+    opportunity: Opportunity,
+    line_items: list[LineItem] | None = None,
+    *,
+    documents: bool = True,
 ) -> dict[str, Any]:
-    """The gated values as submitted/approved (Approval.snapshot); the admin deal page
-    compares the current values in the same shape."""
+    """The values as submitted (Approval.snapshot), JSON-ready: the gated fields (money
+    with the currency's minor units, dates ISO 8601), ``account`` and ``contact`` as
+    objects, ``line_items`` with ``sku`` and ``name``, ``documents`` (kind, name, SHA-256;
+    no link: a link would expire inside the row). Reads the account and the contact
+    through the opportunity (joined by the transition's lock) and one query for the
+    documents (``documents=False`` skips them)."""
     items = line_items if line_items is not None else line_items_loaded(opportunity)
     return {
+        "name": opportunity.name,
+        "type": opportunity.type,
         "amount": money_text(opportunity.amount, opportunity.currency),
         "currency": opportunity.currency,
         "close_date": opportunity.close_date.isoformat() if opportunity.close_date else None,
@@ -35,9 +76,13 @@ def values_snapshot(
             {
                 "product": li.product_id,
                 "sku": li.product.sku,
+                "name": li.product.name,
                 "seats": li.seats,
                 "unit_price": money_text(li.unit_price, opportunity.currency),
             }
             for li in items
         ],
+        "account": _account(opportunity.account),
+        "contact": _contact(opportunity.primary_contact),
+        "documents": documents_snapshot(opportunity.pk) if documents and opportunity.pk else [],
     }

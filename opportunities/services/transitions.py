@@ -14,10 +14,12 @@ import datetime as dt
 from typing import Any
 
 import django_fsm
+from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from core import errors
+from currencies.conversion import to_reporting
 from events.services import event_record
 from handoffs.payloads import lifecycle_data
 from handoffs.services import (
@@ -269,7 +271,12 @@ def _record_approval(
         return None
     if name == "approve":
         approval.decision = Decision.APPROVED
-        approval.snapshot = values_snapshot(opportunity)
+        # The snapshot stays as submitted: what RevOps approved is what is handed off.
+        # Frozen beside it: the amount in the reporting currency and the rate used.
+        converted = to_reporting(opportunity.amount, opportunity.currency, now.date())
+        approval.reporting_currency = settings.REPORTING_CURRENCY
+        approval.reporting_amount = converted.amount
+        approval.reporting_rate = converted.rate
     elif name == "reject":
         approval.decision = Decision.REJECTED
     elif name in ("withdraw", "mark_lost"):

@@ -267,7 +267,7 @@ CHANGELISTS = [
     "opportunities_contact",
     "opportunities_stagechange",
     "opportunities_approval",
-    "opportunities_decisionemail",
+    "handoffs_outgoingmessage",
     "opportunities_product",
     "opportunities_stagerequirement",
 ]

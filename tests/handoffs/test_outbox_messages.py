@@ -155,7 +155,7 @@ def test_overdue_handoffs_are_listed_oldest_first_and_revops_told_once(
         traveller.shift(dt.timedelta(hours=2))
         assert {h.opportunity_id for h in sla.handoffs_notify_overdue()} == {newer.pk}
         deliver_due()
-    assert sorted(m.subject for m in mailoutbox) == sorted(
+    assert sorted(m.subject for m in mailoutbox if m.subject.startswith("Overdue")) == sorted(
         [
             f"Overdue provisioning handoff: {older.name}",
             f"Overdue provisioning handoff: {newer.name}",

@@ -307,9 +307,9 @@ def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_a
     the line items are read once for the gate, the snapshot and the payloads."""
     deal = ready_deal(rep, lines=3)
     # savepoint, lock, permissions, line items, claims, stage requirements, update,
-    # history, StageChange, Approval, the change-feed event, the endpoints subscribed to
-    # deal.submitted, release
-    with django_assert_num_queries(13):
+    # history, StageChange, the evidence documents frozen into the Approval, the Approval,
+    # the change-feed event, the endpoints subscribed to deal.submitted, release
+    with django_assert_num_queries(14):
         run(deal, "submit_for_approval", rep)
     # + the pending Approval (locked, with its submitter), its update, the commission
     # plan and credit, the active webhook endpoints, the handoffs in one insert, the
