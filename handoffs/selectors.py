@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
+from opportunities import policies
 from opportunities.models import Opportunity
 
 from .models import CommissionCredit, Handoff, HandoffAttempt, WebhookDelivery
@@ -31,6 +32,15 @@ def handoff_list(
     if status:
         qs = qs.filter(status=status)
     return qs
+
+
+def handoffs_visible_to(user: Any, qs: QuerySet[Handoff]) -> QuerySet[Handoff]:
+    """Compensation is private: RevOps see every handoff; anyone else only those of the
+    deals they own (a payload names the rep, their commission rate and credit, and people's
+    e-mail addresses)."""
+    if policies.is_revops(user):
+        return qs
+    return qs.filter(opportunity__owner_id=getattr(user, "pk", None))
 
 
 def handoff_get(pk: Any) -> Handoff | None:

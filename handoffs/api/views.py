@@ -28,7 +28,8 @@ def _handoff_or_404(pk: uuid.UUID) -> Handoff:
 
 
 class HandoffListView(ApiView):
-    """The handoffs of approved deals, newest first."""
+    """The handoffs of approved deals, newest first. RevOps see all; a rep sees the
+    handoffs of their own deals only (payloads carry commission rates and credits)."""
 
     read_model = Handoff
     filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
@@ -36,7 +37,7 @@ class HandoffListView(ApiView):
     ordering_fields = ("created_at", "updated_at", "next_attempt_at", "kind", "status")
 
     def get_queryset(self) -> Any:
-        return selectors.handoff_list()
+        return selectors.handoffs_visible_to(self.request.user, selectors.handoff_list())
 
     @extend_schema(
         operation_id="handoffs_list", responses=HandoffSerializer(many=True), tags=["handoffs"]

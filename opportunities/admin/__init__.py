@@ -15,7 +15,7 @@ checks hold here too. One module per admin:
 
 from django.contrib import admin
 
-from . import approvals, catalog, opportunities, records  # noqa: F401 - registers the admins
+from . import approvals, catalog, opportunities, records, users  # noqa: F401 - registers the admins
 
 admin.site.site_header = "closedwon"
 admin.site.site_title = "closedwon admin"

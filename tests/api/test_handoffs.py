@@ -90,3 +90,22 @@ def test_complete_is_refused_before_delivery(api, revops, approved):
 
 def test_an_unknown_handoff_is_404(api, revops):
     problem(post(api(revops), f"/api/v1/handoffs/{uuid.uuid4()}/retry/"), 404, "not_found")
+
+
+def test_compensation_is_private_reps_see_only_their_own_deals_handoffs(api, rep, rep2, revops):
+    from opportunities import services as sales
+    from tests.factories import ready_deal
+
+    mine = ready_deal(rep)
+    theirs = ready_deal(rep2)
+    for deal, owner in ((mine, rep), (theirs, rep2)):
+        sales.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=owner)
+        sales.opportunity_transition(opportunity=deal, name="approve", actor=revops)
+
+    seen_by_bob = api(rep2).get("/api/v1/handoffs/?kind=commission").json()["results"]
+    assert [h["opportunity"] for h in seen_by_bob] == [theirs.pk]
+    seen_by_alice = api(rep).get("/api/v1/handoffs/").json()["results"]
+    assert {h["opportunity"] for h in seen_by_alice} == {mine.pk}
+    assert rep2.email not in str(seen_by_alice)
+    seen_by_revops = api(revops).get("/api/v1/handoffs/?kind=commission").json()["results"]
+    assert {h["opportunity"] for h in seen_by_revops} == {mine.pk, theirs.pk}
