@@ -20,6 +20,8 @@ from django.conf import settings
 from django.utils import dateformat, timezone
 from django.utils.timesince import timesince, timeuntil
 
+from .money import UnknownCurrency, currency_exponent
+
 # Symbols shown in the rep UI for the common currencies; others show their ISO 4217 code.
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
 EMPTY = "—"
@@ -44,12 +46,22 @@ def amount_text(value: Any, *, empty: str = EMPTY) -> str:
     return f"{number:,.2f}"
 
 
+def _decimals(currency: str | None) -> int:
+    """The ISO 4217 minor units of ``currency`` (2 when it is not a known code)."""
+    try:
+        return currency_exponent((currency or "").upper())
+    except UnknownCurrency:
+        return 2
+
+
 def money(value: Any, currency: str | None = None, *, empty: str = EMPTY) -> str:
-    """``1,234.50 USD``: the amount with its ISO 4217 code (admin, e-mails, audit)."""
-    text = amount_text(value, empty="")
-    if not text:
-        return empty
-    return f"{text} {(currency or '').upper()}".strip()
+    """``1,234.50 USD``, ``1,000 JPY``, ``1,000.125 KWD``: the amount with exactly its
+    currency's minor units (ISO 4217) and its code (admin, e-mails, audit)."""
+    number = to_decimal(value)
+    if number is None:
+        return empty if value in (None, "") else str(value)
+    places = _decimals(currency)
+    return f"{number:,.{places}f} {(currency or '').upper()}".strip()
 
 
 def _with_symbol(text: str, currency: str | None) -> str:
@@ -61,13 +73,15 @@ def _with_symbol(text: str, currency: str | None) -> str:
 
 
 def money_short(value: Any, currency: str | None = None, *, empty: str = EMPTY) -> str:
-    """``$120,000`` (cents only when there are some): the rep UI's cards and tables."""
+    """``$120,000`` (minor units only when there are some, as many as the currency has:
+    ``1,000.125 KWD``): the rep UI's cards and tables."""
     number = to_decimal(value)
     if number is None:
         return empty
-    text = f"{number:,.2f}"
-    if text.endswith(".00"):
-        text = text[:-3]
+    places = _decimals(currency or settings.DEFAULT_CURRENCY)
+    text = f"{number:,.{places}f}"
+    if places and text.endswith("." + "0" * places):
+        text = text[: -places - 1]
     return _with_symbol(text, currency)
 
 

@@ -22,6 +22,9 @@ from django.db.models.functions import TruncMonth
 from django.http import QueryDict
 from django.utils import timezone
 
+from currencies.conversion import Totals
+from currencies.selectors import rates_for
+
 from .. import gate, policies
 from ..filters import OpportunityFilter
 from ..models import Account, Contact, Opportunity, Product
@@ -72,9 +75,16 @@ class DealFilter:
 
 @dataclass
 class StageTotals:
+    """Count and value of a stage's deals. Amounts of different currencies are never added:
+    ``amount`` is the sum converted to the reporting currency (today's rates RevOps keep),
+    and ``unconverted`` holds, per currency, what has no rate yet (shown beside it, never
+    dropped and never added as if it were the reporting currency)."""
+
     stage: str
     count: int = 0
     amount: Decimal = Decimal(0)
+    unconverted: dict[str, Decimal] = field(default_factory=dict)
+    by_currency: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def probability(self) -> int:
@@ -83,6 +93,10 @@ class StageTotals:
     @property
     def weighted(self) -> Decimal:
         return (self.amount * self.probability / 100).quantize(Decimal("0.01"))
+
+    @property
+    def weighted_unconverted(self) -> dict[str, Decimal]:
+        return {c: a * self.probability / 100 for c, a in self.unconverted.items()}
 
 
 @dataclass
@@ -101,17 +115,40 @@ class BoardColumn:
 
 
 def stage_totals(flt: DealFilter, stages: Sequence[str] = BOARD_STAGES) -> dict[str, StageTotals]:
-    """Count and amount per stage in one aggregate query (weighted = amount × probability)."""
-    rows = (
+    """Count and amount per stage and currency in one aggregate query, converted to the
+    reporting currency with one query for the rates (weighted = amount × probability)."""
+    rows = list(
         flt.apply(Opportunity.objects.filter(stage__in=stages))
         .order_by()
-        .values("stage")
+        .values("stage", "currency")
         .annotate(n=Count("id"), total=Sum("amount"))
     )
-    totals = {stage: StageTotals(stage) for stage in stages}
+    today = timezone.localdate()
+    rates = rates_for({(row["currency"], today) for row in rows}) if rows else {}
+    sums: dict[str, Totals] = {stage: Totals(rates=rates) for stage in stages}
+    counts: dict[str, int] = dict.fromkeys(stages, 0)
     for row in rows:
-        totals[row["stage"]] = StageTotals(row["stage"], row["n"], row["total"] or Decimal(0))
-    return totals
+        counts[row["stage"]] += row["n"]
+        sums[row["stage"]].add(row["total"], row["currency"], today)
+    return {
+        stage: StageTotals(
+            stage,
+            counts[stage],
+            sums[stage].converted_subtotal,
+            sums[stage].unconverted,
+            sums[stage].per_currency,
+        )
+        for stage in stages
+    }
+
+
+def unconverted_sum(totals: Iterable[StageTotals], *, weighted: bool = False) -> dict[str, Decimal]:
+    """Per currency, what several stages hold without an exchange rate."""
+    out: dict[str, Decimal] = {}
+    for row in totals:
+        for currency, amount in (row.weighted_unconverted if weighted else row.unconverted).items():
+            out[currency] = out.get(currency, Decimal(0)) + amount
+    return dict(sorted(out.items()))
 
 
 def board_cards(

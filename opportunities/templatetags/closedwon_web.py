@@ -18,6 +18,7 @@ from typing import Any
 from django import template
 
 from core import formatting
+from core.money import format_money
 from opportunities import gate
 from opportunities.stages import CONFIGURABLE_FIELDS
 
@@ -123,3 +124,13 @@ def first_unmet_field(checklist: dict[str, Any]) -> str:
 def unmet_field(unmet: dict[str, Any]) -> str:
     """The input id an unmet requirement (``{"code", "field", "message"}``) is fixed in."""
     return field_input_id(str(unmet.get("field") or CODE_FIELDS.get(unmet.get("code", ""), "")))
+
+
+@register.filter
+def without_rate(amounts: dict[str, Decimal] | None) -> str:
+    """What a total could not convert, per currency: ``+ 1,000.000 KWD, 5,000 JPY (no
+    exchange rate)``; empty when everything was converted. Never added to the total."""
+    if not amounts:
+        return ""
+    parts = ", ".join(format_money(amount, currency) for currency, amount in amounts.items())
+    return f"+ {parts} (no exchange rate)"

@@ -172,6 +172,11 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         "card_limit": ui_selectors.BOARD_CARD_LIMIT,
         "board_total": sum((c.totals.amount for c in columns), start=0),
         "board_weighted": sum((c.totals.weighted for c in columns), start=0),
+        "board_unconverted": ui_selectors.unconverted_sum(c.totals for c in columns),
+        "board_weighted_unconverted": ui_selectors.unconverted_sum(
+            (c.totals for c in columns), weighted=True
+        ),
+        "currency": settings.REPORTING_CURRENCY,
         "board_count": sum(c.totals.count for c in columns),
         "here": request.get_full_path(),
         "can_create": policies.can_create(request.user),
@@ -671,11 +676,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "pipeline_rows": pipeline_rows,
         "pipeline_total": sum((r.amount for r in pipeline_rows), start=0),
         "pipeline_weighted": sum((r.weighted for r in pipeline_rows), start=0),
+        "pipeline_unconverted": ui_selectors.unconverted_sum(pipeline_rows),
         "bookings": bookings,
         "bookings_total": sum((b.amount for b in bookings), start=0),
         "win": ui_selectors.win_rate(flt),
         "pending_count": pending_count,
         "pending": pending,
-        "currency": settings.DEFAULT_CURRENCY,
+        "currency": settings.REPORTING_CURRENCY,
     }
     return render(request, "opportunities/dashboard.html", context)

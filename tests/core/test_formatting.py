@@ -33,3 +33,11 @@ def test_money_compact_scales():
     assert formatting.money_compact(Decimal("1200000"), "USD") == "$1.2M"
     assert formatting.money_compact(Decimal("860000"), "USD") == "$860K"
     assert formatting.money_compact(Decimal("950"), "USD") == "$950"
+
+
+def test_money_shows_each_currencys_minor_units():
+    assert formatting.money(Decimal("1000000"), "JPY") == "1,000,000 JPY"
+    assert formatting.money(Decimal("1000.125"), "KWD") == "1,000.125 KWD"
+    assert formatting.money_short(Decimal("1000.1250"), "KWD") == "1,000.125 KWD"
+    assert formatting.money_short(Decimal("1000.0000"), "KWD") == "1,000 KWD"
+    assert formatting.money_short(Decimal("99"), "JPY") == "¥99"
