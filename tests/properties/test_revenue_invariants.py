@@ -21,6 +21,7 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
@@ -35,14 +36,18 @@ from hypothesis.stateful import (
 )
 
 from core import errors
+from core.keys import normalize_key
 from opportunities import gate, services
 from opportunities.models import Approval, Decision, Opportunity
+from opportunities.selectors import pipeline
 from opportunities.snapshot import values_snapshot
 from opportunities.stages import LOCKED_STAGES, TRANSITIONS, LossReason, Source, Stage
 from tests.factories import AccountFactory, ContactFactory, ProductFactory, make_user
 
-CONTRACT_IDS = ["C-1", "c-1 ", "C-2", "C-3", ""]
-PO_NUMBERS = ["PO-1", "po-1", "PO-2", ""]
+# Lookalikes of one key: case, spaces, a Unicode hyphen (U+2010), a zero-width space, a
+# full-width dash; and a value made only of invisible characters (missing).
+CONTRACT_IDS = ["C-1", "c-1 ", "C\u20101", "C-1\u200b", "C\uff0d1", "C-2", "\u200b", ""]
+PO_NUMBERS = ["PO-1", "po-1", "PO\u20131", "PO-2", ""]
 TRANSITION_NAMES = sorted(TRANSITIONS)
 STATS: Counter[str] = Counter()
 
@@ -210,7 +215,7 @@ class RevenueMachine(RuleBasedStateMachine):
                 today - dt.timedelta(days=30),
                 today,
             ],
-            "contract_id": CONTRACT_IDS,
+            "contract_id": CONTRACT_IDS[:5],
             "po_number": [*PO_NUMBERS, "PO-3"],
             "primary_contact": [c.pk for c in self.contacts] + [None, self.contacts[0].pk],
             "currency": ["USD", "EUR", "USD", "GBP", "USD"],
@@ -255,6 +260,16 @@ class RevenueMachine(RuleBasedStateMachine):
         except errors.DomainError as exc:
             self.refusals[exc.code] += 1
 
+    @rule(contact=st.integers(0, 2), email=st.sampled_from(["x@attacker.example", "ok@x.example"]))
+    def someone_edits_a_contact(self, contact, email):
+        """A contact's e-mail changes, maybe while its deal waits: payloads must not care."""
+        try:
+            services.contact_update(
+                contact=self.contacts[contact], actor=self.users[2], data={"email": email}
+            )
+        except errors.DomainError as exc:
+            self.refusals[exc.code] += 1
+
     # --- invariants ---------------------------------------------------------------------------
     @invariant()
     def won_deals_carry_their_evidence(self):
@@ -275,14 +290,51 @@ class RevenueMachine(RuleBasedStateMachine):
 
     @invariant()
     def contract_ids_are_claimed_once(self):
-        keys = [
-            gate.normalize_key(c)
-            for c in Opportunity.objects.filter(stage__in=LOCKED_STAGES).values_list(
-                "contract_id", flat=True
+        """No two pending/won deals share a contract key, nor a PO key within an account,
+        as people read them (lookalike and invisible characters folded)."""
+        rows = list(
+            Opportunity.objects.filter(stage__in=LOCKED_STAGES).values_list(
+                "contract_id", "po_number", "account_id", "contract_key"
             )
-        ]
-        keys = [k for k in keys if k]
+        )
+        keys = [normalize_key(c) for c, _, _, _ in rows if normalize_key(c)]
         assert len(keys) == len(set(keys)), keys
+        pos = [(a, normalize_key(p)) for _, p, a, _ in rows if normalize_key(p)]
+        assert len(pos) == len(set(pos)), pos
+        assert all(stored == normalize_key(c) for c, _, _, stored in rows)
+
+    @invariant()
+    def no_payload_differs_from_its_approval_snapshot(self):
+        handoff_model, _ = _handoff_models()
+        for approval in Approval.objects.filter(decision=Decision.APPROVED):
+            snapshot = approval.snapshot
+            for handoff in handoff_model.objects.filter(approval=approval):
+                data = handoff.payload["data"]
+                deal = data["opportunity"]
+                for key in ("amount", "currency", "contract_id", "po_number", "term_months"):
+                    assert deal[key] == snapshot[key], (handoff.kind, key)
+                assert [
+                    (li["sku"], li["seats"], li["unit_price"]) for li in data["line_items"]
+                ] == [(li["sku"], li["seats"], li["unit_price"]) for li in snapshot["line_items"]]
+                assert data["primary_contact"] == snapshot["contact"]
+                if handoff.kind == "billing":
+                    assert data["billing"]["bill_to"] == snapshot["contact"]
+
+    @invariant()
+    def no_total_mixes_currencies(self):
+        """Board totals: the converted amount holds only what had a rate (no rates here:
+        the reporting currency's own deals), every other currency is kept apart."""
+        reporting = django_settings.REPORTING_CURRENCY
+        totals = pipeline.stage_totals(pipeline.DealFilter())
+        for stage, row in totals.items():
+            sums: dict[str, Decimal] = {}
+            for amount, currency in Opportunity.objects.filter(
+                stage=stage, amount__isnull=False
+            ).values_list("amount", "currency"):
+                sums[currency] = sums.get(currency, Decimal(0)) + amount
+            assert row.by_currency == dict(sorted(sums.items())), stage
+            assert row.amount == sums.get(reporting, Decimal(0)), stage
+            assert row.unconverted == {c: a for c, a in sorted(sums.items()) if c != reporting}
 
     @invariant()
     def won_deals_have_one_approval_four_handoffs_and_one_credit(self):
