@@ -39,7 +39,7 @@ def viewer(document: Document, *, height: int = 640) -> str:
         )
     return format_html(
         '<div class="document-viewer" data-document-id="{}">{}<p><a href="{}">Download {}</a> '
-        "<small>SHA-256 {}</small></p></div>",
+        '<small style="word-break:break-all">SHA-256 {}</small></p></div>',
         document.pk,
         body,
         url,

@@ -82,6 +82,7 @@ def context(approval: Approval, user: Any) -> dict[str, Any]:
         "items_total": items_total,
         "contact": _contact(opportunity),
         "snapshot_rows": snapshot_rows(approval, opportunity, line_items),
+        "evidence": evidence(approval, opportunity),
         "stage_history": list(selectors.opportunity_history(opportunity)[:HISTORY_LIMIT]),
         "field_history": selectors.field_history(opportunity, limit=HISTORY_LIMIT),
         "handoffs": handoffs_of(approval),
@@ -134,6 +135,26 @@ def _show(name: str, value: Any, contacts: dict[int, str]) -> str:
 def _amount(value: Any, currency: str | None = None) -> str:
     """Money as everywhere else (``$120,000``, ``$1,234.50``)."""
     return formatting.money_short(value, currency)
+
+
+def evidence(approval: Approval, opportunity: Opportunity) -> list[dict[str, Any]]:
+    """The evidence documents beside the values as submitted, each opened inline: the
+    ones frozen into the request (with the SHA-256 RevOps approve) and any added since."""
+    from documents.admin import viewer
+    from documents.models import Document
+
+    frozen = {d["id"]: d for d in (approval.snapshot or {}).get("documents", [])}
+    rows = []
+    for document in Document.objects.filter(opportunity=opportunity, removed_at__isnull=True):
+        rows.append(
+            {
+                "document": document,
+                "kind": document.get_kind_display(),
+                "submitted": document.pk in frozen,
+                "viewer": viewer(document, height=420),
+            }
+        )
+    return rows
 
 
 def snapshot_rows(

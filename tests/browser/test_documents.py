@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -54,3 +56,48 @@ def test_a_rep_uploads_a_po_on_the_deal_page(page: Page, live_server, tmp_path):
     assert download.value.suggested_filename == "PO-4711.pdf"
     with open(download.value.path(), "rb") as saved:
         assert saved.read() == po.read_bytes()
+
+
+def test_revops_open_the_po_beside_the_values_in_the_approval_queue(
+    page: Page, live_server, tmp_path
+):
+    from django.urls import reverse
+
+    from documents.services import document_attach
+    from opportunities import services
+    from opportunities.models import Approval
+
+    rep = make_user("rep", "rep_quinn")
+    rita = make_user("revops", "revops_rhea")
+    rita.is_staff = True
+    rita.save()
+    deal = ready_deal(rep, name="Initech expansion")
+    import io
+
+    pdf = sample_pdf(["Purchase order 815"])
+    document_attach(
+        opportunity=deal,
+        actor=rep,
+        kind="purchase_order",
+        file=io.BytesIO(pdf),
+        name="PO-815.pdf",
+    )
+    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+    approval = Approval.objects.get(opportunity=deal)
+
+    url = reverse("admin:opportunities_closedwonapproval_change", args=[approval.pk])
+    page.goto(f"{live_server.url}{url}")
+    page.get_by_label("Username").fill("revops_rhea")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    card = page.locator("#evidence")
+    expect(card).to_contain_text("Purchase order")
+    expect(card).to_contain_text("PO-815.pdf")
+    frame = card.locator("iframe")
+    expect(frame).to_be_visible()
+    src = frame.get_attribute("src")
+    response = page.request.get(f"{live_server.url}{src}")
+    assert response.status == 200 and response.body() == pdf
+    Path("test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path="test-artifacts/queue-evidence.png", full_page=True)
