@@ -92,6 +92,12 @@ class Account(TimeStamped):
     class Meta:
         ordering = ["name", "id"]
         indexes = [models.Index(fields=["name"])]
+        permissions = [
+            (
+                "sync_records",
+                "Can write external ids and reassign accounts (integration users)",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -116,3 +116,30 @@ def test_patch_with_no_fields_changes_nothing(api, rep):
     contact = ContactFactory(account=AccountFactory(owner=rep))
     response = send(api(rep), "patch", f"/api/v1/contacts/{contact.pk}/", {})
     assert response.status_code == 200 and response.json()["last_name"] == contact.last_name
+
+
+def test_an_integration_user_with_sync_records_writes_external_ids(api, rep):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import make_user
+
+    crm = make_user("rep", "crm_sync")
+    crm.user_permissions.add(
+        Permission.objects.get(codename="sync_records", content_type__app_label="opportunities")
+    )
+    account = AccountFactory(owner=rep)
+    response = send(
+        api(crm),
+        "patch",
+        f"/api/v1/accounts/{account.pk}/",
+        {"external_id": "crm-77", "owner": rep.pk},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["external_id"] == "crm-77"
+    # ...while the account's own rep may not reassign it to someone else
+    other = make_user("rep", "rep_other")
+    problem(
+        send(api(rep), "patch", f"/api/v1/accounts/{account.pk}/", {"owner": other.pk}),
+        403,
+        "permission_denied",
+    )
