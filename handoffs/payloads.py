@@ -20,7 +20,8 @@ from typing import Any
 
 from core.money import money_text
 from documents.signing import signed_download_url
-from opportunities.models import Approval, Contact, LineItem, Opportunity
+from opportunities.models import Approval, LineItem, Opportunity
+from opportunities.snapshot import account_values, contact_values
 
 from .models import CommissionCredit, HandoffKind
 
@@ -45,38 +46,14 @@ def _person(user: Any) -> dict[str, Any] | None:
     }
 
 
-def _contact(contact: Contact | None) -> dict[str, Any] | None:
-    if contact is None:
-        return None
-    return {
-        "id": contact.pk,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "email": contact.email,
-        "phone": contact.phone,
-        "title": contact.title,
-    }
-
-
 def _frozen(opportunity: Opportunity, approval: Approval) -> dict[str, Any]:
     """The values as submitted (``Approval.snapshot``), completed from the live rows only
     for a request submitted before the snapshot carried them (older rows)."""
     snapshot = dict(approval.snapshot or {})
     if "account" not in snapshot:
-        account = opportunity.account
-        snapshot["account"] = (
-            None
-            if account is None
-            else {
-                "id": account.pk,
-                "name": account.name,
-                "domain": account.domain,
-                "billing_country": account.billing_country,
-                "external_id": account.external_id,
-            }
-        )
+        snapshot["account"] = account_values(opportunity.account)
     if "contact" not in snapshot:
-        snapshot["contact"] = _contact(opportunity.primary_contact)
+        snapshot["contact"] = contact_values(opportunity.primary_contact)
     snapshot.setdefault("name", opportunity.name)
     snapshot.setdefault("type", opportunity.type)
     snapshot.setdefault("documents", [])

@@ -21,7 +21,8 @@ from .models import Account, Contact, LineItem, Opportunity
 from .selectors.opportunities import line_items_loaded
 
 
-def _account(account: Account | None) -> dict[str, Any] | None:
+def account_values(account: Account | None) -> dict[str, Any] | None:
+    """What a payload says of an account: id, name, domain, billing country, external id."""
     if account is None:
         return None
     return {
@@ -33,7 +34,8 @@ def _account(account: Account | None) -> dict[str, Any] | None:
     }
 
 
-def _contact(contact: Contact | None) -> dict[str, Any] | None:
+def contact_values(contact: Contact | None) -> dict[str, Any] | None:
+    """What a payload says of a contact: id, names, e-mail, phone, title."""
     if contact is None:
         return None
     return {
@@ -82,7 +84,7 @@ def values_snapshot(
             }
             for li in items
         ],
-        "account": _account(opportunity.account),
-        "contact": _contact(opportunity.primary_contact),
+        "account": account_values(opportunity.account),
+        "contact": contact_values(opportunity.primary_contact),
         "documents": documents_snapshot(opportunity.pk) if documents and opportunity.pk else [],
     }
