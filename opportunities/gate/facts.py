@@ -121,13 +121,18 @@ def _configuration(
 
     if not stages:
         return (), ()
-    fields = StageRequirement.objects.filter(stage__in=stages).values_list(
-        Value("field"), "stage", "field", Value(None, output_field=DecimalField()), "id"
+    # No ORDER BY inside a UNION (SQLite refuses it): sorted below.
+    fields = (
+        StageRequirement.objects.filter(stage__in=stages)
+        .order_by()
+        .values_list(
+            Value("field"), "stage", "field", Value(None, output_field=DecimalField()), "id"
+        )
     )
     query = fields
     if closing:
         query = fields.union(
-            EvidenceRequirement.objects.values_list(
+            EvidenceRequirement.objects.order_by().values_list(
                 Value("evidence"), Value(""), "kind", "min_amount", "id"
             ),
             all=True,
