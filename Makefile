@@ -38,18 +38,19 @@ env: uv
 dev-env: uv
 	"$(UV)" sync --frozen
 
-# A local .env for the embedded default: a generated SECRET_KEY and DEBUG=1, so every
+# A local.env for the embedded default: a generated SECRET_KEY and DEBUG=1, so every
 # manage.py command in the README also works from a second terminal. Never overwritten.
-.env:
-	@$(PYTHON) -c "import secrets; print('DEBUG=1'); print('SECRET_KEY=' + secrets.token_urlsafe(50))" > .env
-	@echo "Wrote .env (DEBUG=1 and a generated SECRET_KEY) for manage.py commands."
+# Not named .env: docker-compose reads .env, and the production stack must not get DEBUG=1.
+local.env:
+	@$(PYTHON) -c "import secrets; print('DEBUG=1'); print('SECRET_KEY=' + secrets.token_urlsafe(50))" > local.env
+	@echo "Wrote local.env (DEBUG=1 and a generated SECRET_KEY) for manage.py commands."
 
 port-free:
 	@$(PYTHON) -c "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); r = s.connect_ex(('$(HOST)', $(PORT))); s.close(); sys.exit(0 if r else 1)" \
 		|| { echo "Port $(PORT) on $(HOST) is busy: stop what uses it, or run e.g. make run PORT=8001"; exit 1; }
 
 ## make run: set up and run web + worker + beat on the embedded default (Ctrl-C stops all)
-run: port-free env .env
+run: port-free env local.env
 	@$(RUN_ENV) $(RUN) python manage.py migrate --noinput
 	@$(RUN_ENV) $(RUN) python manage.py seed_demo
 	@echo ""

@@ -10,7 +10,7 @@ Two shapes are supported:
 * production: ``DATABASE_URL=postgres://…`` and ``CELERY_BROKER_URL=redis://…``,
   ``DEBUG`` off, a real ``SECRET_KEY`` (refuses to start without one).
 
-A ``.env`` file beside ``manage.py`` is read first (python-dotenv); the environment wins.
+A ``local.env`` file beside ``manage.py`` is read first (python-dotenv); the environment wins.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from dotenv import load_dotenv
 from core import export_formats as _export_formats
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# A local .env (written by `make run`: a generated SECRET_KEY and DEBUG=1) lets every
+# A local.env (written by `make run`: a generated SECRET_KEY and DEBUG=1) lets every
 # `manage.py` command work from a second terminal. Variables already set in the
 # environment win, so production and CI are configured by their environment alone.
-load_dotenv(os.environ.get("CLOSEDWON_ENV_FILE", BASE_DIR / ".env"), override=False)
+load_dotenv(os.environ.get("CLOSEDWON_ENV_FILE", BASE_DIR / "local.env"), override=False)
 DATA_DIR = Path(os.environ.get("CLOSEDWON_DATA_DIR", BASE_DIR / "var"))
 
 
@@ -492,6 +492,9 @@ SPECTACULAR_SETTINGS = {
         "DecisionEnum": "opportunities.models.Decision",
         "DocumentKindEnum": "documents.models.DocumentKind",
         "HandoffKindEnum": "handoffs.models.HandoffKind",
+        "HandoffStatusEnum": "handoffs.models.HandoffStatus",
+        "CurrencyEnum": "opportunities.api.serializers.CURRENCIES",
+        "RateCurrencyEnum": "currencies.api.serializers.RATE_CURRENCIES",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

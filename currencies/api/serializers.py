@@ -18,10 +18,13 @@ class ExchangeRateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# Every ISO 4217 money code but the reporting currency, which needs no rate.
+RATE_CURRENCIES = sorted(currency_codes() - {settings.REPORTING_CURRENCY})
+
+
 class ExchangeRateWriteSerializer(StrictInputMixin, serializers.Serializer):
     currency = serializers.ChoiceField(
-        # Every ISO 4217 money code but the reporting currency, which needs no rate.
-        choices=sorted(currency_codes() - {settings.REPORTING_CURRENCY}),
+        choices=RATE_CURRENCIES,
         help_text="ISO 4217 code (upper case), not the reporting currency.",
     )
     rate = PositiveDecimalStringField(

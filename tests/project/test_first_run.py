@@ -16,8 +16,8 @@ from tests.project.test_settings import ROOT, manage
 
 
 def test_manage_commands_work_from_a_second_terminal_with_the_local_env_file(tmp_path):
-    # Given the .env that make run writes (DEBUG=1 and a generated key)
-    env_file = tmp_path / ".env"
+    # Given the local.env that make run writes (DEBUG=1 and a generated key)
+    env_file = tmp_path / "local.env"
     env_file.write_text("DEBUG=1\nSECRET_KEY=" + "k" * 60 + "\n")
     # When a command runs with nothing else in its environment
     result = manage("check", CLOSEDWON_ENV_FILE=str(env_file), CLOSEDWON_DATA_DIR=str(tmp_path))
@@ -26,7 +26,7 @@ def test_manage_commands_work_from_a_second_terminal_with_the_local_env_file(tmp
 
 
 def test_the_environment_wins_over_the_env_file(tmp_path):
-    env_file = tmp_path / ".env"
+    env_file = tmp_path / "local.env"
     env_file.write_text("DEBUG=1\n")
     result = manage("check", CLOSEDWON_ENV_FILE=str(env_file), DEBUG="0")
     assert result.returncode != 0
@@ -34,7 +34,7 @@ def test_the_environment_wins_over_the_env_file(tmp_path):
 
 
 def test_production_still_refuses_a_weak_key_from_the_env_file(tmp_path):
-    env_file = tmp_path / ".env"
+    env_file = tmp_path / "local.env"
     env_file.write_text("SECRET_KEY=short\n")
     result = manage("check", CLOSEDWON_ENV_FILE=str(env_file))
     assert result.returncode != 0

@@ -25,7 +25,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
             "DJANGO_ALLOW_ASYNC_UNSAFE",
         )
     }
-    # A developer's local .env (written by make run) must not leak into these checks.
+    # A developer's local.env (written by make run) must not leak into these checks.
     base.setdefault("CLOSEDWON_ENV_FILE", os.devnull)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
