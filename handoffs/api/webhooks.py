@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -68,20 +69,39 @@ class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
         return str(self.context.get("secret", ""))
 
 
+# An http(s) URL without spaces or control characters; where it may point (public https,
+# or the operator's WEBHOOK_ALLOWED_NETWORKS) is checked by handoffs.urlguard.
+URL_PATTERN = r"^https?://[^\s/?#\x00-\x1f\x7f-\x9f]+(/[^\s\x00-\x1f\x7f-\x9f]*)?$"
+
+
+@extend_schema_field({"type": "string", "format": "uri", "maxLength": 500, "pattern": URL_PATTERN})
+class EndpointUrlField(StrictCharField):
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not re.match(URL_PATTERN, value):
+            raise serializers.ValidationError(
+                "Enter an http(s) URL such as https://billing.example.com/hooks.", code="invalid"
+            )
+        return value
+
+
 class WebhookEndpointWriteSerializer(serializers.Serializer):
-    url = StrictCharField(max_length=500)
+    url = EndpointUrlField(max_length=500)
     description = StrictCharField(max_length=200, required=False, allow_blank=True)
     event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False
+        child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False, min_length=1
     )
     active = serializers.BooleanField(required=False, default=True)
 
 
 class WebhookEndpointPatchSerializer(serializers.Serializer):
-    url = StrictCharField(max_length=500, required=False)
+    url = EndpointUrlField(max_length=500, required=False)
     description = StrictCharField(max_length=200, required=False, allow_blank=True)
     event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False, required=False
+        child=serializers.ChoiceField(choices=EVENT_TYPES),
+        allow_empty=False,
+        min_length=1,
+        required=False,
     )
     active = serializers.BooleanField(required=False)
 

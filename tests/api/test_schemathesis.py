@@ -118,11 +118,17 @@ def _depends_on_stored_rows(response: Any) -> bool:
     """A generated id of a row that does not exist (``"owner": 2000``), or a SKU another
     product already has, is well-formed: only the database knows otherwise. The answer,
     400 ``does_not_exist`` / ``unique`` naming the field, is right; nothing else about
-    the response is in question."""
+    the response is in question. Likewise a well-formed webhook URL whose host does not
+    resolve, or resolves where the operator does not allow (``url_not_allowed``): only
+    DNS and the operator's network policy know."""
     if response.status_code != 400:
         return False
     errors = response.json().get("errors") or []
-    return bool(errors) and all(e["code"] in ("does_not_exist", "unique") for e in errors)
+    return (
+        bool(errors)
+        and all(e["code"] in ("does_not_exist", "unique", "url_not_allowed") for e in errors)
+        or response.json().get("code") == "url_not_allowed"
+    )
 
 
 def _run(operation: Any, mode: GenerationMode, live: dict[str, Any], role: str) -> None:
