@@ -343,13 +343,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
 # --- Handoffs -----------------------------------------------------------------------
-HANDOFF_KINDS = ("billing", "provisioning", "customer_success", "commission")
+# The four handoff kinds (handoffs.models.HandoffKind; a test holds the two equal).
+_HANDOFF_KINDS = ("billing", "provisioning", "customer_success", "commission")
 HANDOFF_ENDPOINTS = {
     kind: {
         "url": os.environ.get(f"HANDOFF_{kind.upper()}_URL", ""),
         "secret": os.environ.get(f"HANDOFF_{kind.upper()}_SECRET", ""),
     }
-    for kind in HANDOFF_KINDS
+    for kind in _HANDOFF_KINDS
 }
 HANDOFF_CONNECT_TIMEOUT = float(os.environ.get("HANDOFF_CONNECT_TIMEOUT", "3"))
 HANDOFF_READ_TIMEOUT = float(os.environ.get("HANDOFF_READ_TIMEOUT", "10"))

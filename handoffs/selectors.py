@@ -55,10 +55,6 @@ def handoffs_for_opportunity(opportunity: Opportunity | int) -> QuerySet[Handoff
     return Handoff.objects.filter(opportunity=opportunity).order_by("created_at", "kind")
 
 
-def handoff_attempts(handoff: Handoff) -> QuerySet[HandoffAttempt]:
-    return HandoffAttempt.objects.filter(handoff=handoff).order_by("number", "id")
-
-
 def commission_credit_list() -> QuerySet[CommissionCredit]:
     return CommissionCredit.objects.select_related(
         "opportunity", "opportunity__account", "rep", "approval"

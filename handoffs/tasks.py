@@ -34,12 +34,6 @@ def deliver_many(handoff_ids: list[str], claim_token: str | None = None) -> None
     services.handoffs_deliver(handoff_ids=handoff_ids, claim_token=claim_token)
 
 
-@shared_task(name="handoffs.deliver", ignore_result=True)
-def deliver(handoff_id: str, claim_token: str | None = None) -> None:
-    """One handoff (messages published before deliver_many existed still work)."""
-    services.handoff_deliver(handoff_id=handoff_id, claim_token=claim_token)
-
-
 @shared_task(name="handoffs.relay", ignore_result=True)
 def relay() -> None:
     services.handoffs_relay()

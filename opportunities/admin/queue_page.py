@@ -12,8 +12,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
-from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -189,13 +187,10 @@ def snapshot_rows(
 
 
 def handoffs_of(approval: Approval) -> list[dict[str, Any]] | None:
-    """The approval's handoffs, in the order of settings.HANDOFF_KINDS; None when the
-    handoffs app has no Handoff model (yet)."""
-    try:
-        Handoff = apps.get_model("handoffs", "Handoff")
-    except LookupError:
-        return None
-    order = {kind: i for i, kind in enumerate(settings.HANDOFF_KINDS)}
+    """The approval's handoffs, in the order of the kinds (billing first)."""
+    from handoffs.models import Handoff, HandoffKind
+
+    order = {kind: i for i, kind in enumerate(HandoffKind.values)}
     rows = sorted(
         Handoff.objects.filter(approval_id=approval.pk), key=lambda h: order.get(h.kind, 99)
     )
@@ -205,13 +200,13 @@ def handoffs_of(approval: Approval) -> list[dict[str, Any]] | None:
             "kind": h.get_kind_display(),
             "status": h.status,
             "status_label": h.get_status_display(),
-            "attempts": getattr(h, "attempts", None),
-            "last_error": getattr(h, "last_error", ""),
-            "last_status_code": getattr(h, "last_status_code", None),
-            "next_attempt_at": getattr(h, "next_attempt_at", None),
-            "delivered_at": getattr(h, "delivered_at", None),
-            "completed_at": getattr(h, "completed_at", None),
-            "external_ref": getattr(h, "external_ref", ""),
+            "attempts": h.attempts,
+            "last_error": h.last_error,
+            "last_status_code": h.last_status_code,
+            "next_attempt_at": h.next_attempt_at,
+            "delivered_at": h.delivered_at,
+            "completed_at": h.completed_at,
+            "external_ref": h.external_ref,
             "url": _admin_url("admin:handoffs_handoff_change", h.pk),
         }
         for h in rows

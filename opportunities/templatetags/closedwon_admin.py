@@ -6,7 +6,6 @@ import contextlib
 from typing import Any
 
 from django import template
-from django.apps import apps
 from django.urls import NoReverseMatch, reverse
 
 from ..models import Approval, Decision
@@ -28,10 +27,8 @@ def revops_counts(context: dict[str, Any]) -> dict[str, Any] | None:
         "dead": None,
         "dead_url": None,
     }
-    try:
-        Handoff = apps.get_model("handoffs", "Handoff")
-    except LookupError:
-        return counts
+    from handoffs.models import Handoff
+
     counts["dead"] = Handoff.objects.filter(status="dead").count()
     with contextlib.suppress(NoReverseMatch):
         counts["dead_url"] = reverse("admin:handoffs_handoff_changelist") + "?status__exact=dead"

@@ -93,11 +93,6 @@ def checklist_done(checklist: dict[str, Any]) -> int:
     return sum(1 for item in checklist.get("items", []) if item["met"])
 
 
-@register.filter
-def field_value(form: Any, name: str) -> Any:
-    return form[name].value()
-
-
 # --- charts ---------------------------------------------------------------------------------
 
 

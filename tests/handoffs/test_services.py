@@ -192,3 +192,9 @@ def test_handoff_list_filters(rep, revops):
 def test_handoff_get_treats_a_malformed_id_as_missing(billing):
     assert selectors.handoff_get("nope") is None
     assert selectors.handoff_get(billing.pk) == billing
+
+
+def test_the_kinds_the_settings_read_are_the_handoff_kinds(settings):
+    from handoffs.models import HandoffKind
+
+    assert list(settings.HANDOFF_ENDPOINTS) == list(HandoffKind.values)
