@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
 
-from core import errors
+from core import errors, export_formats
 
 from .. import policies
 
@@ -56,8 +56,8 @@ class ServiceSaveMixin:
             return HttpResponseRedirect(request.get_full_path())
 
 
-class RevOpsImportExport:
-    """Import and export are RevOps tools."""
+class RevOpsImportExport(export_formats.StreamedExportMixin):
+    """Import and export are RevOps tools; CSV and TSV exports are streamed."""
 
     def has_import_permission(self, request):
         return policies.is_revops(request.user)
