@@ -15,8 +15,9 @@ its error codes; the others go in. Rows are read one at a time from any iterable
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
@@ -27,6 +28,7 @@ from django.db.models import Field, Q
 from django.db.models.functions import Lower
 
 from core import errors
+from core.csv_safety import unescape_cell
 from core.keys import normalize_key
 from core.money import money_text
 
@@ -753,6 +755,17 @@ def _batches(
         yield batch
 
 
+def csv_rows(handle: Any, lines: dict[int, int] | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of an open CSV text file as dicts, formula escapes undone (an export
+    imports back unchanged); ``lines``, when given, gets each row's number → the file line
+    it ends on (a quoted cell may span lines), for reporting."""
+    reader = csv.DictReader(handle)
+    for number, row in enumerate(reader, start=1):
+        if lines is not None:
+            lines[number] = reader.line_num
+        yield {key: unescape_cell(value) for key, value in row.items()}
+
+
 def import_rows(
     *,
     kind: str,
@@ -807,6 +820,7 @@ __all__ = [
     "RowOutcome",
     "account_import_row",
     "contact_import_row",
+    "csv_rows",
     "format_line_items",
     "import_rows",
     "opportunity_import_batch",

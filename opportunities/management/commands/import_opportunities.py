@@ -14,23 +14,12 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from core.csv_safety import unescape_cell
 from opportunities.services import imports
-
-
-def read_rows(handle: Any, lines: dict[int, int]) -> Iterator[dict[str, Any]]:
-    """The rows of a CSV file (a UTF-8 BOM is ignored, formula escapes undone); ``lines``
-    gets each row's number → the file line it ends on."""
-    reader = csv.DictReader(handle)
-    for number, row in enumerate(reader, start=1):
-        lines[number] = reader.line_num
-        yield {key: unescape_cell(value) for key, value in row.items()}
 
 
 class Command(BaseCommand):
@@ -70,7 +59,7 @@ class Command(BaseCommand):
             report = imports.import_rows(
                 kind="opportunities",
                 actor=actor,
-                rows=read_rows(sys.stdin, lines),
+                rows=imports.csv_rows(sys.stdin, lines),
                 progress=progress,
                 batch_size=options["batch"],
                 on_row=on_row,
@@ -85,7 +74,7 @@ class Command(BaseCommand):
                 report = imports.import_rows(
                     kind="opportunities",
                     actor=actor,
-                    rows=read_rows(handle, lines),
+                    rows=imports.csv_rows(handle, lines),
                     progress=progress,
                     batch_size=options["batch"],
                     on_row=on_row,
