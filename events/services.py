@@ -79,10 +79,10 @@ def events_record_many(*, instances: list[Model], change: str, actor: Any = None
                 object_id=instance.pk,
                 version=getattr(instance, "version", None),
                 actor=user,
-                data=dict(entry.serialize(instance)),
+                data=data,
                 xid=xid,
             )
-            for instance in instances
+            for instance, data in zip(instances, entry.serialize_all(instances), strict=True)
         ]
     )
 
