@@ -116,12 +116,21 @@ def stream_resource(
         queryset = resource.get_queryset()
     queryset = resource.filter_export(queryset, export_fields=export_fields)
     headers = resource.get_export_headers(selected_fields=export_fields)
+    return stream_delimited(headers, resource_rows(resource, queryset, export_fields), tab=tab)
+
+
+def resource_rows(
+    resource: Any, queryset: Any, export_fields: list[str] | None = None
+) -> Iterator[list[Any]]:
+    """The export rows of ``queryset``: the resource's own ``export_rows`` when it has one
+    (a values-based fast path yielding the same cells), else each object through the
+    resource's columns (:func:`row_exporter`) over :func:`iter_chunked`."""
+    if hasattr(resource, "export_rows"):
+        yield from resource.export_rows(queryset, export_fields)
+        return
     export_row = row_exporter(resource, export_fields)
-    rows = (
-        export_row(obj)
-        for obj in iter_chunked(queryset, resource.get_chunk_size() or STREAM_CHUNK)
-    )
-    return stream_delimited(headers, rows, tab=tab)
+    for obj in iter_chunked(queryset, resource.get_chunk_size() or STREAM_CHUNK):
+        yield export_row(obj)
 
 
 class StreamedExportMixin:

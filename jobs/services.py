@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import errors
-from core.export_formats import iter_chunked, row_exporter, stream_delimited
+from core.export_formats import resource_rows, stream_delimited
 from opportunities import policies
 from opportunities.services import imports
 
@@ -162,12 +162,10 @@ def _run_export(job: BulkJob) -> None:
     progress = _Progress(job)
     done = 0
 
-    export_row = row_exporter(resource)
-
     def rows() -> Any:
         nonlocal done
-        for obj in iter_chunked(queryset, resource.get_chunk_size()):
-            yield export_row(obj)
+        for row in resource_rows(resource, queryset):
+            yield row
             done += 1
             progress(done)
 

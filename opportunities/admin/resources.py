@@ -11,17 +11,20 @@ and the per-row error table.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from import_export import exceptions as import_export_errors
-from import_export import fields, resources
+from import_export import fields, resources, widgets
 from import_export.results import RowResult
 
+from core.export_formats import STREAM_CHUNK
 from core.money import money_text
 
-from ..models import Account, Contact, Opportunity, line_items_prefetch
+from ..models import Account, Contact, LineItem, Opportunity, line_items_prefetch
 from ..services import imports
+from ..stages import Stage
 
 
 class ServiceImportResource(resources.ModelResource):
@@ -242,6 +245,64 @@ class OpportunityResource(ServiceImportResource):
             .prefetch_related(line_items_prefetch())
             .order_by("id")
         )
+
+    def export_rows(self, queryset: Any, export_fields: list[str] | None = None) -> Iterator[list]:
+        """The rows of :meth:`export_resource` for every deal of ``queryset``, in its order,
+        read as plain values (no model instances) with the line items of each chunk of
+        2,000 deals in one query: the same cells, several times faster, memory flat.
+        Each cell goes through the column's own widget, so formats cannot drift."""
+        fields = self.get_export_fields(export_fields)
+        computed = {"line_items", "amount", "stage_label"}
+        paths = ["id", "stage", "currency", "amount"]
+        plan: list[tuple[str, Any, int | None]] = []
+        for field in fields:
+            name = field.column_name
+            if name in computed:
+                plan.append((name, None, None))
+                continue
+            path = field.attribute or name
+            if path not in paths:
+                paths.append(path)
+            is_fk = isinstance(field.widget, widgets.ForeignKeyWidget)
+            plan.append((name, None if is_fk else field.widget, paths.index(path)))
+        values = queryset.prefetch_related(None).select_related(None).values_list(*paths)
+        chunk: list[tuple] = []
+        for row in values.iterator(chunk_size=STREAM_CHUNK):
+            chunk.append(row)
+            if len(chunk) >= STREAM_CHUNK:
+                yield from self._render_chunk(chunk, plan)
+                chunk = []
+        if chunk:
+            yield from self._render_chunk(chunk, plan)
+
+    def _render_chunk(
+        self, chunk: list[tuple], plan: list[tuple[str, Any, int | None]]
+    ) -> Iterator[list]:
+        items: dict[int, list[tuple[str, int, Any]]] = {}
+        if any(name == "line_items" for name, _, _ in plan):
+            for opp_id, sku, seats, price in (
+                LineItem.objects.filter(opportunity_id__in=[row[0] for row in chunk])
+                .order_by("opportunity_id", "id")
+                .values_list("opportunity_id", "product__sku", "seats", "unit_price")
+            ):
+                items.setdefault(opp_id, []).append((sku, seats, price))
+        for row in chunk:
+            currency = row[2]
+            out: list[Any] = []
+            for name, widget, index in plan:
+                if index is not None:
+                    value = row[index]
+                    if widget is not None:
+                        out.append(widget.render(value))
+                    else:  # a foreign key: its id, as ForeignKeyWidget renders it
+                        out.append("" if value is None else value)
+                elif name == "amount":
+                    out.append(money_text(row[3], currency))
+                elif name == "stage_label":
+                    out.append(str(Stage(row[1]).label))
+                else:
+                    out.append(imports.line_items_text(items.get(row[0], ()), currency))
+            yield out
 
     def dehydrate_line_items(self, opportunity: Opportunity) -> str:
         return imports.format_line_items(opportunity)

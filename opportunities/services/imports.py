@@ -306,14 +306,18 @@ def parse_line_items(text: str, products: Mapping[str, int] | None = None) -> li
 
 def format_line_items(opportunity: Opportunity) -> str:
     """The inverse of :func:`parse_line_items` (line items and products prefetched)."""
+    return line_items_text(
+        [(li.product.sku, li.seats, li.unit_price) for li in opportunity.line_items.all()],
+        opportunity.currency,
+    )
+
+
+def line_items_text(items: Iterable[tuple[str, int, Decimal | None]], currency: str) -> str:
+    """``(sku, seats, unit price)`` triples as the export writes them:
+    ``"CW-CORE x 10 @ 1200.00; CW-SSO x 10"`` (prices in the currency's minor units)."""
     return "; ".join(
-        f"{li.product.sku} x {li.seats}"
-        + (
-            f" @ {money_text(li.unit_price, opportunity.currency)}"
-            if li.unit_price is not None
-            else ""
-        )
-        for li in opportunity.line_items.all()
+        f"{sku} x {seats}" + (f" @ {money_text(price, currency)}" if price is not None else "")
+        for sku, seats, price in items
     )
 
 

@@ -230,3 +230,20 @@ def test_the_import_command_reports_each_bad_line_and_exits_1(rep, revops, catal
     assert "line 3 (row 2): does_not_exist on owner" in stdout.getvalue()
     assert list(csv.reader(report.open()))[1][:3] == ["3", "does_not_exist", "owner"]
     assert Opportunity.objects.count() == 2
+
+
+def test_the_fast_export_rows_equal_the_resources_own_cells(rep, revops, catalog):
+    from opportunities.admin.resources import OpportunityResource
+
+    imports.import_rows(kind="opportunities", actor=revops, rows=new_rows(3, rep.username))
+    ready_deal(owner=rep, currency="JPY", amount=Decimal("1000"), name="@SUM(1)")
+    Opportunity.objects.create(name="Bare", owner=rep)  # no account, contact, amount or items
+    resource = OpportunityResource()
+    queryset = resource.get_queryset()
+    slow = [resource.export_resource(obj) for obj in queryset]
+    fast = list(resource.export_rows(queryset))
+    assert fast == slow
+    subset = ["id", "name", "line_items", "closed_at"]
+    assert list(resource.export_rows(queryset, subset)) == [
+        resource.export_resource(obj, selected_fields=subset) for obj in queryset
+    ]
