@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -29,12 +30,15 @@ from django.db.models.functions import Lower
 
 from core import errors
 from core.csv_safety import unescape_cell
-from core.keys import normalize_key
+from core.keys import normalize_key as _normalize_key
 from core.money import money_text
 
 from .. import services
 from ..models import Account, Contact, Opportunity, Product
 from ..stages import ACCOUNT_FIELDS, CONTACT_FIELDS, OPEN_STAGES, OpportunityType, Source, Stage
+
+# A file names the same few SKUs on every row: fold each once.
+normalize_key = functools.lru_cache(maxsize=4096)(_normalize_key)
 
 # Columns the exports write for people to read; an import ignores them.
 INFORMATIONAL = {
@@ -291,12 +295,13 @@ def parse_line_items(text: str, products: Mapping[str, int] | None = None) -> li
             )
         )
     for _label, sku, seats, price in parsed:
-        if normalize_key(sku) not in products:
+        key = normalize_key(sku)
+        if key not in products:
             raise RowError("does_not_exist", "line_items", f"There is no product {sku!r}.")
         # Numbers stay text: the one line-item parser of the services validates them.
         items.append(
             {
-                "product": products[normalize_key(sku)],
+                "product": products[key],
                 "seats": seats,
                 "unit_price": price.replace(",", "") or None,
             }
