@@ -48,6 +48,9 @@ def main() -> int:
             ["bench/http_transitions.py", *(["--seconds", "3", "--pool", "800"] if quick else [])]
         ),
         "approve_sql": run(["bench/approve_sql.py", *(["--deals", "60"] if quick else [])]),
+        "approve_lines": run(
+            ["bench/approve_line_items.py", *(["--repeat", "5"] if quick else [])]
+        ),
         "bulk": run(
             [
                 "bench/bulk.py",
@@ -75,6 +78,7 @@ def main() -> int:
         ("pages", "benchmarks-pages.md"),
         ("http", "benchmarks-http.md"),
         ("approve_sql", "benchmarks-approve-sql.md"),
+        ("approve_lines", "benchmarks-approve-lines.md"),
         ("bulk", "benchmarks-bulk.md"),
         ("handoffs", "benchmarks-handoffs.md"),
     ):
