@@ -80,6 +80,28 @@ def _after(keys: list[tuple[str, bool]], values: list[Any]) -> Q:
     return condition
 
 
+def _leading_bound(
+    queryset: QuerySet[Any], keys: list[tuple[str, bool]], values: list[Any], backwards: bool
+) -> Q | None:
+    """The first sort key's inclusive range implied by :func:`_after` (``updated_at <= v``
+    for the rows after ``v`` in descending order), or None. The OR chain alone is not a
+    range an index can start at, so the database would read the index from the top and
+    filter every row before the cursor; with this bound a deep page costs what the first
+    does. Only for a non-null column of the model itself, where the bound is exact."""
+    name, desc = keys[0]
+    value = values[0]
+    if value is None or "__" in name:
+        return None
+    try:
+        field = queryset.model._meta.get_field(name)
+    except Exception:
+        return None
+    if getattr(field, "null", True):
+        return None
+    upper = desc != backwards
+    return Q(**{f"{name}__lte" if upper else f"{name}__gte": value})
+
+
 class CursorPagination(pagination.BasePagination):
     cursor_query_param = "cursor"
     limit_query_param = "limit"
@@ -145,6 +167,9 @@ class CursorPagination(pagination.BasePagination):
             ]
         qs = queryset.order_by(*order_by)
         if position is not None:
+            bound = _leading_bound(queryset, keys, position, backwards)
+            if bound is not None:
+                qs = qs.filter(bound)
             condition = _after(keys, position)
             qs = qs.exclude(condition) if backwards else qs.filter(condition)
             if backwards:

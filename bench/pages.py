@@ -1,4 +1,5 @@
-"""Board, list API, approval queues and admin changelists at 1k, 10k and 100k deals.
+"""Board, list API (first page and a cursor page 95 % deep), approval queues and admin
+changelists at growing sizes (``make bench``: 10k, 100k and 1,000,000 deals).
 
 Target: a constant number of queries (≤ 8) whatever the number of deals, and
 page time at 100k ≤ 2 × at 1k. Pages are rendered in-process with Django's test client
@@ -24,8 +25,36 @@ PAGES = [
     ("Approval queue API", "ops", "/api/v1/approvals/?decision=pending&limit=50"),
     ("Admin approval queue", "ops", "/admin/opportunities/closedwonapproval/"),
     ("Admin opportunities", "ops", "/admin/opportunities/opportunity/"),
+    ("List API, first page of 200", "rep", "/api/v1/opportunities/?limit=200"),
+    ("List API, deep cursor page", "rep", "DEEP"),
 ]
 QUERY_TARGET = 8
+
+
+def deep_cursor_url(client) -> str:
+    """``/api/v1/opportunities/?limit=200&cursor=…`` positioned 95 % of the way through the
+    rep's list: the cursor a sync client holds near the end of a full walk, made by signing
+    the position of that row (walking there page by page would take minutes at 1M)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.core import signing
+
+    from api import pagination
+    from opportunities.models import Opportunity
+
+    first = client.get("/api/v1/opportunities/?limit=200").json()
+    token = parse_qs(urlsplit(first["next"]).query)["cursor"][0]
+    ordering = signing.loads(token, salt=pagination._SALT)["o"]
+    visible = Opportunity.objects.all()  # a rep reads every deal through the API
+    total = visible.count()
+    depth = max(0, min(int(total * 0.95), total - 201))
+    row = visible.order_by(*ordering)[depth : depth + 1].get()
+    keys = [o.lstrip("-") for o in ordering]
+    position = [pagination._encode(pagination._value(row, k)) for k in keys]
+    cursor = signing.dumps({"b": False, "o": ordering, "p": position}, salt=pagination._SALT)
+    url = f"/api/v1/opportunities/?limit=200&cursor={cursor}"
+    assert len(client.get(url).json()["results"]) == 200, "the deep page should be full"
+    return url
 
 
 def measure(sizes: list[int], repeat: int) -> tuple[str, bool]:
@@ -46,6 +75,8 @@ def measure(sizes: list[int], repeat: int) -> tuple[str, bool]:
         clients["ops"].force_login(ops)
         for name, who, url in PAGES:
             client = clients[who]
+            if url == "DEEP":
+                url = deep_cursor_url(client)
             reset_queries()
             with CaptureQueriesContext(connection) as ctx:
                 response = client.get(url)
@@ -72,7 +103,9 @@ def measure(sizes: list[int], repeat: int) -> tuple[str, bool]:
         rows.append(
             [
                 name,
-                f"`{url}`",
+                f"`{url}`"
+                if url != "DEEP"
+                else "`/api/v1/opportunities/?limit=200&cursor=<95 % deep>`",
                 " / ".join(str(c) for c in counts),
                 " / ".join(f"{per[s][1] * 1000:.1f}" for s in sizes),
                 f"{ratio:.2f}×",
@@ -101,7 +134,7 @@ def measure(sizes: list[int], repeat: int) -> tuple[str, bool]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]

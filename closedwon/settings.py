@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "documents",
     "currencies",
     "events",
+    "jobs",
     "api",
 ]
 

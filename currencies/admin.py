@@ -6,13 +6,15 @@ from django.conf import settings
 from django.contrib import admin
 from import_export.admin import ImportExportModelAdmin
 
+from core.export_formats import StreamedExportMixin
+
 from .models import ExchangeRate
 from .resources import ExchangeRateResource
 from .services import ADD_PERM, can_manage_rates
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(ImportExportModelAdmin):
+class ExchangeRateAdmin(StreamedExportMixin, ImportExportModelAdmin):
     resource_classes = [ExchangeRateResource]
     list_display = (
         "currency",

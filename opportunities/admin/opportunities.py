@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
@@ -23,7 +24,7 @@ from ..models import (
 )
 from ..stages import EDITABLE_FIELDS, GATED_FIELDS, LOCKED_STAGES, Source, Stage
 from . import decisions, queue_page
-from .mixins import RevOpsImportExport, ServiceSaveMixin
+from .mixins import EstimatedCountPaginator, RevOpsImportExport, ServiceSaveMixin
 from .resources import OpportunityResource
 
 
@@ -74,11 +75,36 @@ class StageFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CurrencyFilter(admin.SimpleListFilter):
+    """The currencies deals use. Django's field filter runs ``SELECT DISTINCT currency``
+    over the whole table on every page (a quarter of a second at 1,000,000 deals); the
+    list of currencies in use changes rarely, so it is cached for ten minutes."""
+
+    title = "currency"
+    parameter_name = "currency__exact"
+    CACHE_KEY = "admin:opportunity-currencies"
+
+    def lookups(self, request, model_admin):
+        codes = cache.get(self.CACHE_KEY)
+        if codes is None:
+            codes = sorted(
+                Opportunity.objects.order_by().values_list("currency", flat=True).distinct()
+            )
+            cache.set(self.CACHE_KEY, codes, 600)
+        return [(code, code) for code in codes]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(currency=self.value())
+        return queryset
+
+
 @admin.register(Opportunity)
 class OpportunityAdmin(
     RevOpsImportExport, ServiceSaveMixin, ImportExportModelAdmin, SimpleHistoryAdmin
 ):
     resource_classes = [OpportunityResource]
+    paginator = EstimatedCountPaginator
     form = OpportunityAdminForm
     change_form_template = "admin/opportunities/opportunity/change_form.html"
     list_display = (
@@ -90,7 +116,7 @@ class OpportunityAdmin(
         "close_date",
         "updated_at",
     )
-    list_filter = (StageFilter, "type", "currency")
+    list_filter = (StageFilter, "type", CurrencyFilter)
     search_fields = ("name", "account__name", "contract_id", "po_number")
     list_select_related = ("account", "owner")
     readonly_fields = (

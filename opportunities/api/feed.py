@@ -23,9 +23,16 @@ def _opportunity(obj: Opportunity) -> dict[str, Any]:
     return dict(OpportunitySerializer(obj).data)
 
 
+def _opportunities(objs: list[Opportunity]) -> list[dict[str, Any]]:
+    # Line items prefetched by the caller (a bulk import sets them on each instance).
+    for obj in objs:
+        selectors.line_items_loaded(obj)
+    return [dict(item) for item in OpportunitySerializer(objs, many=True).data]
+
+
 def register_all() -> None:
     """Called once from the opportunities app's ``ready()``."""
     registry.register(Account, "account", lambda obj: dict(AccountSerializer(obj).data))
     registry.register(Contact, "contact", lambda obj: dict(ContactSerializer(obj).data))
     registry.register(Product, "product", lambda obj: dict(ProductSerializer(obj).data))
-    registry.register(Opportunity, "opportunity", _opportunity)
+    registry.register(Opportunity, "opportunity", _opportunity, _opportunities)

@@ -19,7 +19,12 @@ from .catalog import (
     product_update,
 )
 from .line_items import parse_line_items
-from .opportunities import opportunity_create, opportunity_update
+from .opportunities import (
+    opportunities_create_many,
+    opportunity_create,
+    opportunity_prepare,
+    opportunity_update,
+)
 from .transitions import opportunity_transition
 
 __all__ = [
@@ -27,7 +32,9 @@ __all__ = [
     "account_update",
     "contact_create",
     "contact_update",
+    "opportunities_create_many",
     "opportunity_create",
+    "opportunity_prepare",
     "opportunity_transition",
     "opportunity_update",
     "parse_line_items",

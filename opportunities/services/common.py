@@ -34,9 +34,11 @@ def _validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     return out
 
 
-def _full_clean(instance: Model, *, exclude: Iterable[str] = ()) -> None:
+def _full_clean(
+    instance: Model, *, exclude: Iterable[str] = (), validate_constraints: bool = True
+) -> None:
     try:
-        instance.full_clean(exclude=list(exclude))
+        instance.full_clean(exclude=list(exclude), validate_constraints=validate_constraints)
     except ValidationError as exc:
         raise errors.InvalidInput(errors=_validation_errors(exc)) from exc
 

@@ -15,23 +15,30 @@ its error codes; the others go in. Rows are read one at a time from any iterable
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Field
+from django.db import DatabaseError, transaction
+from django.db.models import Field, Q
+from django.db.models.functions import Lower
 
 from core import errors
-from core.keys import normalize_key
+from core.csv_safety import unescape_cell
+from core.keys import normalize_key as _normalize_key
 from core.money import money_text
 
 from .. import services
 from ..models import Account, Contact, Opportunity, Product
 from ..stages import ACCOUNT_FIELDS, CONTACT_FIELDS, OPEN_STAGES, OpportunityType, Source, Stage
+
+# A file names the same few SKUs on every row: fold each once.
+normalize_key = functools.lru_cache(maxsize=4096)(_normalize_key)
 
 # Columns the exports write for people to read; an import ignores them.
 INFORMATIONAL = {
@@ -71,6 +78,7 @@ class ImportReport:
     new: int = 0
     updated: int = 0
     skipped: int = 0
+    failures: int = 0
     failed: list[RowOutcome] = field(default_factory=list)
 
 
@@ -256,11 +264,12 @@ def contact_import_row(*, actor: Any, row: Mapping[str, Any], number: int = 0) -
 # --- opportunities -----------------------------------------------------------------------
 
 
-def parse_line_items(text: str) -> list[dict[str, Any]]:
+def parse_line_items(text: str, products: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
     """``"CW-CORE x 10 @ 1200.00; CW-SSO x 10"`` → line item dicts for the services.
 
     The format the export writes: ``SKU x seats`` with an optional ``@ unit price``,
-    separated by ``;``.
+    separated by ``;``. ``products`` (SKU key → product id), when a batch has read them
+    already, saves the query.
     """
     items: list[dict[str, Any]] = []
     parts = [p.strip() for p in text.split(";") if p.strip()]
@@ -279,18 +288,20 @@ def parse_line_items(text: str) -> list[dict[str, Any]]:
         parsed.append((label, sku.strip(), seats.strip(), price.strip()))
         skus.add(sku.strip())
     # SKUs compare as people read them: "CW‐CORE" (U+2010) is CW-CORE.
-    products = dict(
-        Product.objects.filter(sku_key__in={normalize_key(s) for s in skus}).values_list(
-            "sku_key", "pk"
+    if products is None:
+        products = dict(
+            Product.objects.filter(sku_key__in={normalize_key(s) for s in skus}).values_list(
+                "sku_key", "pk"
+            )
         )
-    )
     for _label, sku, seats, price in parsed:
-        if normalize_key(sku) not in products:
+        key = normalize_key(sku)
+        if key not in products:
             raise RowError("does_not_exist", "line_items", f"There is no product {sku!r}.")
         # Numbers stay text: the one line-item parser of the services validates them.
         items.append(
             {
-                "product": products[normalize_key(sku)],
+                "product": products[key],
                 "seats": seats,
                 "unit_price": price.replace(",", "") or None,
             }
@@ -300,14 +311,18 @@ def parse_line_items(text: str) -> list[dict[str, Any]]:
 
 def format_line_items(opportunity: Opportunity) -> str:
     """The inverse of :func:`parse_line_items` (line items and products prefetched)."""
+    return line_items_text(
+        [(li.product.sku, li.seats, li.unit_price) for li in opportunity.line_items.all()],
+        opportunity.currency,
+    )
+
+
+def line_items_text(items: Iterable[tuple[str, int, Decimal | None]], currency: str) -> str:
+    """``(sku, seats, unit price)`` triples as the export writes them:
+    ``"CW-CORE x 10 @ 1200.00; CW-SSO x 10"`` (prices in the currency's minor units)."""
     return "; ".join(
-        f"{li.product.sku} x {li.seats}"
-        + (
-            f" @ {money_text(li.unit_price, opportunity.currency)}"
-            if li.unit_price is not None
-            else ""
-        )
-        for li in opportunity.line_items.all()
+        f"{sku} x {seats}" + (f" @ {money_text(price, currency)}" if price is not None else "")
+        for sku, seats, price in items
     )
 
 
@@ -415,7 +430,36 @@ def _transition(
     return opp
 
 
-def _opportunity_data(cells: Mapping[str, Any], existing: Opportunity | None) -> dict[str, Any]:
+class _Lookup:
+    """How an opportunity row's references (owner, account, contact) are found: one query
+    each, row by row. :class:`_BatchLookup` answers the same questions from a whole batch
+    read in constant queries; both raise the same ``RowError``s."""
+
+    def user(self, value: Any, name: str) -> Any:
+        return _user(value, name)
+
+    def account(self, cells: Mapping[str, Any]) -> Account | None:
+        return _account(cells)
+
+    def contact(self, pk: int) -> Contact | None:
+        return Contact.objects.filter(pk=pk).first()
+
+    def contact_by_email(self, email: str, account: Account | None) -> Contact | None:
+        contacts = Contact.objects.filter(email__iexact=email)
+        if account is not None:
+            contacts = contacts.filter(account=account)
+        return contacts.order_by("id").first()
+
+    def products(self) -> Mapping[str, int] | None:
+        return None
+
+
+ROW_LOOKUP = _Lookup()
+
+
+def _opportunity_data(
+    cells: Mapping[str, Any], existing: Opportunity | None, lookup: _Lookup = ROW_LOOKUP
+) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in OPPORTUNITY_TEXT:
         if name in cells:
@@ -439,13 +483,13 @@ def _opportunity_data(cells: Mapping[str, Any], existing: Opportunity | None) ->
     if "term_months" in cells:
         data["term_months"] = _int(cells["term_months"], "term_months")
     if "owner" in cells and not _blank(cells["owner"]):
-        data["owner"] = _user(cells["owner"], "owner")
+        data["owner"] = lookup.user(cells["owner"], "owner")
     if _has_account_column(cells):
-        data["account"] = _account(cells)
+        data["account"] = lookup.account(cells)
     contact_raw = cells.get("primary_contact_id", cells.get("primary_contact"))
     contact_email = _text(cells.get("primary_contact_email"))
     if not _blank(contact_raw):
-        contact = Contact.objects.filter(pk=_id(contact_raw, "primary_contact")).first()
+        contact = lookup.contact(_id(contact_raw, "primary_contact"))
         if contact is None:
             raise RowError(
                 "does_not_exist", "primary_contact", f"There is no contact with id {contact_raw}."
@@ -453,10 +497,7 @@ def _opportunity_data(cells: Mapping[str, Any], existing: Opportunity | None) ->
         data["primary_contact"] = contact
     elif contact_email:
         account = data.get("account", existing.account if existing else None)
-        contacts = Contact.objects.filter(email__iexact=contact_email)
-        if account is not None:
-            contacts = contacts.filter(account=account)
-        contact = contacts.order_by("id").first()
+        contact = lookup.contact_by_email(contact_email, account)
         if contact is None:
             raise RowError(
                 "does_not_exist",
@@ -491,26 +532,247 @@ IMPORTERS: dict[str, Importer] = {
 }
 
 
+def _row_errors(exc: RowError | errors.DomainError) -> list[dict[str, str]]:
+    """A refused row's errors as ``{"code", "field", "message"}`` dicts."""
+    if isinstance(exc, RowError):
+        return [exc.error]
+    out = [e.as_dict() for e in exc.errors] or [
+        {"code": exc.code, "field": "non_field_errors", "message": exc.detail}
+    ]
+    if exc.errors and exc.code not in {"invalid", *(e.get("code") for e in exc.errors)}:
+        # e.g. gate_failed: keep the overall code next to the unmet requirements.
+        out.insert(0, {"code": exc.code, "field": "non_field_errors", "message": exc.detail})
+    return out
+
+
 def _run(outcome: RowOutcome, work: Callable[[], None]) -> RowOutcome:
     """Run one row in its own transaction: all of it, or none of it and its errors."""
     try:
         with transaction.atomic():
             work()
-    except RowError as exc:
-        outcome.errors = [exc.error]
-    except errors.DomainError as exc:
-        outcome.errors = [e.as_dict() for e in exc.errors] or [
-            {"code": exc.code, "field": "non_field_errors", "message": exc.detail}
-        ]
-        if exc.errors and exc.code not in {"invalid", *(e.get("code") for e in exc.errors)}:
-            # e.g. gate_failed: keep the overall code next to the unmet requirements.
-            outcome.errors.insert(
-                0, {"code": exc.code, "field": "non_field_errors", "message": exc.detail}
-            )
+    except (RowError, errors.DomainError) as exc:
+        outcome.errors = _row_errors(exc)
     if outcome.errors:
         outcome.action = "error"
         outcome.instance = None
     return outcome
+
+
+# --- opportunities in batches ------------------------------------------------------------
+
+BATCH_SIZE = 500
+
+
+class _BatchLookup(_Lookup):
+    """The owners, accounts, contacts and products every row of a batch names, read in six
+    queries whatever the batch's size; answers like :class:`_Lookup`."""
+
+    def __init__(self, batch: Sequence[Mapping[str, Any]]) -> None:
+        User = get_user_model()
+        names, user_ids, account_ids, externals, contact_ids, emails, skus = (
+            set(),
+            set(),
+            set(),
+            set(),
+            set(),
+            set(),
+            set(),
+        )
+        for cells in batch:
+            owner = _text(cells.get("owner"))
+            if owner:
+                names.add(owner)
+                if owner.isdigit():
+                    user_ids.add(int(owner))
+            account_ids.add(_loose_int(cells.get("account_id", cells.get("account"))))
+            externals.add(_text(cells.get("account_external_id")))
+            contact_ids.add(
+                _loose_int(cells.get("primary_contact_id", cells.get("primary_contact")))
+            )
+            emails.add(_text(cells.get("primary_contact_email")).lower())
+            for part in _text(cells.get("line_items")).split(";"):
+                sku = part.partition("@")[0].strip().rpartition(" x ")[0].strip()
+                if sku:
+                    skus.add(normalize_key(sku))
+        users = (
+            list(User.objects.filter(Q(username__in=names) | Q(pk__in=user_ids))) if names else []
+        )
+        self._users_by_name = {u.get_username(): u for u in users}
+        self._users_by_id = {u.pk: u for u in users}
+        accounts = Account.objects.filter(
+            Q(pk__in=account_ids - {None}) | Q(external_id__in=externals - {""})
+        )
+        account_list = list(accounts) if account_ids - {None} or externals - {""} else []
+        self._accounts_by_id = {a.pk: a for a in account_list}
+        self._accounts_by_external = {a.external_id: a for a in account_list if a.external_id}
+        contact_list: list[Contact] = []
+        if contact_ids - {None} or emails - {""}:
+            contact_list = list(
+                Contact.objects.annotate(email_lower=Lower("email"))
+                .filter(Q(pk__in=contact_ids - {None}) | Q(email_lower__in=emails - {""}))
+                .order_by("id")
+            )
+        self._contacts_by_id = {c.pk: c for c in contact_list}
+        self._contacts_by_email: dict[str, list[Contact]] = {}
+        for contact in contact_list:
+            self._contacts_by_email.setdefault(contact.email.lower(), []).append(contact)
+        product_rows = (
+            list(
+                Product.objects.filter(sku_key__in=skus).values_list(
+                    "sku_key", "pk", "sku", "active"
+                )
+            )
+            if skus
+            else []
+        )
+        self._product_ids = {key: pk for key, pk, _sku, _active in product_rows}
+        self.product_info = {pk: (sku, active) for _key, pk, sku, active in product_rows}
+
+    def user(self, value: Any, name: str) -> Any:
+        if _blank(value):
+            return None
+        text = str(value).strip()
+        user = self._users_by_name.get(text)
+        if user is None and text.isdigit():
+            user = self._users_by_id.get(int(text))
+        if user is None:
+            raise RowError("does_not_exist", name, f"There is no user {text!r}.")
+        return user
+
+    def account(self, cells: Mapping[str, Any]) -> Account | None:
+        raw = cells.get("account_id", cells.get("account"))
+        external = _text(cells.get("account_external_id"))
+        if not _blank(raw):
+            account = self._accounts_by_id.get(_id(raw, "account"))
+            if account is None:
+                raise RowError("does_not_exist", "account", f"There is no account with id {raw}.")
+            return account
+        if external:
+            account = self._accounts_by_external.get(external)
+            if account is None:
+                raise RowError(
+                    "does_not_exist",
+                    "account",
+                    f"There is no account with external id {external!r}.",
+                )
+            return account
+        return None
+
+    def contact(self, pk: int) -> Contact | None:
+        return self._contacts_by_id.get(pk)
+
+    def contact_by_email(self, email: str, account: Account | None) -> Contact | None:
+        for contact in self._contacts_by_email.get(email.lower(), []):
+            if account is None or contact.account_id == account.pk:
+                return contact
+        return None
+
+    def products(self) -> Mapping[str, int] | None:
+        return self._product_ids
+
+
+def _loose_int(value: Any) -> int | None:
+    try:
+        return _int(value, "")
+    except RowError:
+        return None
+
+
+def _batchable(cells: Mapping[str, Any]) -> bool:
+    """A new deal that stays in Prospecting needs no lock, no transition and no gate: it
+    can be checked in memory and written in bulk. Updates and rows that ask for another
+    stage run row by row through the transition service (each step gated)."""
+    if not _blank(cells.get("id")):
+        return False
+    if _blank(cells.get("stage")):
+        return True
+    try:
+        return _stage_value(cells["stage"]) == Stage.PROSPECTING
+    except RowError:
+        return False
+
+
+def opportunity_import_batch(
+    *, actor: Any, rows: Sequence[tuple[int, Mapping[str, Any]]]
+) -> list[RowOutcome]:
+    """Import a batch of ``(line number, row)`` pairs; one :class:`RowOutcome` per row, in
+    order, with the same actions and error codes as :func:`opportunity_import_row`.
+
+    New deals (no ``id``, no stage beyond Prospecting) are checked in memory by
+    ``opportunity_prepare`` against references read for the whole batch, then written by
+    ``opportunities_create_many`` in one transaction: a constant number of queries per
+    batch. Every other row goes through :func:`opportunity_import_row`. A bad row is
+    reported with its line number and codes and costs nothing else; if the bulk write
+    itself fails (a database error), the batch's new deals are retried one by one."""
+    outcomes: list[RowOutcome] = []
+    fresh: list[tuple[RowOutcome, Mapping[str, Any], dict[str, Any]]] = []
+    cleaned = [(number, row, _clean_row(row)) for number, row in rows]
+    lookup = _BatchLookup([cells for _, _, cells in cleaned if _batchable(cells)])
+    prepared: list[tuple[RowOutcome, Opportunity, list[dict[str, Any]] | None]] = []
+    for number, row, cells in cleaned:
+        outcome = RowOutcome(number=number)
+        outcomes.append(outcome)
+        if not _batchable(cells):
+            outcomes[-1] = opportunity_import_row(actor=actor, row=row, number=number)
+            continue
+        fresh.append((outcome, row, cells))
+        try:
+            data = _opportunity_data(cells, None, lookup)
+            text = _text(cells["line_items"]) if "line_items" in cells else None
+            line_items = parse_line_items(text, lookup.products()) if text is not None else None
+            opp, parsed = services.opportunity_prepare(
+                actor=actor,
+                data=data,
+                line_items=line_items,
+                products=lookup.product_info,
+                references_checked=True,
+            )
+        except (RowError, errors.DomainError) as exc:
+            outcome.errors, outcome.action = _row_errors(exc), "error"
+            continue
+        prepared.append((outcome, opp, parsed))
+    try:
+        services.opportunities_create_many(
+            actor=actor,
+            prepared=[(opp, parsed) for _, opp, parsed in prepared],
+            source=Source.ADMIN,
+        )
+    except DatabaseError:
+        by_number = {outcome.number: row for outcome, row, _ in fresh}
+        for index, outcome in enumerate(outcomes):
+            if outcome.number in by_number and outcome.ok:
+                outcomes[index] = opportunity_import_row(
+                    actor=actor, row=by_number[outcome.number], number=outcome.number
+                )
+        return outcomes
+    for outcome, opp, _parsed in prepared:
+        outcome.action = "new"
+        outcome.object_id, outcome.object_repr, outcome.instance = opp.pk, str(opp), opp
+    return outcomes
+
+
+def _batches(
+    rows: Iterable[Mapping[str, Any]], size: int
+) -> Iterable[list[tuple[int, Mapping[str, Any]]]]:
+    batch: list[tuple[int, Mapping[str, Any]]] = []
+    for number, row in enumerate(rows, start=1):
+        batch.append((number, row))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def csv_rows(handle: Any, lines: dict[int, int] | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of an open CSV text file as dicts, formula escapes undone (an export
+    imports back unchanged); ``lines``, when given, gets each row's number → the file line
+    it ends on (a quoted cell may span lines), for reporting."""
+    reader = csv.DictReader(handle)
+    for number, row in enumerate(reader, start=1):
+        if lines is not None:
+            lines[number] = reader.line_num
+        yield {key: unescape_cell(value) for key, value in row.items()}
 
 
 def import_rows(
@@ -520,24 +782,44 @@ def import_rows(
     rows: Iterable[Mapping[str, Any]],
     progress: Callable[[int], None] | None = None,
     keep_failed: int = 1000,
+    batch_size: int = BATCH_SIZE,
+    on_row: Callable[[RowOutcome], None] | None = None,
 ) -> ImportReport:
-    """Import ``rows`` (e.g. a ``csv.DictReader``) of ``kind`` one at a time."""
-    importer = IMPORTERS[kind]
+    """Import ``rows`` (e.g. a ``csv.DictReader``) of ``kind``; line numbers count data
+    rows from 1. Opportunities go in batches of ``batch_size``
+    (:func:`opportunity_import_batch`), the rest one row at a time. Memory stays flat: only
+    the first ``keep_failed`` failed rows are kept (without instances), and ``progress``
+    (rows done) is called after each batch. ``on_row`` sees every outcome as it comes."""
     report = ImportReport()
-    for number, row in enumerate(rows, start=1):
-        outcome = importer(actor=actor, row=row, number=number)
-        report.rows += 1
-        if outcome.errors:
-            if len(report.failed) < keep_failed:
-                report.failed.append(outcome)
-        elif outcome.action == "new":
-            report.new += 1
-        elif outcome.action == "update":
-            report.updated += 1
-        else:
-            report.skipped += 1
-        if progress is not None and number % 500 == 0:
-            progress(number)
+    if kind == "opportunities":
+        batches: Iterable[list[RowOutcome]] = (
+            opportunity_import_batch(actor=actor, rows=batch)
+            for batch in _batches(rows, batch_size)
+        )
+    else:
+        importer = IMPORTERS[kind]
+        batches = (
+            [importer(actor=actor, row=row, number=number) for number, row in batch]
+            for batch in _batches(rows, batch_size)
+        )
+    for outcomes in batches:
+        for outcome in outcomes:
+            outcome.instance = None
+            report.rows += 1
+            if on_row is not None:
+                on_row(outcome)
+            if outcome.errors:
+                report.failures += 1
+                if len(report.failed) < keep_failed:
+                    report.failed.append(outcome)
+            elif outcome.action == "new":
+                report.new += 1
+            elif outcome.action == "update":
+                report.updated += 1
+            else:
+                report.skipped += 1
+        if progress is not None:
+            progress(report.rows)
     return report
 
 
@@ -547,8 +829,10 @@ __all__ = [
     "RowOutcome",
     "account_import_row",
     "contact_import_row",
+    "csv_rows",
     "format_line_items",
     "import_rows",
+    "opportunity_import_batch",
     "opportunity_import_row",
     "parse_line_items",
     "transition_path",

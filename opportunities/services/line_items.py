@@ -55,13 +55,16 @@ def lenient_line_items(
     ]
 
 
-def parse_line_items(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def parse_line_items(
+    raw: Iterable[Mapping[str, Any]], *, products: Mapping[int, tuple[str, bool]] | None = None
+) -> list[dict[str, Any]]:
     """Validate line-item input (``{"id", "product", "seats", "unit_price"}`` mappings; the
     product as an instance or an id, numbers as numbers or strings) into
     ``{"id", "product_id", "seats", "unit_price"}`` dicts.
 
     Raises ``InvalidInput`` listing every bad value at once, each on its field
     (``line_items[2].seats``): ``required``, ``invalid``, ``min_value``, ``does_not_exist``.
+    ``products`` (id → (sku, active)), when a batch has read them already, saves the query.
     """
     parsed: list[dict[str, Any]] = []
     errs: list[errors.FieldError] = []
@@ -102,12 +105,16 @@ def parse_line_items(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             {"id": row.get("id"), "product_id": product_id, "seats": seats, "unit_price": price}
         )
     if product_ids:
-        known = {
-            pk: (sku, active)
-            for pk, sku, active in Product.objects.filter(pk__in=product_ids).values_list(
-                "pk", "sku", "active"
-            )
-        }
+        known = (
+            products
+            if products is not None
+            else {
+                pk: (sku, active)
+                for pk, sku, active in Product.objects.filter(pk__in=product_ids).values_list(
+                    "pk", "sku", "active"
+                )
+            }
+        )
         for index, item in enumerate(parsed):
             if item["product_id"] not in known:
                 errs.append(

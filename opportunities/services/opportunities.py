@@ -7,17 +7,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import OperationalError, transaction
 from django.db.models import Model
+from simple_history.utils import bulk_create_with_history
 
 from core import errors
-from events.services import event_record
+from events.services import event_record, events_record_many
 
 from .. import policies
-from ..models import Opportunity
+from ..models import LineItem, Opportunity
 from ..stages import EDITABLE_FIELDS, GATED_FIELDS, LOCKED_STAGES, Source
 from .common import _assign, _full_clean, _map_lock_error, _require_authenticated
 from .line_items import (
@@ -31,15 +32,21 @@ from .line_items import (
 from .transitions import lock_opportunity
 
 
-def opportunity_create(
+def opportunity_prepare(
     *,
     actor: Any,
     data: Mapping[str, Any],
     line_items: Iterable[Mapping[str, Any]] | None = None,
-    source: str = Source.UI,
-) -> Opportunity:
-    """Create a deal in Prospecting. The stage can never be set here (``stage_read_only``);
-    a rep creates deals for themselves, RevOps for anyone."""
+    products: Mapping[int, tuple[str, bool]] | None = None,
+    references_checked: bool = False,
+) -> tuple[Opportunity, list[dict[str, Any]] | None]:
+    """Every check of :func:`opportunity_create`, without writing: the unsaved deal and its
+    parsed line items. Raises what ``opportunity_create`` raises (``stage_read_only``,
+    ``permission_denied``, ``invalid``, ``product_inactive``).
+
+    A batch that has read the owners, accounts, contacts and products of all its rows
+    passes ``products`` (id → (sku, active)) and ``references_checked=True``: the foreign
+    keys it assigns exist, so validation skips the one query per reference."""
     _require_authenticated(actor)
     if "stage" in data:
         raise errors.StageReadOnly("A new deal starts in Prospecting; move it with a transition.")
@@ -52,23 +59,88 @@ def opportunity_create(
         data["owner"] = actor
     elif str(owner_id) != str(actor.pk) and not actor.has_perm(policies.CHANGE_ANY_PERM):
         raise errors.PermissionDenied("You can only create deals you own.")
-    parsed = parse_line_items(line_items) if line_items is not None else None
+    parsed = parse_line_items(line_items, products=products) if line_items is not None else None
     if parsed:
         check_line_item_ids(None, parsed)
-    with transaction.atomic():
-        opportunity = Opportunity()
-        _assign(opportunity, data, EDITABLE_FIELDS)
+    opportunity = Opportunity()
+    _assign(opportunity, data, EDITABLE_FIELDS)
+    if references_checked:
+        # The constraints are the amount check (the field's own validator) and the
+        # claimed-once indexes, which only hold in stages a new deal is not in.
+        _full_clean(
+            opportunity,
+            exclude=["stage", "version", "account", "owner", "primary_contact"],
+            validate_constraints=False,
+        )
+    else:
         _full_clean(opportunity, exclude=["stage", "version"])
+    if parsed:
+        refuse_extra_minor_units(parsed, opportunity.currency)
+        refuse_inactive_products(parsed, keep=set())
+    return opportunity, parsed
+
+
+def opportunity_create(
+    *,
+    actor: Any,
+    data: Mapping[str, Any],
+    line_items: Iterable[Mapping[str, Any]] | None = None,
+    source: str = Source.UI,
+) -> Opportunity:
+    """Create a deal in Prospecting. The stage can never be set here (``stage_read_only``);
+    a rep creates deals for themselves, RevOps for anyone."""
+    opportunity, parsed = opportunity_prepare(actor=actor, data=data, line_items=line_items)
+    with transaction.atomic():
         opportunity._history_user = actor  # type: ignore[attr-defined]
         # The path the write came by (ui, api, admin, system) is kept in the field history.
         opportunity._change_reason = source  # type: ignore[attr-defined]
         opportunity.save()
         if parsed:
-            refuse_extra_minor_units(parsed, opportunity.currency)
-            refuse_inactive_products(parsed, keep=set())
             _line_items_replace(opportunity, parsed, actor, source)
         event_record(instance=opportunity, change="created", actor=actor)
     return opportunity
+
+
+def opportunities_create_many(
+    *,
+    actor: Any,
+    prepared: Sequence[tuple[Opportunity, list[dict[str, Any]] | None]],
+    source: str = Source.UI,
+) -> list[Opportunity]:
+    """Write deals checked by :func:`opportunity_prepare` in one transaction and a constant
+    number of statements whatever their number: the deals, their line items, the field
+    history of both and the change-feed events, each as one bulk INSERT (PostgreSQL
+    returns the new ids). All of them or none (the caller retries row by row on a
+    database error)."""
+    opportunities = [opp for opp, _ in prepared]
+    if not opportunities:
+        return []
+    for opp in opportunities:
+        opp.set_keys()  # bulk inserts skip save(), which computes them
+    with transaction.atomic():
+        bulk_create_with_history(
+            opportunities, Opportunity, default_user=actor, default_change_reason=source
+        )
+        items: list[LineItem] = []
+        for opp, parsed in prepared:
+            own = [
+                LineItem(
+                    opportunity=opp,
+                    product_id=item["product_id"],
+                    seats=item["seats"],
+                    unit_price=item["unit_price"],
+                )
+                for item in parsed or ()
+            ]
+            items.extend(own)
+            # What the change-feed serialiser reads, without a query.
+            opp._prefetched_objects_cache = {"line_items": own}  # type: ignore[attr-defined]
+        if items:
+            bulk_create_with_history(
+                items, LineItem, default_user=actor, default_change_reason=source
+            )
+        events_record_many(instances=list(opportunities), change="created", actor=actor)
+    return opportunities
 
 
 def opportunity_update(

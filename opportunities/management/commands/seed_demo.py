@@ -15,7 +15,7 @@ import time
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from documents.demo import demo_requirement_ensure, demo_signed_contract_attach
@@ -121,8 +121,19 @@ class Command(BaseCommand):
             self._bulk_deals(
                 rng, bulk, existing + service_count, users, products, accounts, options["batch"]
             )
+        if missing:
+            self._analyze()
         if not options["quiet_logins"]:
             self._print_logins()
+
+    def _analyze(self) -> None:
+        """Fresh planner statistics after a bulk load: without them PostgreSQL plans deep
+        list pages from the empty-table estimates (1.6-2x slower until autovacuum runs)."""
+        tables = [m._meta.db_table for m in (Opportunity, LineItem, Account, Contact)]
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+        self.stdout.write(f"Analyzed {', '.join(tables)}.")
 
     # --- reference data --------------------------------------------------------------------
     def _users(self) -> dict:
@@ -278,6 +289,7 @@ class Command(BaseCommand):
 
     def _bulk_deals(self, rng, count, start, users, products, accounts, batch) -> None:
         started = time.monotonic()
+        self._printed_step, self._printed_at = -1, 0.0
         done = 0
         stages = list(OPEN_STAGES)
         while done < count:
@@ -325,8 +337,16 @@ class Command(BaseCommand):
             self._progress(done, count, started)
 
     def _progress(self, done: int, total: int, started: float) -> None:
-        if total < 50 or (done % max(1, total // 20) and done != total):
+        # Every 5 % or every 2 s, whichever comes first: a batch rarely ends exactly on a
+        # multiple of total // 20, so a modulo alone would print nothing in the bulk phase.
+        if total < 50:
             return
+        now = time.monotonic()
+        step = max(1, total // 20)
+        crossed = done // step > getattr(self, "_printed_step", -1)
+        if not (crossed or now - getattr(self, "_printed_at", 0.0) >= 2.0 or done == total):
+            return
+        self._printed_step, self._printed_at = done // step, now
         rate = done / max(time.monotonic() - started, 1e-6)
         bar = "#" * int(30 * done / total)
         self.stderr.write(f"\r  [{bar:<30}] {done}/{total} deals ({rate:,.0f}/s)", ending="")
