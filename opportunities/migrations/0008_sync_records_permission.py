@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('opportunities', '0006_decision_emails_move_to_the_outbox'),
+        ('opportunities', '0007_opportunity_cursor_order_indexes'),
     ]
 
     operations = [
