@@ -27,8 +27,8 @@ def add_business_hours(start: dt.datetime, hours: float) -> dt.datetime:
     left = dt.timedelta(hours=hours)
     for _ in range(3700):  # at most ten years of days
         open_at = t.replace(hour=day_start, minute=0, second=0, microsecond=0)
-        close_at = (
-            t.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(hours=day_end)
+        close_at = t.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(
+            hours=day_end
         )
         if t.weekday() in days and t < close_at:
             t = max(t, open_at)

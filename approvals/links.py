@@ -65,7 +65,9 @@ def read_token(token: str) -> LinkClaim:
     except signing.BadSignature as exc:
         raise LinkError("link_invalid", "This link is not valid.") from exc
     try:
-        claim = LinkClaim(int(data["a"]), int(data["s"]), int(data["u"]), str(data["d"]), str(data["n"]))
+        claim = LinkClaim(
+            int(data["a"]), int(data["s"]), int(data["u"]), str(data["d"]), str(data["n"])
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise LinkError("link_invalid", "This link is not valid.") from exc
     if claim.action not in ACTIONS:

@@ -80,9 +80,7 @@ class ApprovalRule(models.Model):
     )
     term_months_gt = models.PositiveSmallIntegerField("term > (months)", null=True, blank=True)
     type_in = models.JSONField("type in", default=list, blank=True)
-    currency_not_reporting = models.BooleanField(
-        "currency ≠ reporting currency", default=False
-    )
+    currency_not_reporting = models.BooleanField("currency ≠ reporting currency", default=False)
     billing_country_in = models.JSONField("billing country in", default=list, blank=True)
 
     class Meta:
@@ -173,3 +171,6 @@ class UsedLink(models.Model):
 
     nonce = models.CharField(max_length=64, unique=True)
     used_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.nonce

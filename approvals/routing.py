@@ -163,7 +163,7 @@ def route_dicts(steps: Iterable[RouteStep]) -> list[dict[str, Any]]:
 
 
 def route_label(steps: Sequence[dict[str, Any]] | Sequence[RouteStep]) -> str:
-    """"RevOps → Finance (amount ≥ 100,000)": the groups in order, each added step with why."""
+    """ "RevOps → Finance (amount ≥ 100,000)": the groups in order, each added step with why."""
     parts = []
     for s in steps:
         d = s.as_dict() if isinstance(s, RouteStep) else s

@@ -28,8 +28,6 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from core import errors
-from currencies.conversion import to_reporting
-from currencies.selectors import rate_on
 from handoffs.services import chat_enqueue, email_enqueue
 from opportunities.models import Approval, LineItem, Opportunity
 from opportunities.stages import Stage
@@ -44,6 +42,13 @@ from .models import (
     ApproverGroup,
     Notification,
 )
+from .selectors import (
+    current_policy,
+    current_step,
+    deal_facts,
+    policy_rules,
+    route_of,
+)
 
 OPEN_STAGES = (
     Stage.PROSPECTING,
@@ -51,95 +56,6 @@ OPEN_STAGES = (
     Stage.PROPOSAL,
     Stage.NEGOTIATION,
 )
-
-# --- the policy -----------------------------------------------------------------------------
-
-
-def current_policy(at: dt.datetime | None = None) -> ApprovalPolicy | None:
-    """The published policy version in force at ``at`` (now), or None (RevOps step only)."""
-    at = at or timezone.now()
-    return (
-        ApprovalPolicy.objects.filter(version__isnull=False, effective_at__lte=at)
-        .order_by("-effective_at", "-version")
-        .first()
-    )
-
-
-def policy_rules(policy: ApprovalPolicy | None) -> list[routing.RuleDef]:
-    """The rules of ``policy`` as :class:`routing.RuleDef` (two queries)."""
-    if policy is None:
-        return []
-    rules = ApprovalRule.objects.filter(policy=policy).prefetch_related(
-        Prefetch("steps", queryset=ApprovalStep.objects.select_related("group"))
-    )
-    return [
-        routing.RuleDef(
-            name=r.name,
-            conditions=routing.Conditions(
-                amount_gte=r.amount_gte,
-                max_discount_pct_gte=r.max_discount_pct_gte,
-                term_months_gt=r.term_months_gt,
-                type_in=tuple(r.type_in or ()),
-                currency_not_reporting=r.currency_not_reporting,
-                billing_country_in=tuple(c.upper() for c in r.billing_country_in or ()),
-            ),
-            steps=tuple(
-                routing.StepDef(
-                    group=s.group.name, mode=s.mode, count=s.count, sla_hours=s.sla_hours
-                )
-                for s in r.steps.all()
-            ),
-        )
-        for r in rules
-    ]
-
-
-def deal_facts(opportunity: Opportunity, lines: Iterable[LineItem] | None = None) -> routing.DealFacts:
-    """What routing reads of ``opportunity``: the amount and each line's unit price in the
-    reporting currency (at today's rate), the largest line discount against the products'
-    list prices, term, type, currency and the account's billing country."""
-    reporting = settings.REPORTING_CURRENCY
-    today = timezone.localdate()
-    rates = {(opportunity.currency, today): rate_on(opportunity.currency, today)}
-    amount = to_reporting(opportunity.amount, opportunity.currency, today, rates)
-    if lines is None:
-        cache = getattr(opportunity, "_prefetched_objects_cache", {})
-        lines = (
-            cache["line_items"]
-            if "line_items" in cache
-            else LineItem.objects.filter(opportunity=opportunity).select_related("product")
-        )
-    pairs = []
-    for line in lines:
-        listed = getattr(line.product, "list_price", None) if line.product_id else None
-        unit = to_reporting(line.unit_price, opportunity.currency, today, rates).amount
-        pairs.append((unit, listed))
-    return routing.DealFacts(
-        amount_reporting=amount.amount,
-        amount_converted=not amount.missing,
-        max_discount_pct=routing.max_discount_pct(pairs),
-        term_months=opportunity.term_months,
-        type=opportunity.type,
-        currency=opportunity.currency,
-        reporting_currency=reporting,
-        billing_country=(opportunity.account.billing_country if opportunity.account else "") or "",
-    )
-
-
-def route_for(
-    opportunity: Opportunity, policy: ApprovalPolicy | None = None, *, rules: Any = None
-) -> list[dict[str, Any]]:
-    """The route ``opportunity`` would take now (list of step dicts, RevOps first)."""
-    if rules is None:
-        rules = policy_rules(policy if policy is not None else current_policy())
-    return routing.route_dicts(routing.route(deal_facts(opportunity), rules))
-
-
-def route_for_submission(opportunity: Opportunity) -> tuple[list[dict[str, Any]], int | None]:
-    """The route to freeze on a new Approval, and the policy version it comes from."""
-    policy = current_policy()
-    return route_for(opportunity, policy), policy.version if policy else None
-
 
 # --- versions -------------------------------------------------------------------------------
 
@@ -254,7 +170,9 @@ def policy_save(definition: Mapping[str, Any], *, actor: Any) -> ApprovalPolicy:
             not isinstance(row["term_months_gt"], int) or row["term_months_gt"] < 0
         ):
             problems.append(
-                errors.field_error("invalid", f"{at}.conditions.term_months_gt", "Whole months ≥ 0.")
+                errors.field_error(
+                    "invalid", f"{at}.conditions.term_months_gt", "Whole months ≥ 0."
+                )
             )
         bad_types = [t for t in row["type_in"] if t not in OpportunityType.values]
         if bad_types:
@@ -273,7 +191,9 @@ def policy_save(definition: Mapping[str, Any], *, actor: Any) -> ApprovalPolicy:
         for j, step in enumerate(steps):
             sat = f"{at}.steps[{j}]"
             if not isinstance(step, Mapping) or set(step) - STEP_KEYS:
-                problems.append(errors.field_error("invalid", sat, "Send group, mode, count, sla_hours."))
+                problems.append(
+                    errors.field_error("invalid", sat, "Send group, mode, count, sla_hours.")
+                )
                 continue
             group = Group.objects.filter(name=str(step.get("group") or "")).first()
             if group is None:
@@ -322,7 +242,12 @@ def policy_definition(policy: ApprovalPolicy) -> dict[str, Any]:
                     "billing_country_in": r.billing_country_in,
                 },
                 "steps": [
-                    {"group": s.group.name, "mode": s.mode, "count": s.count, "sla_hours": s.sla_hours}
+                    {
+                        "group": s.group.name,
+                        "mode": s.mode,
+                        "count": s.count,
+                        "sla_hours": s.sla_hours,
+                    }
                     for s in r.steps.all()
                 ],
             }
@@ -342,7 +267,9 @@ def preview_changes(draft: ApprovalPolicy) -> list[dict[str, Any]]:
     deals = (
         Opportunity.objects.filter(stage__in=(*OPEN_STAGES, Stage.PENDING_APPROVAL))
         .select_related("account")
-        .prefetch_related(Prefetch("line_items", queryset=LineItem.objects.select_related("product")))
+        .prefetch_related(
+            Prefetch("line_items", queryset=LineItem.objects.select_related("product"))
+        )
         .order_by("id")
     )
     changed = []
@@ -363,19 +290,6 @@ def preview_changes(draft: ApprovalPolicy) -> list[dict[str, Any]]:
 
 
 # --- steps ----------------------------------------------------------------------------------
-
-
-def route_of(approval: Approval) -> list[dict[str, Any]]:
-    """The frozen route (an approval from before routing: the built-in RevOps step)."""
-    return list(approval.route or []) or [routing.BUILT_IN_STEP.as_dict()]
-
-
-def current_step(approval: Approval) -> dict[str, Any] | None:
-    """The step now waiting (None once decided)."""
-    steps = route_of(approval)
-    if approval.decision != "pending" or approval.step_index >= len(steps):
-        return None
-    return {**steps[approval.step_index], "index": approval.step_index}
 
 
 def is_member(user: Any, group: str) -> bool:
@@ -479,8 +393,11 @@ def notify_step(approval: Approval, *, topic: str = "approval", group: str | Non
     opportunity = approval.opportunity
     target = group or step["group"]
     why = "" if step["rule"] == routing.BUILT_IN_RULE else f" ({step['rule']}: {step['why']})"
-    verb = {"approval": "needs your approval", "reminder": "is waiting past its SLA",
-            "escalation": "is overdue (2× SLA): escalated to you"}.get(topic, "needs approval")
+    verb = {
+        "approval": "needs your approval",
+        "reminder": "is waiting past its SLA",
+        "escalation": "is overdue (2× SLA): escalated to you",
+    }.get(topic, "needs approval")
     due = sla_due(approval, step)
     sent = 0
     for member in members_of(target):
@@ -491,7 +408,8 @@ def notify_step(approval: Approval, *, topic: str = "approval", group: str | Non
             "",
             f"Step {step['index'] + 1} of {len(route_of(approval))}: {step['group']}{why}",
             f"Amount: {opportunity.amount} {opportunity.currency}",
-            f"SLA: {step['sla_hours']} business hours" + (f", due {due:%Y-%m-%d %H:%M} UTC" if due else ""),
+            f"SLA: {step['sla_hours']} business hours"
+            + (f", due {due:%Y-%m-%d %H:%M} UTC" if due else ""),
             "",
         ]
         if topic != "escalation" or is_member(member, step["group"]):

@@ -17,8 +17,8 @@ import django_fsm
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from core import errors
 from approvals import services as approval_steps
+from core import errors
 from events.services import event_record
 from handoffs.payloads import lifecycle_data
 from handoffs.services import (
