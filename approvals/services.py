@@ -49,6 +49,10 @@ from .selectors import (
     policy_rules,
     route_of,
 )
+from .selectors import (  # re-exported: the transition service and tests call them here
+    route_for as route_for,
+    route_for_submission as route_for_submission,
+)
 
 OPEN_STAGES = (
     Stage.PROSPECTING,
