@@ -51,6 +51,8 @@ from .selectors import (
 )
 from .selectors import (  # re-exported: the transition service and tests call them here
     route_for as route_for,
+)
+from .selectors import (
     route_for_submission as route_for_submission,
 )
 
@@ -154,7 +156,7 @@ def policy_save(definition: Mapping[str, Any], *, actor: Any) -> ApprovalPolicy:
             )
             continue
         try:
-            row = {
+            row: dict[str, Any] = {
                 "name": str(rule["name"]).strip()[:200],
                 "amount_gte": _decimal(cond.get("amount_gte"), f"{at}.conditions.amount_gte"),
                 "max_discount_pct_gte": _decimal(
@@ -178,7 +180,7 @@ def policy_save(definition: Mapping[str, Any], *, actor: Any) -> ApprovalPolicy:
                     "invalid", f"{at}.conditions.term_months_gt", "Whole months ≥ 0."
                 )
             )
-        bad_types = [t for t in row["type_in"] if t not in OpportunityType.values]
+        bad_types = [t for t in cond.get("type_in") or [] if t not in OpportunityType.values]
         if bad_types:
             problems.append(
                 errors.field_error(

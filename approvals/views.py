@@ -86,7 +86,9 @@ def decide(request: HttpRequest, token: str) -> HttpResponse:
 def notifications(request: HttpRequest) -> HttpResponse:
     """The user's notifications, newest first; POST marks them all read."""
     if request.method == "POST":
-        services.notifications_mark_read(request.user)
+        services.notifications_mark_read(request.user)  # signed in: login_required
         return redirect("approvals:notifications")
-    items = Notification.objects.filter(user=request.user).select_related("opportunity")[:100]
+    items = Notification.objects.filter(user_id=request.user.pk or 0).select_related("opportunity")[
+        :100
+    ]
     return render(request, "approvals/notifications.html", {"items": items})

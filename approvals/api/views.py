@@ -48,5 +48,8 @@ class ApprovalPolicyListView(ApiView):
     def post(self, request: Request) -> Response:
         if not is_revops(request.user):
             raise errors.PermissionDenied("Only RevOps edit the approval policy.")
-        policy = services.policy_save(request.data, actor=request.user)
+        data = request.data
+        if not isinstance(data, dict):
+            raise errors.InvalidInput("Send a JSON object.")
+        policy = services.policy_save(data, actor=request.user)
         return Response(services.policy_definition(policy), status=status.HTTP_201_CREATED)

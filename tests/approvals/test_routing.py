@@ -59,7 +59,9 @@ def test_unconvertible_amount_is_routed_not_skipped():
 
 
 def test_discount_and_cumulative_steps_in_rule_order():
-    steps = route(facts(amount_reporting=Decimal("200000"), max_discount_pct=Decimal("20")), [FIN, DESK])
+    steps = route(
+        facts(amount_reporting=Decimal("200000"), max_discount_pct=Decimal("20")), [FIN, DESK]
+    )
     assert groups(steps) == ["RevOps", "Finance", "Deal desk"]
     assert (steps[2].mode, steps[2].count) == ("all", 2)
     assert groups(route(facts(max_discount_pct=None), [DESK])) == ["RevOps"]
@@ -82,12 +84,16 @@ def test_every_other_condition():
 
 
 def test_one_step_per_group_first_rule_places_it():
-    again = RuleDef("Also finance", Conditions(), (StepDef("Finance", sla_hours=2), StepDef("RevOps")))
+    again = RuleDef(
+        "Also finance", Conditions(), (StepDef("Finance", sla_hours=2), StepDef("RevOps"))
+    )
     steps = route(facts(amount_reporting=Decimal("100000")), [FIN, again])
     assert groups(steps) == ["RevOps", "Finance"]
     assert steps[1].rule == "Big deals"
 
 
 def test_max_discount():
-    assert max_discount_pct([(Decimal("80"), Decimal("100")), (Decimal("90"), Decimal("100"))]) == Decimal("20.00")
+    assert max_discount_pct(
+        [(Decimal("80"), Decimal("100")), (Decimal("90"), Decimal("100"))]
+    ) == Decimal("20.00")
     assert max_discount_pct([(Decimal("80"), None), (None, Decimal("1"))]) is None

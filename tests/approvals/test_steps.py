@@ -56,7 +56,9 @@ def test_two_step_route_is_frozen_and_only_the_last_step_wins(rep, revops, fiona
     run(deal, "approve", fiona)
     assert stage_of(deal) == Stage.CLOSED_WON
     assert deal.handoffs.count() == 4
-    assert [(d.group, d.decided_by) for d in ApprovalDecision.objects.filter(approval=approval)] == [
+    assert [
+        (d.group, d.decided_by) for d in ApprovalDecision.objects.filter(approval=approval)
+    ] == [
         ("RevOps", revops),
         ("Finance", fiona),
     ]
@@ -83,7 +85,13 @@ def test_all_two_step_needs_two_distinct_members(rep, revops, fiona, fred, finan
     services.policy_save(
         {
             "name": "Two",
-            "rules": [{"name": "All", "conditions": {}, "steps": [{"group": "Finance", "mode": "all", "count": 2, "sla_hours": 4}]}],
+            "rules": [
+                {
+                    "name": "All",
+                    "conditions": {},
+                    "steps": [{"group": "Finance", "mode": "all", "count": 2, "sla_hours": 4}],
+                }
+            ],
         },
         actor=revops,
     )
@@ -116,10 +124,19 @@ def test_a_new_version_does_not_change_a_pending_route(rep, revops, policy):
 def test_policy_save_refuses_bad_definitions(revops):
     with pytest.raises(errors.InvalidInput) as bad:
         services.policy_save(
-            {"rules": [{"name": "x", "conditions": {"nope": 1}, "steps": []}, {"name": "y", "steps": [{"group": "Nobody", "mode": "some"}]}]},
+            {
+                "rules": [
+                    {"name": "x", "conditions": {"nope": 1}, "steps": []},
+                    {"name": "y", "steps": [{"group": "Nobody", "mode": "some"}]},
+                ]
+            },
             actor=revops,
         )
-    assert {e.code for e in bad.value.errors} >= {"unknown_parameter", "not_found", "invalid_choice"}
+    assert {e.code for e in bad.value.errors} >= {
+        "unknown_parameter",
+        "not_found",
+        "invalid_choice",
+    }
 
 
 def test_sla_reminder_and_escalation_with_a_frozen_clock(rep, revops, fiona, policy, settings):
@@ -131,7 +148,12 @@ def test_sla_reminder_and_escalation_with_a_frozen_clock(rep, revops, fiona, pol
     cfo = Group.objects.create(name="CFO")
     boss.groups.add(cfo)
     ApproverGroup.objects.create(group=Group.objects.get(name="RevOps"), escalation_group=cfo)
-    settings.APPROVAL_CALENDAR = {"days": [0, 1, 2, 3, 4], "start_hour": 9, "end_hour": 17, "time_zone": "UTC"}
+    settings.APPROVAL_CALENDAR = {
+        "days": [0, 1, 2, 3, 4],
+        "start_hour": 9,
+        "end_hour": 17,
+        "time_zone": "UTC",
+    }
     monday = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
     with time_machine.travel(monday, tick=False):
         deal = ready_deal(rep, **BIG)
@@ -218,7 +240,11 @@ def test_api_mine_route_and_dry_run(rep, revops, fiona, policy):
     api = APIClient()
     api.force_authenticate(rep)
     options = api.get(f"/api/v1/opportunities/{deal.pk}/transitions/").json()
-    submit = next(o for o in (options if isinstance(options, list) else options["results"]) if o["name"] == "submit_for_approval")
+    submit = next(
+        o
+        for o in (options if isinstance(options, list) else options["results"])
+        if o["name"] == "submit_for_approval"
+    )
     assert [s["group"] for s in submit["approval_route"]] == ["RevOps", "Finance"]
     run(deal, "submit_for_approval", rep)
     api.force_authenticate(fiona)
@@ -237,4 +263,7 @@ def test_api_mine_route_and_dry_run(rep, revops, fiona, policy):
     api.force_authenticate(revops)
     assert api.get("/api/v1/approval-policies/").status_code == 200
     api.force_authenticate(rep)
-    assert api.post("/api/v1/approval-policies/", {"rules": []}, format="json").json()["code"] == "permission_denied"
+    assert (
+        api.post("/api/v1/approval-policies/", {"rules": []}, format="json").json()["code"]
+        == "permission_denied"
+    )
