@@ -156,3 +156,17 @@ def decidable_by(queryset: Any, user: Any) -> Any:
         .exclude(submitted_by=user)
         .exclude(decisions__decided_by=user, decisions__decision="approved")
     )
+
+
+def approver_groups() -> list[str]:
+    """RevOps and every group some published or draft policy step names, sorted."""
+    names = set(ApprovalStep.objects.values_list("group__name", flat=True).distinct())
+    return [routing.REVOPS_GROUP, *sorted(names - {routing.REVOPS_GROUP})]
+
+
+def sla_due(approval: Approval, step: dict[str, Any]) -> dt.datetime | None:
+    """When the step's SLA runs out (business hours from when the step started)."""
+    from .calendar import add_business_hours
+
+    started = approval.step_started_at or approval.submitted_at
+    return add_business_hours(started, int(step.get("sla_hours") or 8)) if started else None

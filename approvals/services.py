@@ -48,6 +48,7 @@ from .selectors import (
     deal_facts,
     policy_rules,
     route_of,
+    sla_due,
 )
 from .selectors import (  # re-exported: the transition service and tests call them here
     route_for as route_for,
@@ -380,11 +381,6 @@ def members_of(group: str) -> list[Any]:
     else:
         qs = qs.filter(groups__name=group)
     return list(qs.distinct().order_by("id"))
-
-
-def sla_due(approval: Approval, step: Mapping[str, Any]) -> dt.datetime | None:
-    started = approval.step_started_at or approval.submitted_at
-    return add_business_hours(started, int(step.get("sla_hours") or 8)) if started else None
 
 
 def notify_step(approval: Approval, *, topic: str = "approval", group: str | None = None) -> int:

@@ -153,6 +153,16 @@ def is_revops(user: Any) -> bool:
     return bool(user and user.is_authenticated and user.is_active and user.has_perm(APPROVE_PERM))
 
 
+def is_approver(user: Any) -> bool:
+    """RevOps, or a member of an approver group (any group but the two roles): they see
+    the approval queue as an inbox of the steps that are theirs."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    if is_revops(user):
+        return True
+    return bool(user.is_staff) and user.groups.exclude(name__in=(REP_GROUP, REVOPS_GROUP)).exists()
+
+
 def can_change(user: Any, opportunity: Opportunity) -> bool:
     """Owner with the change permission, or anyone who may change every deal."""
     if not (user and user.is_authenticated and user.is_active):

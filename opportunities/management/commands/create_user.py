@@ -33,7 +33,8 @@ def ensure_user(
         user, created = User.objects.get_or_create(
             username=username, defaults={"email": email, **extra}
         )
-        user.is_staff = role in ("revops", "admin")
+        # Approver-group members (Finance, Deal desk…) use the admin inbox too.
+        user.is_staff = role in ("revops", "admin") or any(g.strip() for g in groups)
         user.is_superuser = role == "admin"
         if email:
             user.email = email
