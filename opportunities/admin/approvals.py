@@ -218,7 +218,7 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         return policies.is_approver(request.user)
 
     def get_queryset(self, request):
-        qs = queue_queryset(decision=None).prefetch_related("decisions")
+        qs = queue_queryset(decision=None)
         if policies.is_revops(request.user):
             return qs
         return decidable_by(qs, request.user)
