@@ -267,3 +267,47 @@ def test_api_mine_route_and_dry_run(rep, revops, fiona, policy):
         api.post("/api/v1/approval-policies/", {"rules": []}, format="json").json()["code"]
         == "permission_denied"
     )
+
+
+# --- admin inbox ----------------------------------------------------------------------
+
+
+def test_admin_inbox_shows_each_approver_their_steps(rep, revops, fiona, policy):
+    fiona.is_staff = True
+    fiona.save()
+    deal = ready_deal(rep, **BIG, name="Inbox deal")
+    run(deal, "submit_for_approval", rep)
+    approval = Approval.objects.get(opportunity=deal)
+    finance = Client()
+    finance.force_login(fiona)
+    queue = "/admin/opportunities/closedwonapproval/"
+    assert "Inbox deal" not in finance.get(queue).content.decode()
+    # Finance deciding RevOps' step: refused with the reason, nothing changes.
+    refused = finance.post(f"{queue}{approval.pk}/approve/")
+    assert refused.status_code == 403
+    ops = Client()
+    ops.force_login(revops)
+    page = ops.get(queue + "?step=RevOps").content.decode()
+    assert "Inbox deal" in page and "RevOps → Finance (amount ≥ 100,000)" in page
+    ops.post(f"{queue}{approval.pk}/approve/", {"comment": "Numbers check out"})
+    assert stage_of(deal) == Stage.PENDING_APPROVAL
+    assert "Inbox deal" in finance.get(queue).content.decode()
+    detail_page = finance.get(f"{queue}{approval.pk}/change/")
+    assert detail_page.status_code == 200, detail_page
+    detail = detail_page.content.decode()
+    assert "Numbers check out" in detail and "Approve Closed-Won" in detail
+    finance.post(f"{queue}{approval.pk}/approve/", {"next": "1"})
+    assert stage_of(deal) == Stage.CLOSED_WON
+
+
+def test_policy_admin_preview_lists_changed_routes(rep, revops, policy):
+    deal = ready_deal(rep, **BIG, name="Preview deal")
+    draft = services.policy_copy_to_draft(policy, actor=revops)
+    draft.rules.all().delete()
+    admin = Client()
+    admin.force_login(revops)
+    page = admin.get(f"/admin/approvals/approvalpolicy/{draft.pk}/change/").content.decode()
+    assert "Preview deal" in page
+    assert deal.pk
+    published = admin.get(f"/admin/approvals/approvalpolicy/{policy.pk}/change/")
+    assert published.status_code == 200  # read-only view of a published version
