@@ -156,4 +156,3 @@ class ApprovalRuleAdmin(admin.ModelAdmin):
 @admin.register(ApproverGroup)
 class ApproverGroupAdmin(admin.ModelAdmin):
     list_display = ("group", "escalation_group", "chat_webhook_url")
-

@@ -311,3 +311,38 @@ def test_policy_admin_preview_lists_changed_routes(rep, revops, policy):
     assert deal.pk
     published = admin.get(f"/admin/approvals/approvalpolicy/{policy.pk}/change/")
     assert published.status_code == 200  # read-only view of a published version
+
+
+# --- the rep's deal page --------------------------------------------------------------
+
+
+def test_rep_sees_the_route_before_submitting_and_the_decision_banner(rep, revops, policy):
+    deal = ready_deal(rep, **BIG)
+    client = Client()
+    client.force_login(rep)
+    html = client.get(f"/opportunities/{deal.pk}/").content.decode()
+    assert "Will need: RevOps → Finance (amount ≥ 100,000)" in html
+    run(deal, "submit_for_approval", rep)
+    revops.first_name, revops.last_name = "Rita", "Reyes"
+    revops.save()
+    run(deal, "reject", revops, reason="PO missing countersignature")
+    html = client.get(f"/opportunities/{deal.pk}/").content.decode()
+    assert "Rejected by Rita Reyes" in html and "PO missing countersignature" in html
+    assert 'data-unread="1"' in html
+    listing = client.get("/approvals/notifications/").content.decode()
+    assert "PO missing countersignature" in listing
+    client.post("/approvals/notifications/")
+    assert "data-unread" not in client.get(f"/opportunities/{deal.pk}/").content.decode()
+
+
+def test_create_user_group_and_seed_demo_users(db):
+    from django.core.management import call_command
+
+    call_command(
+        "create_user", "gina", "--role", "rep", "--group", "Legal", "--password", "pw-123456789"
+    )
+    from django.contrib.auth import get_user_model
+
+    gina = get_user_model().objects.get(username="gina")
+    assert set(gina.groups.values_list("name", flat=True)) == {"Sales reps", "Legal"}
+    assert gina.is_staff
