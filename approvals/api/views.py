@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,6 +17,45 @@ from core import errors
 from opportunities.policies import is_revops
 
 
+class PolicyStepSerializer(serializers.Serializer):
+    group = serializers.CharField(help_text="An approver group (a Django group) by name.")
+    mode = serializers.ChoiceField(choices=["any", "all"], required=False)
+    count = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    sla_hours = serializers.IntegerField(
+        min_value=1, max_value=1000, required=False, help_text="Business hours."
+    )
+
+
+class PolicyConditionsSerializer(serializers.Serializer):
+    amount_gte = serializers.CharField(
+        required=False, allow_null=True, help_text="Reporting currency, decimal string."
+    )
+    max_discount_pct_gte = serializers.CharField(required=False, allow_null=True)
+    term_months_gt = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    type_in = serializers.ListField(child=serializers.CharField(), required=False)
+    currency_not_reporting = serializers.BooleanField(required=False)
+    billing_country_in = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class PolicyRuleSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    conditions = PolicyConditionsSerializer(required=False)
+    steps = PolicyStepSerializer(many=True)
+
+
+class ApprovalPolicyWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False)
+    rules = PolicyRuleSerializer(many=True)
+
+
+class ApprovalPolicySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    effective_at = serializers.DateTimeField()
+    rules = serializers.ListField(child=serializers.DictField())
+
+
 class ApprovalPolicyListView(ApiView):
     """Current and past versions of the approval policy; RevOps save a new version."""
 
@@ -25,19 +64,20 @@ class ApprovalPolicyListView(ApiView):
 
     @extend_schema(
         operation_id="approval_policies_list",
-        responses=OpenApiTypes.OBJECT,
+        responses=ApprovalPolicySerializer(many=True),
         tags=["approval-policies"],
         description="Published versions, newest first: `{id, name, version, effective_at, "
         "rules: [{name, conditions, steps}]}`.",
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([services.policy_definition(p) for p in page or []])
+        rows = [services.policy_definition(p) for p in page or []]
+        return self.get_paginated_response(ApprovalPolicySerializer(rows, many=True).data)
 
     @extend_schema(
         operation_id="approval_policies_create",
-        request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT},
+        request=ApprovalPolicyWriteSerializer,
+        responses={201: ApprovalPolicySerializer},
         tags=["approval-policies"],
         description="RevOps: save `{name, rules: [{name, conditions: {amount_gte, "
         "max_discount_pct_gte, term_months_gt, type_in, currency_not_reporting, "
@@ -52,4 +92,7 @@ class ApprovalPolicyListView(ApiView):
         if not isinstance(data, dict):
             raise errors.InvalidInput("Send a JSON object.")
         policy = services.policy_save(data, actor=request.user)
-        return Response(services.policy_definition(policy), status=status.HTTP_201_CREATED)
+        return Response(
+            ApprovalPolicySerializer(services.policy_definition(policy)).data,
+            status=status.HTTP_201_CREATED,
+        )
