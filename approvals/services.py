@@ -64,6 +64,16 @@ OPEN_STAGES = (
     Stage.NEGOTIATION,
 )
 
+
+class UnknownGroup(errors.DomainError):
+    """A step names a group that does not exist (create it first: admin or
+    ``create_user --group``)."""
+
+    code = "unknown_group"
+    status = 422
+    title = "A step names a group that does not exist"
+
+
 # --- versions -------------------------------------------------------------------------------
 
 
@@ -140,6 +150,7 @@ def policy_save(definition: Mapping[str, Any], *, actor: Any) -> ApprovalPolicy:
     if not isinstance(rules, list):
         raise errors.InvalidInput.on("rules", "Send a list of rules.")
     problems: list[errors.FieldError] = []
+    unknown_group = False
     parsed: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
     for i, rule in enumerate(rules):
         at = f"rules[{i}]"
@@ -191,8 +202,8 @@ def policy_save(definition: Mapping[str, Any], *, actor: Any) -> ApprovalPolicy:
                 )
             )
         steps = rule.get("steps") or []
-        if not isinstance(steps, list) or not steps:
-            problems.append(errors.field_error("required", f"{at}.steps", "Add a step."))
+        if not isinstance(steps, list):
+            problems.append(errors.field_error("invalid", f"{at}.steps", "Send a list of steps."))
             continue
         step_rows = []
         for j, step in enumerate(steps):
@@ -204,7 +215,10 @@ def policy_save(definition: Mapping[str, Any], *, actor: Any) -> ApprovalPolicy:
                 continue
             group = Group.objects.filter(name=str(step.get("group") or "")).first()
             if group is None:
-                problems.append(errors.field_error("not_found", f"{sat}.group", "No such group."))
+                unknown_group = True
+                problems.append(
+                    errors.field_error("unknown_group", f"{sat}.group", "No such group.")
+                )
             mode = step.get("mode", "any")
             if mode not in routing.MODES:
                 problems.append(errors.field_error("invalid_choice", f"{sat}.mode", "any or all."))
@@ -216,6 +230,8 @@ def policy_save(definition: Mapping[str, Any], *, actor: Any) -> ApprovalPolicy:
             step_rows.append({"group": group, "mode": mode, "count": count, "sla_hours": sla})
         parsed.append((row, step_rows))
     if problems:
+        if unknown_group and all(p.code == "unknown_group" for p in problems):
+            raise UnknownGroup(errors=problems)
         raise errors.InvalidInput(errors=problems)
     with transaction.atomic():
         draft = ApprovalPolicy.objects.create(

@@ -97,7 +97,7 @@ class ApprovalFilter(StrictFilterSet):
         choices=Decision.choices, help_text="`pending` for the approval queue."
     )
     opportunity = IdFilter(field_name="opportunity_id")
-    mine = django_filters.BooleanFilter(
+    mine = BooleanFilter(
         method="filter_mine",
         help_text="`true`: only those whose current step the caller may decide.",
     )

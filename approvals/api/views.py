@@ -5,20 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import pycountry
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.fields import MoneyField
+from api.strict import StrictInputMixin
 from api.views import ApiView
 from approvals import services
 from approvals.models import ApprovalPolicy
 from core import errors
 from opportunities.policies import is_revops
+from opportunities.stages import OpportunityType
+
+COUNTRY_CODES = sorted(c.alpha_2 for c in pycountry.countries)
 
 
-class PolicyStepSerializer(serializers.Serializer):
-    group = serializers.CharField(help_text="An approver group (a Django group) by name.")
+class PolicyStepSerializer(StrictInputMixin, serializers.Serializer):
+    group = serializers.CharField(
+        max_length=150, help_text="An approver group (a Django group) by name."
+    )
     mode = serializers.ChoiceField(choices=["any", "all"], required=False)
     count = serializers.IntegerField(min_value=1, max_value=50, required=False)
     sla_hours = serializers.IntegerField(
@@ -26,25 +34,33 @@ class PolicyStepSerializer(serializers.Serializer):
     )
 
 
-class PolicyConditionsSerializer(serializers.Serializer):
-    amount_gte = serializers.CharField(
+class PolicyConditionsSerializer(StrictInputMixin, serializers.Serializer):
+    amount_gte = MoneyField(
         required=False, allow_null=True, help_text="Reporting currency, decimal string."
     )
-    max_discount_pct_gte = serializers.CharField(required=False, allow_null=True)
-    term_months_gt = serializers.IntegerField(required=False, allow_null=True, min_value=0)
-    type_in = serializers.ListField(child=serializers.CharField(), required=False)
+    max_discount_pct_gte = MoneyField(
+        required=False, allow_null=True, help_text='Percent, decimal string (e.g. "20").'
+    )
+    term_months_gt = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=1200
+    )
+    type_in = serializers.ListField(
+        child=serializers.ChoiceField(choices=OpportunityType.choices), required=False
+    )
     currency_not_reporting = serializers.BooleanField(required=False)
-    billing_country_in = serializers.ListField(child=serializers.CharField(), required=False)
+    billing_country_in = serializers.ListField(
+        child=serializers.ChoiceField(choices=COUNTRY_CODES), required=False
+    )
 
 
-class PolicyRuleSerializer(serializers.Serializer):
-    name = serializers.CharField()
+class PolicyRuleSerializer(StrictInputMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=200)
     conditions = PolicyConditionsSerializer(required=False)
     steps = PolicyStepSerializer(many=True)
 
 
-class ApprovalPolicyWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(required=False)
+class ApprovalPolicyWriteSerializer(StrictInputMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
     rules = PolicyRuleSerializer(many=True)
 
 
@@ -83,14 +99,18 @@ class ApprovalPolicyListView(ApiView):
         "max_discount_pct_gte, term_months_gt, type_in, currency_not_reporting, "
         "billing_country_in}, steps: [{group, mode: any|all, count, sla_hours}]}]}` as the "
         "next version, in force now. 400 `invalid` with a field error per problem; 403 "
-        "`permission_denied` for anyone else. Pending approvals keep their route.",
+        "`permission_denied` for anyone else; 422 `unknown_group` when a step names no "
+        "existing group. Pending approvals keep their route.",
     )
     def post(self, request: Request) -> Response:
         if not is_revops(request.user):
             raise errors.PermissionDenied("Only RevOps edit the approval policy.")
+        body = ApprovalPolicyWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        # The raw body (decimal strings as sent); the service checks what the schema cannot
+        # (each group exists): 422 ``unknown_group``.
         data = request.data
-        if not isinstance(data, dict):
-            raise errors.InvalidInput("Send a JSON object.")
+        assert isinstance(data, dict)
         policy = services.policy_save(data, actor=request.user)
         return Response(
             ApprovalPolicySerializer(services.policy_definition(policy)).data,

@@ -134,9 +134,39 @@ def test_policy_save_refuses_bad_definitions(revops):
         )
     assert {e.code for e in bad.value.errors} >= {
         "unknown_parameter",
-        "not_found",
+        "unknown_group",
         "invalid_choice",
     }
+
+
+def test_api_policy_post_codes(revops):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(revops)
+    unknown = api.post(
+        "/api/v1/approval-policies/",
+        {"rules": [{"name": "r", "steps": [{"group": "Nobody"}]}]},
+        format="json",
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_group")
+    wrong_type = api.post(
+        "/api/v1/approval-policies/",
+        {"rules": [{"name": "r", "conditions": {"amount_gte": 5}, "steps": []}]},
+        format="json",
+    )
+    assert (wrong_type.status_code, wrong_type.json()["code"]) == (400, "invalid")
+    ok = api.post(
+        "/api/v1/approval-policies/",
+        {
+            "name": "P",
+            "rules": [
+                {"name": "r", "conditions": {"amount_gte": "5"}, "steps": [{"group": "RevOps"}]}
+            ],
+        },
+        format="json",
+    )
+    assert ok.status_code == 201 and ok.json()["version"] >= 1
 
 
 def test_sla_reminder_and_escalation_with_a_frozen_clock(rep, revops, fiona, policy, settings):
