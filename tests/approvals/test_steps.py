@@ -376,3 +376,32 @@ def test_create_user_group_and_seed_demo_users(db):
     gina = get_user_model().objects.get(username="gina")
     assert set(gina.groups.values_list("name", flat=True)) == {"Sales reps", "Legal"}
     assert gina.is_staff
+
+
+def test_bulk_approve_decides_each_deal_at_its_step(rep, revops, fiona, policy):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    fiona.is_staff = True
+    fiona.save()
+    deals = [ready_deal(rep, **BIG, name=f"Bulk {n}") for n in range(2)]
+    for deal in deals:
+        run(deal, "submit_for_approval", rep)
+    approvals = [Approval.objects.get(opportunity=d) for d in deals]
+    queue = "/admin/opportunities/closedwonapproval/"
+
+    def bulk(user):
+        client = Client()
+        client.force_login(user)
+        data = {
+            "action": "approve_selected",
+            ACTION_CHECKBOX_NAME: [a.pk for a in approvals],
+            "apply": "1",
+        }
+        return client.post(queue, data, follow=True).content.decode()
+
+    assert "Approved 2: Bulk 0, Bulk 1." in bulk(revops)
+    assert [stage_of(d) for d in deals] == [Stage.PENDING_APPROVAL] * 2
+    again = bulk(revops)
+    assert "Approved none." in again and "already approved a step" in again
+    assert "Approved 2" in bulk(fiona)
+    assert [stage_of(d) for d in deals] == [Stage.CLOSED_WON] * 2
