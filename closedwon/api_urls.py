@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("handoffs.api.urls")),
     path("", include("documents.api.urls")),
     path("", include("currencies.api.urls")),
+    path("", include("approvals.api.urls")),
     path("", include("events.urls")),
     # Last: anything else under /api/v1/ is a 404 problem, not Django's HTML page.
     # [\s\S], not ".": a path with an encoded newline (%0A) is still answered here.

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "currencies",
     "events",
     "jobs",
+    "approvals",
     "api",
 ]
 
@@ -123,6 +124,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "approvals.context_processors.notifications",
             ],
         },
     },
@@ -524,3 +526,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Approval policies: the business calendar SLAs are counted in (working days 0=Monday,
+# working hours [start, end) in the time zone), how long an e-mail decision link lives.
+APPROVAL_CALENDAR = {
+    "days": [int(d) for d in _env_list("APPROVAL_WORKING_DAYS", "0,1,2,3,4")],
+    "start_hour": int(os.environ.get("APPROVAL_DAY_START", "9")),
+    "end_hour": int(os.environ.get("APPROVAL_DAY_END", "17")),
+    "time_zone": os.environ.get("APPROVAL_TIME_ZONE", "UTC"),
+}
+APPROVAL_LINK_MAX_AGE = int(os.environ.get("APPROVAL_LINK_MAX_AGE", str(72 * 3600)))
+CELERY_BEAT_SCHEDULE["approvals-sla"] = {"task": "approvals.sla", "schedule": 300.0}

@@ -100,6 +100,12 @@ class TransitionNotAllowed(DomainError):
     title = "This transition is not available from the deal's current stage"
 
 
+class AlreadyDecided(DomainError):
+    code = "already_decided"
+    status = 409
+    title = "You already decided a step of this request, or it was decided already"
+
+
 class RecordLocked(DomainError):
     code = "record_locked"
     status = 409

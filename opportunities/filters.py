@@ -97,7 +97,18 @@ class ApprovalFilter(StrictFilterSet):
         choices=Decision.choices, help_text="`pending` for the approval queue."
     )
     opportunity = IdFilter(field_name="opportunity_id")
+    mine = BooleanFilter(
+        method="filter_mine",
+        help_text="`true`: only those whose current step the caller may decide.",
+    )
 
     class Meta:
         model = Approval
-        fields = ("decision", "opportunity")
+        fields = ("decision", "opportunity", "mine")
+
+    def filter_mine(self, queryset: Any, name: str, value: bool | None) -> Any:
+        from approvals.selectors import decidable_by
+
+        if value is None:
+            return queryset
+        return decidable_by(queryset, self.request.user if self.request else None)

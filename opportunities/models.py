@@ -124,6 +124,15 @@ class Product(TimeStamped):
     sku_key = models.CharField(max_length=KEY_LENGTH, unique=True, editable=False, default="")
     name = models.CharField(max_length=200, validators=TEXT)
     active = models.BooleanField(default=True)
+    # Per seat per term, in the reporting currency: a line's discount is
+    # 1 - unit_price / list_price (None: no list price, no discount shown).
+    list_price = models.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
 
     class Meta:
         ordering = ["sku"]
@@ -460,6 +469,12 @@ class Approval(models.Model):
     reporting_currency = models.CharField(max_length=3, blank=True)
     reporting_amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
     reporting_rate = models.DecimalField(max_digits=24, decimal_places=12, null=True, blank=True)
+    # The route frozen at submission (approvals.routing: a list of step dicts, RevOps
+    # first), the policy version it came from, the step now waiting and since when.
+    route = models.JSONField(default=list, blank=True)
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    step_index = models.PositiveSmallIntegerField(default=0)
+    step_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["submitted_at", "id"]

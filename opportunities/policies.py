@@ -92,6 +92,29 @@ EXTRA_APP_PERMS: dict[str, dict[str, tuple[str, ...]]] = {
             "view_inboundevent",
         ),
     },
+    # approvals/migrations/0002_roles grants the same.
+    "approvals": {
+        "rep": (
+            "view_approvalpolicy",
+            "view_approvalrule",
+            "view_approvalstep",
+            "view_approvaldecision",
+        ),
+        "revops": (
+            "add_approvalpolicy",
+            "change_approvalpolicy",
+            "delete_approvalpolicy",
+            "add_approvalrule",
+            "change_approvalrule",
+            "delete_approvalrule",
+            "add_approvalstep",
+            "change_approvalstep",
+            "delete_approvalstep",
+            "view_approvergroup",
+            "add_approvergroup",
+            "change_approvergroup",
+        ),
+    },
     # currencies/migrations/0002_roles grants the same.
     "currencies": {
         "rep": ("view_exchangerate",),
@@ -128,6 +151,16 @@ def ensure_groups() -> None:
 
 def is_revops(user: Any) -> bool:
     return bool(user and user.is_authenticated and user.is_active and user.has_perm(APPROVE_PERM))
+
+
+def is_approver(user: Any) -> bool:
+    """RevOps, or a member of an approver group (any group but the two roles): they see
+    the approval queue as an inbox of the steps that are theirs."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    if is_revops(user):
+        return True
+    return bool(user.is_staff) and user.groups.exclude(name__in=(REP_GROUP, REVOPS_GROUP)).exists()
 
 
 def can_change(user: Any, opportunity: Opportunity) -> bool:
@@ -191,6 +224,8 @@ def transition_permission_error(
         return errors.SelfApprovalForbidden(
             "You own or submitted this deal: another RevOps member must approve it."
         )
+    if name in ("approve", "reject") and approval is not None and approval.route:
+        return step_permission_error(name, actor, approval)
     if Who.REVOPS in spec.who and is_revops(actor):
         return None
     if Who.OWNER in spec.who and is_owner and actor.has_perm(CHANGE_PERM):
@@ -202,3 +237,34 @@ def transition_permission_error(
     if spec.who == frozenset({Who.OWNER}):
         return errors.PermissionDenied("Only the deal's owner can do this.")
     return errors.PermissionDenied("Only the deal's owner or RevOps can do this.")
+
+
+def _in_group(actor: Any, group: str) -> bool:
+    if group == REVOPS_GROUP:
+        return is_revops(actor)
+    return actor.groups.filter(name=group).exists()
+
+
+def step_permission_error(name: str, actor: Any, approval: Approval) -> errors.DomainError | None:
+    """Why ``actor`` may not decide the current step of ``approval`` (None: they may).
+
+    Each step is decided by a member of its group (RevOps' step: RevOps). One person never
+    approves two steps of one request, nor one step twice (``already_decided``); a step
+    that is not the current one, or of a group the actor is not in, is
+    ``permission_denied``. RevOps may also reject at any step. The owner/submitter rule
+    is checked before this, at every step."""
+    route = list(approval.route or [])
+    if approval.step_index >= len(route):
+        return errors.AlreadyDecided("Every step of this request is decided.")
+    group = str(route[approval.step_index].get("group") or REVOPS_GROUP)
+    if name == "approve":
+        if approval.decisions.filter(decided_by=actor.pk, decision="approved").exists():
+            return errors.AlreadyDecided(
+                "You already approved a step of this request: another member must decide."
+            )
+        if not _in_group(actor, group):
+            return errors.PermissionDenied(f"This step is for {group}: you are not a member.")
+        return None
+    if _in_group(actor, group) or is_revops(actor):
+        return None
+    return errors.PermissionDenied(f"This step is for {group}: you are not a member.")

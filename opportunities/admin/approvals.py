@@ -18,6 +18,15 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from approvals.routing import route_label
+from approvals.selectors import (
+    approver_groups,
+    current_step,
+    decidable_by,
+    route_of,
+    sla_due,
+    with_step_group,
+)
 from core import errors, formatting
 
 from .. import gate, policies
@@ -129,16 +138,38 @@ class WaitingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class StepFilter(admin.SimpleListFilter):
+    """RevOps see every request: filter by the group whose step is waiting."""
+
+    title = "waiting for"
+    parameter_name = "step"
+
+    def lookups(self, request, model_admin):
+        return [(g, g) for g in approver_groups()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return with_step_group(queryset).filter(step_group=self.value())
+        return queryset
+
+
 class QueueChangeList(ChangeList):
     """Evaluates the gate for the whole page at once (constant queries, see
-    ``approval_queue.gate_facts_for_page``)."""
+    ``approval_queue.gate_facts_for_page``), and puts the overdue steps of the page first
+    (then the oldest)."""
 
     def get_results(self, request):
         super().get_results(request)
         rows = list(self.result_list)
         unmet = gate.unmet_for_page([row.opportunity for row in rows])
+        now = timezone.now()
         for row in rows:
             row.gate_unmet = unmet.get(row.opportunity_id, [])
+            step = current_step(row)
+            row.step_due = sla_due(row, step) if step else None
+            row.step_overdue = bool(row.step_due and row.step_due <= now)
+        rows.sort(key=lambda r: (not r.step_overdue, r.submitted_at, r.pk))
+        self.result_list = rows
 
 
 @admin.register(ClosedWonApproval)
@@ -154,10 +185,12 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         "contract_po",
         "submitted_by_display",
         "waiting",
+        "step",
+        "sla",
         "gate",
     )
     list_display_links = ("deal",)
-    list_filter = (DecisionFilter, OwnerFilter, AmountBandFilter, WaitingFilter)
+    list_filter = (DecisionFilter, StepFilter, OwnerFilter, AmountBandFilter, WaitingFilter)
     search_fields = (
         "opportunity__name",
         "opportunity__account__name",
@@ -173,12 +206,22 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
     show_facets = admin.ShowFacets.NEVER
     change_list_template = "admin/opportunities/closedwonapproval/change_list.html"
 
-    # --- permissions: RevOps only; nothing here is added, edited or deleted by hand
+    # --- permissions: RevOps see every request; a member of another approver group sees
+    # the requests whose current step is theirs; nothing is added, edited or deleted here
     def has_approve_permission(self, request):
-        return policies.is_revops(request.user)
+        return policies.is_approver(request.user)
+
+    def has_module_permission(self, request):
+        return policies.is_approver(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return policies.is_approver(request.user)
 
     def get_queryset(self, request):
-        return queue_queryset(decision=None)
+        qs = queue_queryset(decision=None)
+        if policies.is_revops(request.user):
+            return qs
+        return decidable_by(qs, request.user)
 
     def get_changelist(self, request, **kwargs):
         return QueueChangeList
@@ -252,6 +295,44 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
             "<span class='cw-wait cw-wait-{}'>{}</span>", level, formatting.waiting_time(age)
         )
 
+    @admin.display(description="Step")
+    def step(self, obj: Approval) -> str:
+        steps = route_of(obj)
+        now = current_step(obj)
+        if now is None:
+            return format_html("<span class='cw-muted'>{}</span>", route_label(steps))
+        return format_html(
+            "<strong>{}</strong> <span class='cw-muted'>{}/{}</span><br>"
+            "<span class='cw-muted'>{}</span>",
+            now["group"],
+            now["index"] + 1,
+            len(steps),
+            route_label(steps),
+        )
+
+    @admin.display(description="SLA")
+    def sla(self, obj: Approval) -> str:
+        due = getattr(obj, "step_due", None)
+        step = current_step(obj)
+        if step is None:
+            return "—"
+        if due is None:
+            due = sla_due(obj, step)
+        left = due - timezone.now() if due else None
+        if left is None:
+            return "—"
+        if left.total_seconds() <= 0:
+            return format_html(
+                "<span class='cw-wait cw-wait-old' data-overdue='1'>{} h · overdue {}</span>",
+                step["sla_hours"],
+                formatting.waiting_time(-left),
+            )
+        return format_html(
+            "<span class='cw-wait cw-wait-new'>{} h · {} left</span>",
+            step["sla_hours"],
+            formatting.waiting_time(left),
+        )
+
     @admin.display(description="Gate")
     def gate(self, obj: Approval) -> str:
         if obj.decision != Decision.PENDING:
@@ -294,7 +375,17 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         ]
 
     def _approval(self, request: HttpRequest, object_id: str) -> ClosedWonApproval:
-        approval = self.get_object(request, unquote(object_id))
+        # Any request by id (the inbox lists only the caller's steps): deciding one that
+        # is not theirs is refused with the reason, not hidden as a 404.
+        approval = (
+            ClosedWonApproval.objects.select_related(
+                "opportunity", "opportunity__owner", "submitted_by", "decided_by"
+            )
+            .filter(pk=unquote(object_id))
+            .first()
+            if str(unquote(object_id)).isdigit()
+            else None
+        )
         if approval is None:
             from django.http import Http404
 
@@ -352,12 +443,26 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         if approval.decision != Decision.PENDING:
             messages.error(request, "This request was already decided.")
             return HttpResponseRedirect(deal_url)
+        done_url = deal_url
+        if request.POST.get("next"):
+            # Approve and next: the oldest other request whose current step is theirs.
+            following = (
+                decidable_by(queue_queryset(with_line_items=False), request.user)
+                .exclude(pk=approval.pk)
+                .order_by("submitted_at", "id")
+                .first()
+            )
+            done_url = (
+                reverse("admin:opportunities_closedwonapproval_change", args=[following.pk])
+                if following is not None
+                else reverse("admin:opportunities_closedwonapproval_changelist")
+            )
         return decisions.transition_view(
             request,
             self.admin_site,
             opportunity=approval.opportunity,
             name="approve",
-            done_url=deal_url,
+            done_url=done_url,
             back_url=deal_url,
             refused_url=deal_url,
         )

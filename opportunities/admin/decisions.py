@@ -185,6 +185,8 @@ def transition_view(
         if not form.is_valid():
             return _reason_page(request, admin_site, opportunity, name, form, back_url)
         params = {k: v or "" for k, v in form.cleaned_data.items()}
+    elif name == "approve" and (request.POST.get("comment") or "").strip():
+        params = {"reason": request.POST["comment"].strip()[:2000]}  # the step's comment
     result, exc = run_transition(
         request,
         opportunity=opportunity,
@@ -216,6 +218,8 @@ def transition_view(
 
 
 def _done_message(name: str, opportunity: Opportunity) -> str:
+    if name == "approve" and opportunity.stage == "pending_approval":
+        return f"Approved your step of {opportunity.name}: the next step's approvers are told."
     if name == "approve":
         return (
             f"Approved Closed-Won: {opportunity.name}. Billing, provisioning, customer "

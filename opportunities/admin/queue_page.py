@@ -15,6 +15,7 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from approvals import selectors as approval_selectors
 from core import formatting
 from core.formatting import waiting_time
 
@@ -56,7 +57,22 @@ def context(approval: Approval, user: Any) -> dict[str, Any]:
         else None
     )
     end = approval.decided_at if approval.decided_at else timezone.now()
+    step = approval_selectors.current_step(approval)
+    steps = approval_selectors.route_of(approval)
+    decided = list(approval.decisions.select_related("decided_by"))
+    route = [
+        {
+            **s,
+            "current": step is not None and step["index"] == i,
+            "decided": i < approval.step_index or approval.decision == Decision.APPROVED,
+            "decisions": [d for d in decided if d.step_index == i],
+        }
+        for i, s in enumerate(steps)
+    ]
     return {
+        "step": step,
+        "step_is_last": step is not None and step["index"] == len(steps) - 1,
+        "route": route,
         "approval": approval,
         "opportunity": opportunity,
         "pending": pending,

@@ -20,6 +20,7 @@ from rest_framework import serializers
 
 from api.fields import MoneyField
 from api.strict import StrictInputMixin
+from approvals import selectors as approval_selectors
 from core.money import currency_codes, money_text
 from opportunities.models import (
     Account,
@@ -359,6 +360,12 @@ class TransitionOptionSerializer(serializers.Serializer):
         child=serializers.DictField(child=serializers.CharField()),
         help_text="Every unmet requirement: `{code, field, message}`.",
     )
+    approval_route = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="`submit_for_approval` only: the steps it would need, in order: "
+        "`{group, rule, mode, count, sla_hours, why}` (RevOps first).",
+    )
 
 
 class TransitionRequestSerializer(StrictInputMixin, serializers.Serializer):
@@ -429,6 +436,29 @@ class ApprovalSerializer(serializers.ModelSerializer):
     age_seconds = serializers.SerializerMethodField(
         help_text="Seconds since the deal was submitted for approval."
     )
+    current_step = serializers.SerializerMethodField(
+        help_text="The step of `route` now waiting (`index` into it), or null once decided."
+    )
+    decisions = serializers.SerializerMethodField(
+        help_text="Each step decision: `{step_index, group, decision, decided_by, decided_at, comment}`."
+    )
+
+    def get_current_step(self, obj: Approval) -> dict[str, Any] | None:
+        return approval_selectors.current_step(obj)
+
+    def get_decisions(self, obj: Approval) -> list[dict[str, Any]]:
+        return [
+            {
+                "step_index": d.step_index,
+                "group": d.group,
+                "decision": d.decision,
+                "decided_by": d.decided_by_id,
+                "decided_at": d.decided_at,
+                "comment": d.comment,
+                "policy_version": d.policy_version,
+            }
+            for d in obj.decisions.all()
+        ]
 
     class Meta:
         model = Approval
@@ -448,6 +478,10 @@ class ApprovalSerializer(serializers.ModelSerializer):
             "reason",
             "age_seconds",
             "snapshot",
+            "route",
+            "policy_version",
+            "current_step",
+            "decisions",
         )
         read_only_fields = fields
 

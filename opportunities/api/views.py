@@ -500,7 +500,9 @@ class ApprovalListView(ApiView):
     filterset_class = filters.ApprovalFilter
 
     def get_queryset(self) -> Any:
-        return selectors.queue_queryset(decision=None, with_line_items=False)
+        return selectors.queue_queryset(decision=None, with_line_items=False).prefetch_related(
+            "decisions"
+        )
 
     @extend_schema(
         operation_id="approvals_list",

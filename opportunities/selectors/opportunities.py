@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db.models import QuerySet, prefetch_related_objects
 
+from approvals import selectors as approval_selectors
+
 from .. import gate, policies
 from ..models import LineItem, Opportunity, line_items_prefetch
 from ..stages import TRANSITIONS, Stage
@@ -57,6 +59,9 @@ def opportunity_transition_options(opportunity: Opportunity, user: Any) -> list[
                 "unmet": [u.as_dict() for u in unmet],
             }
         )
+        if name == "submit_for_approval":
+            # Who will have to approve, and why: the route under the policy in force.
+            options[-1]["approval_route"] = approval_selectors.route_for(opportunity)
     return options
 
 

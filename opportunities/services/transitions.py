@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from approvals import services as approval_steps
 from core import errors
 from currencies.conversion import to_reporting
 from events.services import event_record
@@ -153,6 +154,24 @@ def opportunity_transition(
                     errors=unmet,
                 )
             locked._gate_unmet = {spec.target: unmet}  # type: ignore[attr-defined]
+            now = timezone.now()
+            step = approval_steps.current_step(approval) if approval is not None else None
+            if name == "approve" and approval is not None and step is not None:
+                approval.opportunity = locked
+                last = approval_steps.step_approve(
+                    approval, actor=actor, now=now, comment=(reason or "").strip(), via=source
+                )
+                if not last:
+                    # A step that is not the last: recorded, the deal stays pending.
+                    approval_steps.notify_decision(
+                        approval, actor=actor, decision="approved", step=step
+                    )
+                    event_record(instance=locked, change="approval_step", actor=actor)
+                    return locked
+            elif name == "reject" and approval is not None and step is not None:
+                approval_steps.step_reject(
+                    approval, actor=actor, now=now, reason=reason.strip(), via=source
+                )
             from_stage = locked.stage
             try:
                 getattr(locked, name)(**params)
@@ -167,7 +186,6 @@ def opportunity_transition(
             except IntegrityError as exc:
                 raise _claim_conflict(exc, locked) from exc
 
-            now = timezone.now()
             stage_reason = reason.strip() if reason else ""
             if name == "mark_lost":
                 stage_reason = params["loss_detail"] or LossReason(params["loss_reason"]).label
@@ -193,6 +211,18 @@ def opportunity_transition(
                 change="approved" if name == "approve" else "stage_changed",
                 actor=actor,
             )
+            if approval is not None and step is not None and name in ("approve", "reject"):
+                approval.opportunity = locked
+                approval_steps.notify_decision(
+                    approval,
+                    actor=actor,
+                    decision="approved" if name == "approve" else "rejected",
+                    step=step,
+                    comment=stage_reason,
+                )
+            elif name == "submit_for_approval" and approval is not None:
+                approval.opportunity = locked
+                approval_steps.notify_step(approval)
             if name in notifications.DECISIONS:
                 # The rep hears of the decision through the outbox, one message per decision.
                 email_enqueue(
@@ -258,12 +288,16 @@ def _record_approval(
     now: dt.datetime,
 ) -> Approval | None:
     if name == "submit_for_approval":
+        route, policy_version = approval_steps.route_for_submission(opportunity)
         try:
             return Approval.objects.create(
                 opportunity=opportunity,
                 submitted_by=actor,
                 submitted_at=now,
                 snapshot=values_snapshot(opportunity),
+                route=route,
+                policy_version=policy_version,
+                step_started_at=now,
             )
         except IntegrityError as exc:
             raise errors.ConcurrentUpdate("The deal was submitted at the same moment.") from exc

@@ -277,7 +277,34 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if opportunity.loss_reason
         else "",
     }
+    context.update(_approval_context(opportunity, options, pending))
     return render(request, "opportunities/detail.html", context)
+
+
+def _approval_context(
+    opportunity: Opportunity, options: list[dict[str, Any]], pending: Any
+) -> dict[str, Any]:
+    """The route the deal would need ("RevOps → Finance (amount ≥ 100,000)"), the step
+    waiting while pending, and the last step decision (the rep's banner)."""
+    from approvals.models import ApprovalDecision
+    from approvals.routing import route_label
+    from approvals.selectors import current_step, route_of
+
+    submit = next((o for o in options if o["name"] == "submit_for_approval"), None)
+    out: dict[str, Any] = {
+        "approval_route_label": route_label(submit["approval_route"])
+        if submit and submit["available"]
+        else "",
+        "last_decision": ApprovalDecision.objects.filter(approval__opportunity=opportunity)
+        .select_related("decided_by")
+        .order_by("-decided_at", "-id")
+        .first(),
+    }
+    if pending is not None:
+        out["pending_step"] = current_step(pending)
+        out["pending_route"] = route_of(pending)
+        out["pending_route_label"] = route_label(out["pending_route"])
+    return out
 
 
 def _handoffs(opportunity: Opportunity) -> list[Any]:

@@ -187,6 +187,13 @@ CASES: dict[str, Case] = {
         {**REVOPS_ONLY, "revops": (201, None), "admin": (201, None)},
         lambda w: {"currency": "EUR", "rate": "1.0825", "valid_from": "2030-01-01"},
     ),
+    "approval policies list": Case("get", lambda w: "/api/v1/approval-policies/", ANON),
+    "approval policies create": Case(
+        "post",
+        lambda w: "/api/v1/approval-policies/",
+        {**REVOPS_ONLY, "revops": (201, None), "admin": (201, None)},
+        lambda w: {"name": "Matrix", "rules": []},
+    ),
     "schema": Case("get", lambda w: "/api/v1/schema/", ANON),
     "documents list": Case(
         "get", lambda w: f"/api/v1/opportunities/{w['deal'].pk}/documents/", ANON

@@ -10,6 +10,8 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 EXPECTED_OPERATIONS = {
+    ("get", "/api/v1/approval-policies/"),
+    ("post", "/api/v1/approval-policies/"),
     ("get", "/api/v1/accounts/"),
     ("post", "/api/v1/accounts/"),
     ("get", "/api/v1/accounts/{id}/"),

@@ -8,7 +8,10 @@ the UI, API, admin and imports do — and after every step checks:
 * no deal was approved by its owner (at approval time) or by its submitter;
 * no two pending/won deals share a contract ID (trimmed, case-insensitive);
 * every won deal has exactly one approved approval, four handoffs and one commission credit;
-* no gated field changed after submission (the values equal the approval snapshot).
+* no gated field changed after submission (the values equal the approval snapshot);
+* multi-step approvals (a policy routes deals ≥ 1,000 to Finance, discounts ≥ 10 % to the
+  Deal desk, all 2): never won with a step undecided, never one person on two steps,
+  never the owner or the submitter on any step.
 
 Each example runs inside a savepoint that is rolled back, so examples do not leak.
 """
@@ -22,6 +25,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.conf import settings as django_settings
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
@@ -35,6 +39,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from approvals import services as approval_services
+from approvals.models import ApprovalDecision
 from core import errors
 from core.keys import normalize_key
 from opportunities import gate, services
@@ -69,14 +75,46 @@ class RevenueMachine(RuleBasedStateMachine):
             make_user("revops", "prop_ops1"),
             make_user("revops", "prop_ops2"),
             make_user("admin", "prop_admin"),
+            make_user("rep", "prop_fin"),
         ]
+        finance = Group.objects.get_or_create(name="Finance")[0]
+        desk = Group.objects.get_or_create(name="Deal desk")[0]
+        # prop_ops2 is RevOps and Finance: they may never approve both steps of a deal.
+        for user in (self.users[3], self.users[5]):
+            user.groups.add(finance)
+        # prop_rep2 is on the Deal desk: never on their own deal.
+        for user in (self.users[1], self.users[5]):
+            user.groups.add(desk)
+        approval_services.policy_save(
+            {
+                "name": "Property policy",
+                "rules": [
+                    {
+                        "name": "Finance",
+                        "conditions": {"amount_gte": "1000"},
+                        "steps": [{"group": "Finance", "mode": "any", "count": 1, "sla_hours": 8}],
+                    },
+                    {
+                        "name": "Desk",
+                        "conditions": {"max_discount_pct_gte": "10"},
+                        "steps": [
+                            {"group": "Deal desk", "mode": "all", "count": 2, "sla_hours": 8}
+                        ],
+                    },
+                ],
+            },
+            actor=None,
+        )
         self.accounts = [AccountFactory(), AccountFactory()]
         self.contacts = [
             ContactFactory(account=self.accounts[0]),
             ContactFactory(account=self.accounts[1]),
         ]
         self.contacts.append(ContactFactory(account=self.accounts[0], email=""))
-        self.products = [ProductFactory(), ProductFactory()]
+        self.products = [
+            ProductFactory(list_price=Decimal("100.00")),
+            ProductFactory(list_price=Decimal("120.00")),
+        ]
         self.deals: list[int] = []
         self.refusals: Counter[str] = Counter()
 
@@ -161,7 +199,7 @@ class RevenueMachine(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: self.deals)
-    @rule(deal=st.integers(0, 1000), actor=st.integers(0, 4))
+    @rule(deal=st.integers(0, 1000), actor=st.integers(0, 5))
     def approve(self, deal, actor):
         # Prefer a pending deal: approving anything else is only ever refused.
         pending = list(
@@ -172,8 +210,10 @@ class RevenueMachine(RuleBasedStateMachine):
         pool = pending or self.deals
         pk = pool[deal % len(pool)]
         try:
-            services.opportunity_transition(opportunity=pk, name="approve", actor=self.users[actor])
-            STATS["approved"] += 1
+            result = services.opportunity_transition(
+                opportunity=pk, name="approve", actor=self.users[actor]
+            )
+            STATS["approved" if result.stage == Stage.CLOSED_WON else "step_approved"] += 1
         except errors.DomainError as exc:
             self.refusals[exc.code] += 1
             STATS[f"refused:{exc.code}"] += 1
@@ -289,6 +329,30 @@ class RevenueMachine(RuleBasedStateMachine):
             assert approval.decided_by_id != owner_then
 
     @invariant()
+    def never_won_with_a_step_undecided(self):
+        for approval in Approval.objects.filter(decision=Decision.APPROVED):
+            approved = Counter(
+                approval.decisions.filter(decision="approved").values_list("step_index", flat=True)
+            )
+            for i, step in enumerate(approval.route or []):
+                need = int(step["count"]) if step["mode"] == "all" else 1
+                assert approved[i] >= need, (approval.pk, i, approved)
+
+    @invariant()
+    def never_one_person_on_two_steps_nor_owner_or_submitter_on_any(self):
+        for decision in ApprovalDecision.objects.filter(decision="approved").select_related(
+            "approval", "approval__opportunity"
+        ):
+            approval = decision.approval
+            assert decision.decided_by_id != approval.submitted_by_id
+            owner_then = approval.opportunity.history.as_of(decision.decided_at).owner_id
+            assert decision.decided_by_id != owner_then
+        rows = ApprovalDecision.objects.filter(decision="approved").values_list(
+            "approval_id", "decided_by_id"
+        )
+        assert len(rows) == len(set(rows))
+
+    @invariant()
     def contract_ids_are_claimed_once(self):
         """No two pending/won deals share a contract key, nor a PO key within an account,
         as people read them (lookalike and invisible characters folded)."""
@@ -391,3 +455,4 @@ def test_revenue_invariants_hold_under_random_operations():
     # The run must have exercised the interesting paths, or it proved nothing.
     assert STATS["approved"] > 0, STATS
     assert STATS["refused:self_approval_forbidden"] > 0, STATS
+    assert STATS["step_approved"] > 0, STATS

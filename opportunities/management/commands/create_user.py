@@ -1,4 +1,6 @@
-"""``create_user <username> --role rep|revops|admin [--password P] [--email E]``.
+"""``create_user <username> --role rep|revops|admin [--group G]… [--password P] [--email E]``.
+
+``--group G`` adds the user to approver group G (e.g. Finance), creating it if needed.
 
 Idempotent: an existing user gets the role (and the password, when one is given)."""
 
@@ -15,7 +17,12 @@ from opportunities.policies import REP_GROUP, REVOPS_GROUP, ROLES, ensure_groups
 
 
 def ensure_user(
-    username: str, role: str, password: str | None = None, email: str = "", **extra: str
+    username: str,
+    role: str,
+    password: str | None = None,
+    email: str = "",
+    groups: tuple[str, ...] | list[str] = (),
+    **extra: str,
 ):
     """Create or update ``username`` with ``role``; returns (user, created)."""
     if role not in ROLES:
@@ -26,7 +33,8 @@ def ensure_user(
         user, created = User.objects.get_or_create(
             username=username, defaults={"email": email, **extra}
         )
-        user.is_staff = role in ("revops", "admin")
+        # Approver-group members (Finance, Deal desk…) use the admin inbox too.
+        user.is_staff = role in ("revops", "admin") or any(g.strip() for g in groups)
         user.is_superuser = role == "admin"
         if email:
             user.email = email
@@ -37,8 +45,9 @@ def ensure_user(
         elif created:
             user.set_unusable_password()
         user.save()
-        groups = {"rep": [REP_GROUP], "revops": [REVOPS_GROUP], "admin": [REVOPS_GROUP]}[role]
-        user.groups.set(Group.objects.filter(name__in=groups))
+        role_groups = {"rep": [REP_GROUP], "revops": [REVOPS_GROUP], "admin": [REVOPS_GROUP]}[role]
+        approver = [Group.objects.get_or_create(name=g.strip())[0] for g in groups if g.strip()]
+        user.groups.set([*Group.objects.filter(name__in=role_groups), *approver])
     return user, created
 
 
@@ -52,6 +61,12 @@ class Command(BaseCommand):
             "--password", help="Password; a random one is generated and printed when omitted."
         )
         parser.add_argument("--email", default="")
+        parser.add_argument(
+            "--group",
+            action="append",
+            default=[],
+            help="Approver group to add the user to (repeatable; created if missing).",
+        )
 
     def handle(self, *args, **options) -> None:
         username = options["username"].strip()
@@ -63,7 +78,9 @@ class Command(BaseCommand):
             User = get_user_model()
             if not User.objects.filter(username=username).exists():
                 password, generated = secrets.token_urlsafe(12), True
-        user, created = ensure_user(username, options["role"], password, options["email"])
+        user, created = ensure_user(
+            username, options["role"], password, options["email"], groups=options["group"]
+        )
         verb = "Created" if created else "Updated"
         self.stdout.write(f"{verb} {options['role']} {user.username}")
         if generated:

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from approvals.demo import demo_policy_ensure
 from documents.demo import demo_requirement_ensure, demo_signed_contract_attach
 from opportunities import services
 from opportunities.management.commands.create_user import ensure_user
@@ -30,6 +31,8 @@ DEMO_USERS = [
     ("bob", "rep", "Bob", "Baker"),
     ("rita", "revops", "Rita", "Reyes"),
     ("admin", "admin", "Ada", "Admin"),
+    ("fiona", "rep", "Fiona", "Finch", "Finance"),
+    ("dana", "rep", "Dana", "Diaz", "Deal desk"),
 ]
 PRODUCTS = [
     ("CW-CORE", "closedwon Core seat", Decimal("1200.00")),
@@ -109,6 +112,7 @@ class Command(BaseCommand):
         products = self._products()
         accounts = self._accounts(rng, users)
         demo_requirement_ensure(actor=users["rita"])
+        demo_policy_ensure(actor=users["rita"])
         wanted = max(0, options["deals"])
         existing = Opportunity.objects.filter(owner__in=[users["alice"], users["bob"]]).count()
         missing = max(0, wanted - existing)
@@ -138,12 +142,13 @@ class Command(BaseCommand):
     # --- reference data --------------------------------------------------------------------
     def _users(self) -> dict:
         users = {}
-        for username, role, first, last in DEMO_USERS:
+        for username, role, first, last, *approver_groups in DEMO_USERS:
             user, _ = ensure_user(
                 username,
                 role,
                 DEMO_PASSWORD,
                 f"{username}@demo.closedwon.local",
+                groups=approver_groups,
                 first_name=first,
                 last_name=last,
             )
@@ -154,6 +159,9 @@ class Command(BaseCommand):
         out = []
         for sku, name, price in PRODUCTS:
             product, _ = Product.objects.get_or_create(sku=sku, defaults={"name": name})
+            if product.list_price is None:
+                product.list_price = price
+                product.save(update_fields=["list_price"])
             out.append((product, price))
         return out
 
@@ -357,6 +365,6 @@ class Command(BaseCommand):
     def _print_logins(self) -> None:
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
-        for username, role, _first, _last in DEMO_USERS:
+        for username, role, _first, _last, *_groups in DEMO_USERS:
             where = "/admin/" if role in ("revops", "admin") else "/pipeline/"
             self.stdout.write(f"  {role:<7} {username:<6} / {DEMO_PASSWORD}   → {where}")

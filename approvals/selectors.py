@@ -1,0 +1,172 @@
+"""Reads of approval policies: the policy in force, its rules, a deal's routing facts and
+route, a pending approval's current step. No writes, no outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from currencies.conversion import to_reporting
+from currencies.selectors import rate_on
+from opportunities.models import Approval, LineItem, Opportunity
+
+from . import routing
+from .models import ApprovalPolicy, ApprovalRule, ApprovalStep
+
+# --- the policy -----------------------------------------------------------------------------
+
+
+def current_policy(at: dt.datetime | None = None) -> ApprovalPolicy | None:
+    """The published policy version in force at ``at`` (now), or None (RevOps step only)."""
+    at = at or timezone.now()
+    return (
+        ApprovalPolicy.objects.filter(version__isnull=False, effective_at__lte=at)
+        .order_by("-effective_at", "-version")
+        .first()
+    )
+
+
+def policy_rules(policy: ApprovalPolicy | None) -> list[routing.RuleDef]:
+    """The rules of ``policy`` as :class:`routing.RuleDef` (two queries)."""
+    if policy is None:
+        return []
+    rules = ApprovalRule.objects.filter(policy=policy).prefetch_related(
+        Prefetch("steps", queryset=ApprovalStep.objects.select_related("group"))
+    )
+    return [
+        routing.RuleDef(
+            name=r.name,
+            conditions=routing.Conditions(
+                amount_gte=r.amount_gte,
+                max_discount_pct_gte=r.max_discount_pct_gte,
+                term_months_gt=r.term_months_gt,
+                type_in=tuple(r.type_in or ()),
+                currency_not_reporting=r.currency_not_reporting,
+                billing_country_in=tuple(c.upper() for c in r.billing_country_in or ()),
+            ),
+            steps=tuple(
+                routing.StepDef(
+                    group=s.group.name, mode=s.mode, count=s.count, sla_hours=s.sla_hours
+                )
+                for s in r.steps.all()
+            ),
+        )
+        for r in rules
+    ]
+
+
+def deal_facts(
+    opportunity: Opportunity, lines: Iterable[LineItem] | None = None
+) -> routing.DealFacts:
+    """What routing reads of ``opportunity``: the amount and each line's unit price in the
+    reporting currency (at today's rate), the largest line discount against the products'
+    list prices, term, type, currency and the account's billing country."""
+    reporting = settings.REPORTING_CURRENCY
+    today = timezone.localdate()
+    rates = {(opportunity.currency, today): rate_on(opportunity.currency, today)}
+    amount = to_reporting(opportunity.amount, opportunity.currency, today, rates)
+    if lines is None:
+        cache = getattr(opportunity, "_prefetched_objects_cache", {})
+        lines = (
+            cache["line_items"]
+            if "line_items" in cache
+            else LineItem.objects.filter(opportunity=opportunity).select_related("product")
+        )
+    pairs = []
+    for line in lines:
+        listed = getattr(line.product, "list_price", None) if line.product_id else None
+        unit = to_reporting(line.unit_price, opportunity.currency, today, rates).amount
+        pairs.append((unit, listed))
+    return routing.DealFacts(
+        amount_reporting=amount.amount,
+        amount_converted=not amount.missing,
+        max_discount_pct=routing.max_discount_pct(pairs),
+        term_months=opportunity.term_months,
+        type=opportunity.type,
+        currency=opportunity.currency,
+        reporting_currency=reporting,
+        billing_country=(opportunity.account.billing_country if opportunity.account else "") or "",
+    )
+
+
+def route_for(
+    opportunity: Opportunity, policy: ApprovalPolicy | None = None, *, rules: Any = None
+) -> list[dict[str, Any]]:
+    """The route ``opportunity`` would take now (list of step dicts, RevOps first)."""
+    if rules is None:
+        rules = policy_rules(policy if policy is not None else current_policy())
+    return routing.route_dicts(routing.route(deal_facts(opportunity), rules))
+
+
+def route_for_submission(opportunity: Opportunity) -> tuple[list[dict[str, Any]], int | None]:
+    """The route to freeze on a new Approval, and the policy version it comes from."""
+    policy = current_policy()
+    return route_for(opportunity, policy), policy.version if policy else None
+
+
+def route_of(approval: Approval) -> list[dict[str, Any]]:
+    """The frozen route (an approval from before routing: the built-in RevOps step)."""
+    return list(approval.route or []) or [routing.BUILT_IN_STEP.as_dict()]
+
+
+def current_step(approval: Approval) -> dict[str, Any] | None:
+    """The step now waiting, with its ``index`` (None once decided)."""
+    steps = route_of(approval)
+    if approval.decision != "pending" or approval.step_index >= len(steps):
+        return None
+    return {**steps[approval.step_index], "index": approval.step_index}
+
+
+def with_step_group(queryset: Any) -> Any:
+    """Annotate each approval with ``step_group``: the group of its current step (RevOps
+    for an approval from before routing)."""
+    from django.db.models import CharField, Value
+    from django.db.models.expressions import RawSQL
+    from django.db.models.functions import Coalesce
+
+    table = Approval._meta.db_table
+    return queryset.annotate(
+        step_group=Coalesce(
+            # The table name comes from the model, the key is a parameter: no input.
+            RawSQL(f'("{table}"."route" -> "{table}"."step_index"::int ->> %s)', ("group",)),  # noqa: S611
+            Value(routing.REVOPS_GROUP),
+            output_field=CharField(),
+        )
+    )
+
+
+def decidable_by(queryset: Any, user: Any) -> Any:
+    """The pending approvals whose current step ``user`` may approve: a step of one of
+    their groups (RevOps' step: anyone with the approve permission), not their own deal
+    or submission, and no step of it approved by them already."""
+    if not (user and user.is_authenticated and user.is_active):
+        return queryset.none()
+    groups = set(user.groups.values_list("name", flat=True))
+    if user.has_perm("opportunities.approve_opportunity"):
+        groups.add(routing.REVOPS_GROUP)
+    return (
+        with_step_group(queryset)
+        .filter(decision="pending", step_group__in=sorted(groups))
+        .exclude(opportunity__owner=user)
+        .exclude(submitted_by=user)
+        .exclude(decisions__decided_by=user, decisions__decision="approved")
+    )
+
+
+def approver_groups() -> list[str]:
+    """RevOps and every group some published or draft policy step names, sorted."""
+    names = set(ApprovalStep.objects.values_list("group__name", flat=True).distinct())
+    return [routing.REVOPS_GROUP, *sorted(names - {routing.REVOPS_GROUP})]
+
+
+def sla_due(approval: Approval, step: dict[str, Any]) -> dt.datetime | None:
+    """When the step's SLA runs out (business hours from when the step started)."""
+    from .calendar import add_business_hours
+
+    started = approval.step_started_at or approval.submitted_at
+    return add_business_hours(started, int(step.get("sla_hours") or 8)) if started else None

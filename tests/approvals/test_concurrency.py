@@ -1,0 +1,86 @@
+"""Racing step decisions on PostgreSQL: the row locks serialise them."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from approvals import services as approval_services
+from approvals.models import ApprovalDecision
+from core import errors
+from opportunities import services
+from opportunities.models import Approval, Opportunity
+from opportunities.stages import Stage
+from tests.factories import make_user, ready_deal
+from tests.opportunities.test_concurrency import race
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _members(group_name, n):
+    group = Group.objects.get_or_create(name=group_name)[0]
+    users = [make_user("rep", f"{group_name.lower()}{i}") for i in range(n)]
+    for u in users:
+        u.groups.add(group)
+    return users
+
+
+def _policy(mode, count):
+    approval_services.policy_save(
+        {
+            "name": "Race",
+            "rules": [
+                {
+                    "name": "All deals",
+                    "conditions": {},
+                    "steps": [{"group": "Finance", "mode": mode, "count": count, "sla_hours": 8}],
+                }
+            ],
+        },
+        actor=None,
+    )
+
+
+def _at_finance(rep, revops):
+    deal = ready_deal(rep)
+    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+    services.opportunity_transition(opportunity=deal.pk, name="approve", actor=revops)
+    return deal
+
+
+def test_two_members_of_an_all_two_step_both_count_once(rep, revops):
+    members = _members("Finance", 2)
+    _policy("all", 2)
+    deal = _at_finance(rep, revops)
+    results = race(
+        2,
+        lambda i: services.opportunity_transition(
+            opportunity=deal.pk, name="approve", actor=members[i]
+        ),
+    )
+    assert all(isinstance(r, Opportunity) for r in results), results
+    approval = Approval.objects.get(opportunity=deal)
+    assert approval.decision == "approved"
+    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.CLOSED_WON
+    finance = ApprovalDecision.objects.filter(approval=approval, group="Finance")
+    assert sorted(finance.values_list("decided_by", flat=True)) == sorted(m.pk for m in members)
+    assert deal.handoffs.count() == 4
+
+
+def test_two_members_on_the_last_any_step_one_wins(rep, revops):
+    members = _members("Finance", 2)
+    _policy("any", 1)
+    deal = _at_finance(rep, revops)
+    results = race(
+        2,
+        lambda i: services.opportunity_transition(
+            opportunity=deal.pk, name="approve", actor=members[i]
+        ),
+    )
+    wins = [r for r in results if isinstance(r, Opportunity)]
+    losses = [r for r in results if isinstance(r, errors.DomainError)]
+    assert len(wins) == 1 and len(losses) == 1, results
+    assert losses[0].code in ("transition_not_allowed", "already_decided")
+    approval = Approval.objects.get(opportunity=deal)
+    assert ApprovalDecision.objects.filter(approval=approval, group="Finance").count() == 1
+    assert deal.handoffs.count() == 4
