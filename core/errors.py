@@ -140,3 +140,15 @@ class StageReadOnly(DomainError):
     code = "stage_read_only"
     status = 400
     title = "The stage changes only through transitions"
+
+
+class AmendmentPending(DomainError):
+    code = "amendment_pending"
+    status = 409
+    title = "The deal already has a pending amendment"
+
+
+class AlreadyDecided(DomainError):
+    code = "already_decided"
+    status = 409
+    title = "Already decided"

@@ -17,6 +17,7 @@ import django_fsm
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from amendments.ledger import booking_record_approval
 from core import errors
 from events.services import event_record
 from handoffs.payloads import lifecycle_data
@@ -283,4 +284,5 @@ def _record_approval(
     if name == "approve":
         # Same transaction: a rolled-back approval leaves no handoff and no commission credit.
         handoffs_create_for_approval(approval=approval)
+        booking_record_approval(approval=approval)
     return approval
