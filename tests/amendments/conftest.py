@@ -32,3 +32,21 @@ def subscriber(db) -> WebhookEndpoint:
     return WebhookEndpoint.objects.create(
         url="https://billing.example.test/hooks", event_types=list(EVENT_TYPES), active=True
     )
+
+
+@pytest.fixture
+def rep_client(rep):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(rep)
+    return client
+
+
+@pytest.fixture
+def revops_client(revops):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(revops)
+    return client
