@@ -142,6 +142,10 @@ def _proposed(
             else:
                 raise _invalid("invalid", f"changes.{name}", "Enter a valid id.")
             field.delete_cached_value(proposed)  # type: ignore[attr-defined]
+        elif isinstance(value, float | bool) or isinstance(value, list | dict):
+            # Money is a decimal string (a binary float is not money); no JSON
+            # true/false or structure is a field value.
+            raise _invalid("invalid", f"changes.{name}", "Send a string or a whole number.")
         else:
             try:
                 setattr(proposed, name, field.to_python(value))  # type: ignore[attr-defined]

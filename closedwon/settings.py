@@ -496,6 +496,11 @@ SPECTACULAR_SETTINGS = {
         "DecisionEnum": "opportunities.models.Decision",
         "DocumentKindEnum": "documents.models.DocumentKind",
         "HandoffKindEnum": "handoffs.models.HandoffKind",
+        "AmendmentKindEnum": "amendments.models.AmendmentKind",
+        # The amendment input names the deal's currency too: keep the one enum's name.
+        "CurrencyEnum": "opportunities.api.serializers.CURRENCIES",
+        # An amendment's status is a Decision (DecisionEnum); "status" stays the handoff's.
+        "StatusEnum": "handoffs.models.HandoffStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
