@@ -117,7 +117,13 @@ def state_delta(before: Mapping[str, Any], after: Mapping[str, Any] | None) -> d
         name_after, now = seats_after.get(sku, (name, 0))
         if was != now:
             by_sku.append(
-                {"sku": sku, "name": name_after or name, "before": was, "after": now, "change": now - was}
+                {
+                    "sku": sku,
+                    "name": name_after or name,
+                    "before": was,
+                    "after": now,
+                    "change": now - was,
+                }
             )
     term_before = before.get("term_months")
     term_after = after.get("term_months") if after is not None else None
@@ -127,7 +133,11 @@ def state_delta(before: Mapping[str, Any], after: Mapping[str, Any] | None) -> d
         else None
     )
     fields = (
-        [f for f in STATE_FIELDS if f not in ("amount", "term_months") and before.get(f) != after.get(f)]
+        [
+            f
+            for f in STATE_FIELDS
+            if f not in ("amount", "term_months") and before.get(f) != after.get(f)
+        ]
         if after is not None
         else []
     )

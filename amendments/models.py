@@ -123,9 +123,7 @@ class Booking(models.Model):
     """One entry of the bookings ledger. Σ ``amount_delta`` of a deal is its current
     booked amount (0 once cancelled)."""
 
-    opportunity = models.ForeignKey(
-        Opportunity, on_delete=models.PROTECT, related_name="bookings"
-    )
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.PROTECT, related_name="bookings")
     kind = models.CharField(max_length=12, choices=BookingKind.choices)
     approval = models.OneToOneField(
         Approval, null=True, blank=True, on_delete=models.PROTECT, related_name="booking"

@@ -18,7 +18,9 @@ def amendment_list() -> QuerySet[Amendment]:
         Amendment.objects.select_related(
             "opportunity", "opportunity__owner", "requested_by", "decided_by"
         )
-        .prefetch_related(Prefetch("decisions", queryset=AmendmentDecision.objects.order_by("at", "id")))
+        .prefetch_related(
+            Prefetch("decisions", queryset=AmendmentDecision.objects.order_by("at", "id"))
+        )
         .order_by("-requested_at", "-id")
     )
 

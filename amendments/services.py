@@ -119,7 +119,9 @@ def _proposed(
     if unknown:
         raise errors.InvalidInput(
             errors=[
-                errors.FieldError("unknown_field", f"changes.{name}", "This field cannot be amended.")
+                errors.FieldError(
+                    "unknown_field", f"changes.{name}", "This field cannot be amended."
+                )
                 for name in unknown
             ]
         )
@@ -133,22 +135,22 @@ def _proposed(
     proposed._state = copy.copy(opportunity._state)
     proposed.__dict__.pop("_prefetched_objects_cache", None)
     for name, value in changes.items():
-        field = Opportunity._meta.get_field(name)
+        field: Any = Opportunity._meta.get_field(name)
         if field.is_relation:
             if value in ("", None):
-                setattr(proposed, field.attname, None)  # type: ignore[attr-defined]
+                setattr(proposed, field.attname, None)
             elif isinstance(value, int) and not isinstance(value, bool):
-                setattr(proposed, field.attname, value)  # type: ignore[attr-defined]
+                setattr(proposed, field.attname, value)
             else:
                 raise _invalid("invalid", f"changes.{name}", "Enter a valid id.")
-            field.delete_cached_value(proposed)  # type: ignore[attr-defined]
-        elif isinstance(value, float | bool) or isinstance(value, list | dict):
+            field.delete_cached_value(proposed)
+        elif isinstance(value, float | bool | list | dict):
             # Money is a decimal string (a binary float is not money); no JSON
             # true/false or structure is a field value.
             raise _invalid("invalid", f"changes.{name}", "Send a string or a whole number.")
         else:
             try:
-                setattr(proposed, name, field.to_python(value))  # type: ignore[attr-defined]
+                setattr(proposed, name, field.to_python(value))
             except ValidationError as exc:
                 raise _invalid("invalid", f"changes.{name}", " ".join(exc.messages)) from exc
     if proposed.primary_contact_id is not None:
@@ -160,7 +162,9 @@ def _proposed(
     except ValidationError as exc:
         raise errors.InvalidInput(
             errors=[
-                errors.FieldError(e.code or "invalid", f"changes.{name}", str(e.message % (e.params or {})))
+                errors.FieldError(
+                    e.code or "invalid", f"changes.{name}", str(e.message % (e.params or {}))
+                )
                 for name, errs in exc.error_dict.items()
                 for e in errs
             ]
@@ -210,8 +214,14 @@ def _preview(
 ) -> dict[str, Any]:
     before = deal_state(locked, saved_line_items(locked))
     if kind == AmendmentKind.CANCELLATION:
-        return {"before": before, "after": {}, "delta": state_delta(before, None), "unmet": [],
-                "parsed": None, "proposed": locked}
+        return {
+            "before": before,
+            "after": {},
+            "delta": state_delta(before, None),
+            "unmet": [],
+            "parsed": None,
+            "proposed": locked,
+        }
     proposed, parsed, items = _proposed(locked, changes, line_items)
     after = deal_state(proposed, items)
     delta = state_delta(before, after)
@@ -229,7 +239,9 @@ def _preview(
 
 def _check_kind_and_reason(kind: str, reason: str) -> str:
     if kind not in AmendmentKind.values:
-        raise _invalid("invalid_choice", "kind", f"Choose one of: {', '.join(AmendmentKind.values)}.")
+        raise _invalid(
+            "invalid_choice", "kind", f"Choose one of: {', '.join(AmendmentKind.values)}."
+        )
     reason = (reason or "").strip()
     if not reason:
         raise errors.ReasonRequired(
@@ -239,7 +251,9 @@ def _check_kind_and_reason(kind: str, reason: str) -> str:
     return reason
 
 
-def _request_permission_error(kind: str, locked: Opportunity, actor: Any) -> errors.DomainError | None:
+def _request_permission_error(
+    kind: str, locked: Opportunity, actor: Any
+) -> errors.DomainError | None:
     if kind == AmendmentKind.CANCELLATION:
         if not policies.is_revops(actor):
             return errors.PermissionDenied("Only RevOps cancel a won deal.")
@@ -261,7 +275,9 @@ def amendment_dry_run(
     dicts], "route", "before", "after", "delta"}``. Raises what the request would raise
     before the gate (permission, stage, bad input, currency change)."""
     if kind not in AmendmentKind.values:
-        raise _invalid("invalid_choice", "kind", f"Choose one of: {', '.join(AmendmentKind.values)}.")
+        raise _invalid(
+            "invalid_choice", "kind", f"Choose one of: {', '.join(AmendmentKind.values)}."
+        )
     pk = opportunity.pk if isinstance(opportunity, Opportunity) else opportunity
     with transaction.atomic():
         locked = lock_opportunity(pk)
@@ -317,7 +333,9 @@ def amendment_request(
         with transaction.atomic():
             locked = lock_opportunity(pk)
             _check_request(kind, locked, actor)
-            if Amendment.objects.filter(opportunity=locked, status=AmendmentStatus.PENDING).exists():
+            if Amendment.objects.filter(
+                opportunity=locked, status=AmendmentStatus.PENDING
+            ).exists():
                 raise errors.AmendmentPending(
                     "This deal already has a pending amendment: decide or withdraw it first."
                 )
@@ -343,7 +361,9 @@ def amendment_request(
                         delta=preview["delta"],
                     )
             except IntegrityError as exc:
-                raise errors.AmendmentPending("An amendment was requested at the same moment.") from exc
+                raise errors.AmendmentPending(
+                    "An amendment was requested at the same moment."
+                ) from exc
     except OperationalError as exc:
         raise errors.ConcurrentUpdate("The deal is being changed by someone else.") from exc
     return amendment
@@ -385,7 +405,9 @@ def amendment_decide(
     if not (actor and actor.is_authenticated and actor.is_active):
         raise errors.PermissionDenied("Sign in first.")
     pk = amendment.pk if isinstance(amendment, Amendment) else amendment
-    opportunity_id = Amendment.objects.filter(pk=pk).values_list("opportunity_id", flat=True).first()
+    opportunity_id = (
+        Amendment.objects.filter(pk=pk).values_list("opportunity_id", flat=True).first()
+    )
     if opportunity_id is None:
         raise errors.NotFound("No such amendment.")
     reason = (reason or "").strip()
@@ -401,8 +423,13 @@ def amendment_decide(
             if row.status != AmendmentStatus.PENDING:
                 raise errors.AlreadyDecided(f"This amendment is already {row.status}.")
             if decision == "withdraw":
-                if actor.pk not in (row.requested_by_id, locked.owner_id) and not policies.is_revops(actor):
-                    raise errors.PermissionDenied("Only the requester or the deal's owner can withdraw it.")
+                if actor.pk not in (
+                    row.requested_by_id,
+                    locked.owner_id,
+                ) and not policies.is_revops(actor):
+                    raise errors.PermissionDenied(
+                        "Only the requester or the deal's owner can withdraw it."
+                    )
                 return _close(row, actor, AmendmentStatus.WITHDRAWN, reason, source)
             denied = _route_permission_error(row, actor)
             if denied is not None:
@@ -411,7 +438,13 @@ def amendment_decide(
                 if not reason:
                     raise errors.ReasonRequired(
                         "Say why the amendment is rejected: the requester sees it.",
-                        errors=[{"code": "reason_required", "field": "reason", "message": "Enter a reason."}],
+                        errors=[
+                            {
+                                "code": "reason_required",
+                                "field": "reason",
+                                "message": "Enter a reason.",
+                            }
+                        ],
                     )
                 return _close(row, actor, AmendmentStatus.REJECTED, reason, source)
             return _apply(row, locked, actor, reason, source)
@@ -419,7 +452,9 @@ def amendment_decide(
         raise errors.ConcurrentUpdate("The deal is being changed by someone else.") from exc
 
 
-def amendment_withdraw(*, amendment: Amendment | int, actor: Any, source: str = Source.UI) -> Amendment:
+def amendment_withdraw(
+    *, amendment: Amendment | int, actor: Any, source: str = Source.UI
+) -> Amendment:
     """Withdraw a pending amendment (:func:`amendment_decide` with ``withdraw``)."""
     return amendment_decide(amendment=amendment, actor=actor, decision="withdraw", source=source)
 
@@ -513,7 +548,9 @@ def _apply(row: Amendment, locked: Opportunity, actor: Any, reason: str, source:
             CreditKind.CLAWBACK,
             "cancelled",
         )
-    locked = Opportunity.objects.select_related("account", "owner", "primary_contact").get(pk=locked.pk)
+    locked = Opportunity.objects.select_related("account", "owner", "primary_contact").get(
+        pk=locked.pk
+    )
     row.before, row.after, row.delta = preview["before"], preview["after"], preview["delta"]
     row.status = AmendmentStatus.APPROVED
     row.decided_by = actor
@@ -547,7 +584,9 @@ def _apply(row: Amendment, locked: Opportunity, actor: Any, reason: str, source:
     )
     credit: CommissionCredit | None
     if row.kind == AmendmentKind.CHANGE:
-        credit = _credit(opportunity=locked, amendment=row, kind=credit_kind, booking=amount_delta, now=now)
+        credit = _credit(
+            opportunity=locked, amendment=row, kind=credit_kind, booking=amount_delta, now=now
+        )
     elif within_clawback(locked, timezone.localdate(now)):
         credit = _clawback(locked, row, now)
     else:
@@ -578,7 +617,9 @@ def _booked_total(opportunity: Opportunity) -> Decimal:
     return total or Decimal(0)
 
 
-def _clawback(opportunity: Opportunity, amendment: Amendment, now: dt.datetime) -> CommissionCredit | None:
+def _clawback(
+    opportunity: Opportunity, amendment: Amendment, now: dt.datetime
+) -> CommissionCredit | None:
     """The negative of every credit the deal earned so far (booking and amendments)."""
     earned = CommissionCredit.objects.filter(opportunity=opportunity).aggregate(
         c=Sum("credit_amount"), b=Sum("booking_amount")

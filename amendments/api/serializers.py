@@ -67,7 +67,16 @@ class AmendmentDecideSerializer(StrictInputMixin, serializers.Serializer):
 class AmendmentDecisionSerializer(serializers.ModelSerializer):
     class Meta:
         model = AmendmentDecision
-        fields = ("step", "decision", "actor", "source", "reason", "from_version", "to_version", "at")
+        fields = (
+            "step",
+            "decision",
+            "actor",
+            "source",
+            "reason",
+            "from_version",
+            "to_version",
+            "at",
+        )
         read_only_fields = fields
 
 

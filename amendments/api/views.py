@@ -80,7 +80,9 @@ class OpportunityAmendmentsView(ApiView):
         tags=["amendments"],
     )
     def get(self, request: Request, pk: int) -> Response:
-        return self.paginated(selectors.amendment_list().filter(opportunity_id=pk), AmendmentSerializer)
+        return self.paginated(
+            selectors.amendment_list().filter(opportunity_id=pk), AmendmentSerializer
+        )
 
     @extend_schema(
         operation_id="opportunities_amendments_create",
@@ -92,7 +94,9 @@ class OpportunityAmendmentsView(ApiView):
         "Closed-Won deal. " + CODES,
     )
     def post(self, request: Request, pk: int) -> Response:
-        amendment = services.amendment_request(opportunity=pk, actor=request.user, **_validated(request.data))
+        amendment = services.amendment_request(
+            opportunity=pk, actor=request.user, **_validated(request.data)
+        )
         return Response(
             AmendmentSerializer(_one(amendment.pk)).data,
             status=status.HTTP_201_CREATED,
@@ -129,7 +133,9 @@ class AmendmentListView(ApiView):
         return selectors.amendment_list()
 
     @extend_schema(
-        operation_id="amendments_list", responses=AmendmentSerializer(many=True), tags=["amendments"]
+        operation_id="amendments_list",
+        responses=AmendmentSerializer(many=True),
+        tags=["amendments"],
     )
     def get(self, request: Request) -> Response:
         return self.paginated(self.get_queryset(), AmendmentSerializer)
@@ -140,7 +146,9 @@ class AmendmentDetailView(ApiView):
     filter_backends: list[Any] = []
     pagination_class = None
 
-    @extend_schema(operation_id="amendments_retrieve", responses=AmendmentSerializer, tags=["amendments"])
+    @extend_schema(
+        operation_id="amendments_retrieve", responses=AmendmentSerializer, tags=["amendments"]
+    )
     def get(self, request: Request, pk: int) -> Response:
         return Response(AmendmentSerializer(_one(pk)).data)
 

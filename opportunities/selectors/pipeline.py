@@ -307,7 +307,9 @@ def win_rate(flt: DealFilter, *, days: int = 365) -> WinRate:
     from the bookings ledger, net of amendments and cancellations (a cancelled deal is no
     longer a win); the lost ones from the deals closed lost. Two queries."""
     since = timezone.now() - dt.timedelta(days=days)
-    booked = _ledger(flt).filter(at__gte=since).aggregate(won=_NET_DEALS, amount=Sum("amount_delta"))
+    booked = (
+        _ledger(flt).filter(at__gte=since).aggregate(won=_NET_DEALS, amount=Sum("amount_delta"))
+    )
     lost = (
         flt.apply(Opportunity.objects.filter(stage=Stage.CLOSED_LOST, closed_at__gte=since))
         .order_by()

@@ -41,12 +41,22 @@ def test_request_approve_and_read_back(rep, revops, revops2, subscriber):
     assert [a["id"] for a in listed["results"]] == [data["id"]]
     assert api(rep).get(f"/api/v1/amendments/?opportunity={deal.pk}").json()["results"]
 
-    problem(post(api(revops), f"/api/v1/amendments/{data['id']}/transitions/approve/"), 403, "self_approval_forbidden")
+    problem(
+        post(api(revops), f"/api/v1/amendments/{data['id']}/transitions/approve/"),
+        403,
+        "self_approval_forbidden",
+    )
     approved = post(api(revops2), f"/api/v1/amendments/{data['id']}/transitions/approve/")
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     assert approved.json()["decisions"][0]["decision"] == "approved"
-    assert Handoff.outbox.filter(event_type="handoff.billing.amended", opportunity=deal).count() == 1
-    problem(post(api(revops2), f"/api/v1/amendments/{data['id']}/transitions/approve/"), 409, "already_decided")
+    assert (
+        Handoff.outbox.filter(event_type="handoff.billing.amended", opportunity=deal).count() == 1
+    )
+    problem(
+        post(api(revops2), f"/api/v1/amendments/{data['id']}/transitions/approve/"),
+        409,
+        "already_decided",
+    )
     detail = api(rep).get(f"/api/v1/amendments/{data['id']}/").json()
     assert detail["after"]["amount"] == "3000.00" and detail["current_step"] is None
 
@@ -70,23 +80,41 @@ def test_error_codes_leave_the_database_as_it_was(rep, rep2, revops):
     path = f"/api/v1/opportunities/{deal.pk}/amendments/"
     before = db_state()
     problem(post(api(rep), path, {**body_30(deal), "reason": ""}), 422, "reason_required")
-    body = problem(post(api(rep), path, {**body_30(deal), "changes": {"currency": "EUR"}}), 400, "invalid")
+    body = problem(
+        post(api(rep), path, {**body_30(deal), "changes": {"currency": "EUR"}}), 400, "invalid"
+    )
     assert error_codes(body) == ["currency_change_refused"]
-    body = problem(post(api(rep), path, {**body_30(deal), "changes": {"amount": 3000.0}}), 400, "invalid")
-    body = problem(post(api(rep), path, {**body_30(deal), "changes": {"name": "x"}}), 400, "invalid")
+    body = problem(
+        post(api(rep), path, {**body_30(deal), "changes": {"amount": 3000.0}}), 400, "invalid"
+    )
+    body = problem(
+        post(api(rep), path, {**body_30(deal), "changes": {"name": "x"}}), 400, "invalid"
+    )
     assert error_codes(body) == ["unknown_field"]
-    body = problem(post(api(rep), path, {**body_30(deal), "changes": {"amount": "9.00"}}), 422, "gate_failed")
+    body = problem(
+        post(api(rep), path, {**body_30(deal), "changes": {"amount": "9.00"}}), 422, "gate_failed"
+    )
     assert error_codes(body) == ["amount_mismatch"]
     problem(post(api(rep2), path, body_30(deal)), 403, "permission_denied")
     problem(post(api(rep), path, {"kind": "cancellation", "reason": "x"}), 403, "permission_denied")
-    problem(post(api(rep), "/api/v1/opportunities/999999/amendments/", body_30(deal)), 404, "not_found")
+    problem(
+        post(api(rep), "/api/v1/opportunities/999999/amendments/", body_30(deal)), 404, "not_found"
+    )
     problem(post(api(rep), path, {**body_30(deal), "extra": 1}), 400, "invalid")
     assert db_state() == before
     assert post(api(rep), path, body_30(deal)).status_code == 201
-    problem(post(api(revops), path, {"kind": "cancellation", "reason": "x"}), 409, "amendment_pending")
+    problem(
+        post(api(revops), path, {"kind": "cancellation", "reason": "x"}), 409, "amendment_pending"
+    )
     amendment = Amendment.objects.get()
-    problem(post(api(rep), f"/api/v1/amendments/{amendment.pk}/transitions/explode/"), 404, "not_found")
-    problem(post(api(revops), f"/api/v1/amendments/{amendment.pk}/transitions/reject/"), 422, "reason_required")
+    problem(
+        post(api(rep), f"/api/v1/amendments/{amendment.pk}/transitions/explode/"), 404, "not_found"
+    )
+    problem(
+        post(api(revops), f"/api/v1/amendments/{amendment.pk}/transitions/reject/"),
+        422,
+        "reason_required",
+    )
     assert api(rep).get("/api/v1/amendments/?bogus=1").status_code == 400
     withdrawn = post(api(rep), f"/api/v1/amendments/{amendment.pk}/transitions/withdraw/")
     assert withdrawn.json()["status"] == "withdrawn"
@@ -105,4 +133,7 @@ def test_idempotent_request(rep, revops):
 
 def test_anonymous_is_refused(rep, revops):
     deal = won_deal(rep, revops)
-    assert post(api(None), f"/api/v1/opportunities/{deal.pk}/amendments/", body_30(deal)).status_code == 401
+    assert (
+        post(api(None), f"/api/v1/opportunities/{deal.pk}/amendments/", body_30(deal)).status_code
+        == 401
+    )

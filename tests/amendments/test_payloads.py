@@ -18,7 +18,9 @@ def _validate_all(deal, suffix):
     rows = list(Handoff.outbox.filter(opportunity=deal, event_type__endswith=suffix))
     assert len(rows) == 5
     for row in rows:
-        jsonschema.validate(row.payload, events.event_schema(row.event_type), format_checker=CHECKER)
+        jsonschema.validate(
+            row.payload, events.event_schema(row.event_type), format_checker=CHECKER
+        )
     return {r.event_type: r.payload for r in rows}
 
 
@@ -39,10 +41,15 @@ def test_amended_payloads_match_their_schemas(rep, revops, revops2, subscriber):
 
 def test_cancelled_payloads_match_their_schemas(rep, revops, revops2, subscriber):
     deal = won_deal(rep, revops)
-    amendment = amendment_request(opportunity=deal, actor=revops, kind="cancellation", reason="Churn")
+    amendment = amendment_request(
+        opportunity=deal, actor=revops, kind="cancellation", reason="Churn"
+    )
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
     payloads = _validate_all(deal, ".cancelled")
     data = payloads["handoff.commission.cancelled"]["data"]
     assert data["after"] is None and data["delta"]["amount"] == "-2500.00"
-    assert data["commission"]["kind"] == "clawback" and data["commission"]["credit_amount"] == "-250.00"
+    assert (
+        data["commission"]["kind"] == "clawback"
+        and data["commission"]["credit_amount"] == "-250.00"
+    )
     assert payloads["deal.cancelled"]["data"]["to_stage"] == "cancelled"

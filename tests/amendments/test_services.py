@@ -37,7 +37,9 @@ def change(deal, actor, n, *, amount=None, **kw):
     )
 
 
-def test_seats_25_to_30_are_amended_booked_credited_and_handed_off(rep, revops, revops2, subscriber):
+def test_seats_25_to_30_are_amended_booked_credited_and_handed_off(
+    rep, revops, revops2, subscriber
+):
     deal = won_deal(rep, revops)
     version = deal.version
 
@@ -65,7 +67,10 @@ def test_seats_25_to_30_are_amended_booked_credited_and_handed_off(rep, revops, 
     # The deliveries: one per kind and the deal event, with before/after/delta.
     rows = Handoff.outbox.filter(opportunity=deal, event_type__endswith=".amended")
     assert sorted(r.event_type for r in rows) == sorted(
-        [f"handoff.{k}.amended" for k in ("billing", "provisioning", "customer_success", "commission")]
+        [
+            f"handoff.{k}.amended"
+            for k in ("billing", "provisioning", "customer_success", "commission")
+        ]
         + ["deal.amended"]
     )
     billing = rows.get(event_type="handoff.billing.amended").payload["data"]
@@ -175,16 +180,24 @@ def test_dry_run_shows_gate_route_and_delta_without_writing(rep, revops):
 def test_request_codes(rep, rep2, revops):
     deal = won_deal(rep, revops)
     with pytest.raises(errors.ReasonRequired):
-        amendment_request(opportunity=deal, actor=rep, kind="change", reason=" ", changes={"term_months": 6})
+        amendment_request(
+            opportunity=deal, actor=rep, kind="change", reason=" ", changes={"term_months": 6}
+        )
     with pytest.raises(errors.PermissionDenied):
-        amendment_request(opportunity=deal, actor=rep2, kind="change", reason="x", changes={"term_months": 6})
+        amendment_request(
+            opportunity=deal, actor=rep2, kind="change", reason="x", changes={"term_months": 6}
+        )
     with pytest.raises(errors.PermissionDenied):
         amendment_request(opportunity=deal, actor=rep, kind="cancellation", reason="x")
     with pytest.raises(errors.InvalidInput) as exc:
-        amendment_request(opportunity=deal, actor=rep, kind="change", reason="x", changes={"name": "y"})
+        amendment_request(
+            opportunity=deal, actor=rep, kind="change", reason="x", changes={"name": "y"}
+        )
     assert exc.value.errors[0].code == "unknown_field"
     with pytest.raises(errors.InvalidInput) as exc:
-        amendment_request(opportunity=deal, actor=rep, kind="change", reason="x", changes={"term_months": 12})
+        amendment_request(
+            opportunity=deal, actor=rep, kind="change", reason="x", changes={"term_months": 12}
+        )
     assert exc.value.errors[0].code == "no_change"
     with pytest.raises(errors.InvalidInput) as exc:
         amendment_request(opportunity=deal, actor=rep, kind="bogus", reason="x")
@@ -193,7 +206,9 @@ def test_request_codes(rep, rep2, revops):
         amendment_request(opportunity=10**9, actor=rep, kind="change", reason="x")
     open_deal = ready_deal(rep)
     with pytest.raises(errors.TransitionNotAllowed):
-        amendment_request(opportunity=open_deal, actor=rep, kind="change", reason="x", changes={"term_months": 6})
+        amendment_request(
+            opportunity=open_deal, actor=rep, kind="change", reason="x", changes={"term_months": 6}
+        )
 
 
 def test_one_pending_amendment_per_deal(rep, revops):
@@ -216,7 +231,9 @@ def test_decision_codes(rep, revops, revops2):
         amendment_decide(amendment=amendment, actor=revops2, decision="explode")
     with pytest.raises(errors.NotFound):
         amendment_decide(amendment=10**9, actor=revops2, decision="approve")
-    rejected = amendment_decide(amendment=amendment, actor=revops2, decision="reject", reason="No PO")
+    rejected = amendment_decide(
+        amendment=amendment, actor=revops2, decision="reject", reason="No PO"
+    )
     assert rejected.status == "rejected" and rejected.decision_reason == "No PO"
     with pytest.raises(errors.AlreadyDecided):
         amendment_decide(amendment=amendment, actor=revops2, decision="approve")
@@ -241,7 +258,9 @@ def test_gate_is_checked_again_when_approving(rep, revops, revops2):
         opportunity=deal, actor=rep, kind="change", reason="PO", changes={"po_number": "PO-1"}
     )
     # Meanwhile another won deal of the account claims that PO.
-    other = won_deal(rep, revops, account=deal.account, primary_contact=deal.primary_contact, po_number="PO-1")
+    other = won_deal(
+        rep, revops, account=deal.account, primary_contact=deal.primary_contact, po_number="PO-1"
+    )
     assert other.stage == "closed_won"
     with pytest.raises(errors.GateFailed) as exc:
         amendment_decide(amendment=amendment, actor=revops2, decision="approve")
@@ -252,27 +271,47 @@ def test_gate_is_checked_again_when_approving(rep, revops, revops2):
 
 def test_cancellation_inside_clawback_window(rep, revops, revops2, subscriber):
     deal = won_deal(rep, revops)
-    amendment = amendment_request(opportunity=deal, actor=revops, kind="cancellation", reason="Churned")
+    amendment = amendment_request(
+        opportunity=deal, actor=revops, kind="cancellation", reason="Churned"
+    )
     with pytest.raises(errors.SelfApprovalForbidden):
         amendment_decide(amendment=amendment, actor=revops, decision="approve")
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
     deal.refresh_from_db()
-    assert deal.stage == "cancelled" and deal.probability == 0 and deal.forecast_category == "omitted"
+    assert (
+        deal.stage == "cancelled" and deal.probability == 0 and deal.forecast_category == "omitted"
+    )
     assert Booking.objects.filter(opportunity=deal).aggregate(s=Sum("amount_delta"))["s"] == 0
-    assert CommissionCredit.objects.filter(opportunity=deal).aggregate(s=Sum("credit_amount"))["s"] == 0
-    events = set(Handoff.outbox.filter(opportunity=deal, event_type__endswith="cancelled").values_list("event_type", flat=True))
-    assert events == {f"handoff.{k}.cancelled" for k in ("billing", "provisioning", "customer_success", "commission")} | {"deal.cancelled"}
+    assert (
+        CommissionCredit.objects.filter(opportunity=deal).aggregate(s=Sum("credit_amount"))["s"]
+        == 0
+    )
+    events = set(
+        Handoff.outbox.filter(opportunity=deal, event_type__endswith="cancelled").values_list(
+            "event_type", flat=True
+        )
+    )
+    assert events == {
+        f"handoff.{k}.cancelled"
+        for k in ("billing", "provisioning", "customer_success", "commission")
+    } | {"deal.cancelled"}
     with pytest.raises(errors.TransitionNotAllowed):
-        amendment_request(opportunity=deal, actor=rep, kind="change", reason="x", changes={"term_months": 6})
+        amendment_request(
+            opportunity=deal, actor=rep, kind="change", reason="x", changes={"term_months": 6}
+        )
 
 
 def test_cancellation_after_clawback_window_keeps_the_credit(rep, revops, revops2, settings):
     settings.COMMISSION_CLAWBACK_DAYS = 180
     deal = won_deal(rep, revops, contract_start_date=timezone.localdate() - dt.timedelta(days=181))
-    amendment = amendment_request(opportunity=deal, actor=revops, kind="cancellation", reason="Churned")
+    amendment = amendment_request(
+        opportunity=deal, actor=revops, kind="cancellation", reason="Churned"
+    )
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
     assert not CommissionCredit.objects.filter(opportunity=deal, kind="clawback").exists()
-    assert Booking.objects.get(opportunity=deal, kind="cancellation").amount_delta == Decimal("-2500.00")
+    assert Booking.objects.get(opportunity=deal, kind="cancellation").amount_delta == Decimal(
+        "-2500.00"
+    )
 
 
 def test_cancel_is_refused_outside_the_service(rep, revops):
