@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("closedwon.api_urls")),
     path("demo/receiver/", include("handoffs.receiver_urls")),
+    path("", include("amendments.web.urls")),
     path("", include("opportunities.web.urls")),
     path("documents/", include("documents.web.urls")),
 ]
