@@ -58,3 +58,10 @@ def amendment_diff(before: Any, after: Any, delta: Any) -> dict[str, Any]:
         was, now = (before or {}).get(key), after.get(key) if after else None
         rows.append({"label": label, "before": was, "after": now, "changed": was != now})
     return {"rows": rows, "delta": delta or {}, "cancelled": not after}
+
+
+@register.inclusion_tag("amendments/_queue_box.html")
+def pending_amendments_box(limit: int = 5) -> dict[str, Any]:
+    """The pending amendments beside the Closed-Won requests in the admin queue."""
+    pending = selectors.pending_amendments()
+    return {"count": pending.count(), "amendments": list(pending[:limit])}
