@@ -146,7 +146,14 @@ class AmendmentAdmin(RevOpsReadOnlyAdmin):
 
 @admin.register(Booking)
 class BookingAdmin(RevOpsReadOnlyAdmin):
-    list_display = ("booked_on", "opportunity", "kind", "amount_delta", "currency", "reporting_delta")
+    list_display = (
+        "booked_on",
+        "opportunity",
+        "kind",
+        "amount_delta",
+        "currency",
+        "reporting_delta",
+    )
     list_filter = ("kind", "booked_on")
     list_select_related = ("opportunity",)
     ordering = ("-booked_on", "-id")

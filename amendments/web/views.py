@@ -39,7 +39,11 @@ def reader(view: Any) -> Any:
 
 
 def _deal(pk: int) -> Opportunity:
-    deal = Opportunity.objects.select_related("account", "owner", "primary_contact").filter(pk=pk).first()
+    deal = (
+        Opportunity.objects.select_related("account", "owner", "primary_contact")
+        .filter(pk=pk)
+        .first()
+    )
     if deal is None:
         raise Http404("No such deal.")
     return deal
@@ -49,13 +53,17 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _proposal(request: HttpRequest, deal: Opportunity) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+def _proposal(
+    request: HttpRequest, deal: Opportunity
+) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     """The changed values and line items the form posted (unchanged ones left out)."""
     changes: dict[str, Any] = {}
     for name, _label in FORM_FIELDS:
         raw = request.POST.get(name, "").strip()
         current = getattr(deal, name)
-        if raw == _text(current if name != "amount" else (f"{current:.2f}" if current is not None else "")):
+        if raw == _text(
+            current if name != "amount" else (f"{current:.2f}" if current is not None else "")
+        ):
             continue
         if name == "term_months":
             changes[name] = int(raw) if raw.isdigit() else (None if raw == "" else raw)
@@ -99,16 +107,24 @@ def amend(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, "Change requested: RevOps will review it.")
                 return HttpResponseRedirect(reverse("deal-detail", args=[deal.pk]) + "#amendments")
             preview = services.amendment_dry_run(
-                opportunity=deal, actor=request.user, kind="change", changes=changes, line_items=line_items
+                opportunity=deal,
+                actor=request.user,
+                kind="change",
+                changes=changes,
+                line_items=line_items,
             )
         except errors.DomainError as exc:
-            lines = [e.message for e in exc.errors] or [exc.detail]
-            messages.error(request, "\n".join(["The change cannot be requested.", *lines]))
+            problems = [e.message for e in exc.errors] or [exc.detail]
+            messages.error(request, "\n".join(["The change cannot be requested.", *problems]))
     values = {
-        name: request.POST.get(name) if request.method == "POST" else _text(getattr(deal, name) if name != "amount" or deal.amount is None else f"{deal.amount:.2f}")
+        name: request.POST.get(name)
+        if request.method == "POST"
+        else _text(
+            getattr(deal, name) if name != "amount" or deal.amount is None else f"{deal.amount:.2f}"
+        )
         for name, _ in FORM_FIELDS
     }
-    lines = [
+    lines: list[dict[str, Any]] = [
         {
             "item": li,
             "seats": request.POST.get(f"seats_{li.pk}", li.seats),
@@ -137,14 +153,21 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             services.amendment_request(
-                opportunity=deal, actor=request.user, kind="cancellation", reason=request.POST.get("reason", "")
+                opportunity=deal,
+                actor=request.user,
+                kind="cancellation",
+                reason=request.POST.get("reason", ""),
             )
-            messages.success(request, "Cancellation requested: another RevOps member must approve it.")
+            messages.success(
+                request, "Cancellation requested: another RevOps member must approve it."
+            )
             return HttpResponseRedirect(reverse("deal-detail", args=[deal.pk]) + "#amendments")
         except errors.DomainError as exc:
             lines = [e.message for e in exc.errors] or [exc.detail]
             messages.error(request, "\n".join(["The deal cannot be cancelled.", *lines]))
-    return render(request, "amendments/cancel.html", {"deal": deal, "reason": request.POST.get("reason", "")})
+    return render(
+        request, "amendments/cancel.html", {"deal": deal, "reason": request.POST.get("reason", "")}
+    )
 
 
 @reader
@@ -157,9 +180,18 @@ def decide(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         raise Http404("No such amendment.")
     try:
         services.amendment_decide(
-            amendment=amendment, actor=request.user, decision=name, reason=request.POST.get("reason", ""), source=Source.UI
+            amendment=amendment,
+            actor=request.user,
+            decision=name,
+            reason=request.POST.get("reason", ""),
+            source=Source.UI,
         )
-        messages.success(request, f"Amendment {name.replace('withdraw', 'withdrawn').replace('approve', 'approved').replace('reject', 'rejected')}.")
+        messages.success(
+            request,
+            f"Amendment {name.replace('withdraw', 'withdrawn').replace('approve', 'approved').replace('reject', 'rejected')}.",
+        )
     except errors.DomainError as exc:
         messages.error(request, "\n".join(["The amendment was not changed.", exc.detail]))
-    return HttpResponseRedirect(reverse("deal-detail", args=[amendment.opportunity_id]) + "#amendments")
+    return HttpResponseRedirect(
+        reverse("deal-detail", args=[amendment.opportunity_id]) + "#amendments"
+    )

@@ -60,15 +60,17 @@ def test_approving_while_a_cancellation_is_requested_gives_a_clean_error(
 
     approved, cancelled = race(2, act)
     assert isinstance(approved, Amendment) and approved.status == "approved", approved
-    assert isinstance(cancelled, errors.DomainError) or isinstance(cancelled, Amendment)
+    assert isinstance(cancelled, errors.DomainError | Amendment)
     if isinstance(cancelled, errors.DomainError):
         assert cancelled.code == "amendment_pending"
     deal.refresh_from_db()
     assert deal.amount == Decimal("3000.00")
-    assert Booking.objects.filter(opportunity=deal).aggregate(s=Sum("amount_delta"))["s"] == Decimal(
-        "3000.00"
+    assert Booking.objects.filter(opportunity=deal).aggregate(s=Sum("amount_delta"))[
+        "s"
+    ] == Decimal("3000.00")
+    assert (
+        Handoff.outbox.filter(event_type="handoff.billing.amended", opportunity=deal).count() == 1
     )
-    assert Handoff.outbox.filter(event_type="handoff.billing.amended", opportunity=deal).count() == 1
 
 
 def test_two_approvals_of_one_amendment_apply_it_once(rep, revops, revops2, subscriber):

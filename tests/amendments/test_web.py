@@ -7,7 +7,6 @@ import pytest
 from django.test import Client
 
 from amendments.models import Amendment
-
 from tests.amendments.conftest import won_deal
 
 pytestmark = pytest.mark.django_db
@@ -77,10 +76,14 @@ def test_other_rep_cannot_open_the_form(rep, rep2, revops):
 def test_revops_requests_a_cancellation(rep, revops):
     deal = won_deal(rep, revops)
     client = _client(revops)
-    assert 'data-testid="request-cancel"' in client.get(f"/opportunities/{deal.pk}/").content.decode()
+    assert (
+        'data-testid="request-cancel"' in client.get(f"/opportunities/{deal.pk}/").content.decode()
+    )
     assert client.post(f"/opportunities/{deal.pk}/cancel/", {"reason": ""}).status_code == 200
     assert not Amendment.objects.exists()
-    assert client.post(f"/opportunities/{deal.pk}/cancel/", {"reason": "Churned"}).status_code == 302
+    assert (
+        client.post(f"/opportunities/{deal.pk}/cancel/", {"reason": "Churned"}).status_code == 302
+    )
     assert Amendment.objects.get().kind == "cancellation"
     # A rep cannot.
     rep_response = _client(rep).post(f"/opportunities/{deal.pk}/cancel/", {"reason": "x"})
