@@ -8,7 +8,12 @@ the UI, API, admin and imports do — and after every step checks:
 * no deal was approved by its owner (at approval time) or by its submitter;
 * no two pending/won deals share a contract ID (trimmed, case-insensitive);
 * every won deal has exactly one approved approval, four handoffs and one commission credit;
-* no gated field changed after submission (the values equal the approval snapshot).
+* no gated field changed after submission (the values equal the approval snapshot, or
+  the ``after`` of the last applied amendment);
+* amendments and cancellations: Σ booking deltas of a deal = its current amount (0 when
+  cancelled); Σ commission credits = current amount × rate (0 once cancelled inside the
+  clawback window); every applied amendment has exactly one ``.amended`` /
+  ``.cancelled`` delivery per subscribed endpoint and handoff kind.
 
 Each example runs inside a savepoint that is rolled back, so examples do not leak.
 """
@@ -21,6 +26,7 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
@@ -34,11 +40,23 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from amendments import services as amendment_services
+from amendments.ledger import deal_state, saved_line_items
+from amendments.models import Amendment, Booking
 from core import errors
+from handoffs.events import HANDOFF_CHANGE_EVENT_TYPES
+from handoffs.models import CommissionCredit, Handoff, HandoffKind, WebhookEndpoint
 from opportunities import gate, services
 from opportunities.models import Approval, Decision, Opportunity
 from opportunities.snapshot import values_snapshot
-from opportunities.stages import LOCKED_STAGES, TRANSITIONS, LossReason, Source, Stage
+from opportunities.stages import (
+    CLAIMING_STAGES,
+    LOCKED_STAGES,
+    TRANSITIONS,
+    LossReason,
+    Source,
+    Stage,
+)
 from tests.factories import AccountFactory, ContactFactory, ProductFactory, make_user
 
 CONTRACT_IDS = ["C-1", "c-1 ", "C-2", "C-3", ""]
@@ -72,6 +90,14 @@ class RevenueMachine(RuleBasedStateMachine):
         ]
         self.contacts.append(ContactFactory(account=self.accounts[0], email=""))
         self.products = [ProductFactory(), ProductFactory()]
+        # Two endpoints receive every event: each applied amendment must reach each once.
+        self.endpoints = [
+            WebhookEndpoint.objects.create(
+                url=f"https://hooks{i}.example.test/",
+                event_types=[*HANDOFF_CHANGE_EVENT_TYPES, "deal.amended", "deal.cancelled"],
+            )
+            for i in range(2)
+        ]
         self.deals: list[int] = []
         self.refusals: Counter[str] = Counter()
 
@@ -153,6 +179,25 @@ class RevenueMachine(RuleBasedStateMachine):
         self.create_deal(owner=0, account=0, complete=True)
         services.opportunity_transition(
             opportunity=self.deals[-1], name="submit_for_approval", actor=self.users[0]
+        )
+
+    @initialize()
+    def a_won_deal_has_a_change_requested(self):
+        # Every example also starts with a won deal whose owner asked for more seats, so
+        # amendments are decided in every run.
+        self.create_deal(owner=0, account=1, complete=True)
+        pk = self.deals[-1]
+        services.opportunity_transition(
+            opportunity=pk, name="submit_for_approval", actor=self.users[0]
+        )
+        services.opportunity_transition(opportunity=pk, name="approve", actor=self.users[2])
+        amendment_services.amendment_request(
+            opportunity=pk,
+            actor=self.users[0],
+            kind="change",
+            reason="seat count",
+            changes={"amount": "1500.00"},
+            line_items=[{"product": self.products[0].pk, "seats": 15, "unit_price": "100.00"}],
         )
 
     @precondition(lambda self: self.deals)
@@ -255,6 +300,82 @@ class RevenueMachine(RuleBasedStateMachine):
         except errors.DomainError as exc:
             self.refusals[exc.code] += 1
 
+    def _won(self, deal):
+        won = list(
+            Opportunity.objects.filter(pk__in=self.deals, stage=Stage.CLOSED_WON).values_list(
+                "pk", flat=True
+            )
+        )
+        return won[deal % len(won)] if won else None
+
+    @precondition(lambda self: self.deals)
+    @rule(
+        deal=st.integers(0, 1000),
+        actor=st.integers(0, 4),
+        seats=st.integers(1, 40),
+        consistent=st.booleans(),
+        term=st.sampled_from([None, 12, 24]),
+    )
+    def request_change(self, deal, actor, seats, consistent, term):
+        pk = self._won(deal)
+        if pk is None:
+            return
+        changes = {"amount": f"{seats * 100}.00" if consistent else "1.00"}
+        if term is not None:
+            changes["term_months"] = term
+        try:
+            amendment_services.amendment_request(
+                opportunity=pk,
+                actor=self.users[actor],
+                kind="change",
+                reason="seat count",
+                changes=changes,
+                line_items=[
+                    {"product": self.products[0].pk, "seats": seats, "unit_price": "100.00"}
+                ],
+            )
+            STATS["amendment_requested"] += 1
+        except errors.DomainError as exc:
+            self.refusals[exc.code] += 1
+
+    @precondition(lambda self: self.deals)
+    @rule(deal=st.integers(0, 1000), actor=st.integers(0, 4))
+    def request_cancellation(self, deal, actor):
+        pk = self._won(deal)
+        if pk is None:
+            return
+        try:
+            amendment_services.amendment_request(
+                opportunity=pk, actor=self.users[actor], kind="cancellation", reason="churn"
+            )
+            STATS["cancellation_requested"] += 1
+        except errors.DomainError as exc:
+            self.refusals[exc.code] += 1
+
+    @rule(
+        pick=st.integers(0, 1000),
+        actor=st.integers(0, 4),
+        decision=st.sampled_from(["approve", "approve", "reject", "withdraw"]),
+    )
+    def decide_amendment(self, pick, actor, decision):
+        # Prefer a pending amendment: deciding a decided one is only ever refused.
+        amendments = Amendment.objects.filter(opportunity_id__in=self.deals).order_by("pk")
+        pending = list(amendments.filter(status="pending").values_list("pk", flat=True)) or list(
+            amendments.values_list("pk", flat=True)
+        )
+        if not pending:
+            return
+        try:
+            amendment_services.amendment_decide(
+                amendment=pending[pick % len(pending)],
+                actor=self.users[actor],
+                decision=decision,
+                reason="no",
+            )
+            STATS[f"amendment:{decision}"] += 1
+        except errors.DomainError as exc:
+            self.refusals[exc.code] += 1
+
     # --- invariants ---------------------------------------------------------------------------
     @invariant()
     def won_deals_carry_their_evidence(self):
@@ -277,7 +398,7 @@ class RevenueMachine(RuleBasedStateMachine):
     def contract_ids_are_claimed_once(self):
         keys = [
             gate.normalize_key(c)
-            for c in Opportunity.objects.filter(stage__in=LOCKED_STAGES).values_list(
+            for c in Opportunity.objects.filter(stage__in=CLAIMING_STAGES).values_list(
                 "contract_id", flat=True
             )
         ]
@@ -297,11 +418,20 @@ class RevenueMachine(RuleBasedStateMachine):
                     deal.pk,
                     kinds,
                 )
-                assert credit_model.objects.filter(opportunity=deal).count() == 1
+                assert credit_model.objects.filter(opportunity=deal, kind="booking").count() == 1
 
     @invariant()
     def gated_fields_never_change_after_submission(self):
         for deal in Opportunity.objects.filter(stage__in=LOCKED_STAGES):
+            amended = (
+                Amendment.objects.filter(opportunity=deal, status="approved", kind="change")
+                .order_by("-decided_at", "-pk")
+                .first()
+            )
+            if amended is not None:
+                # Changed only by an approved amendment: exactly its proposed values.
+                assert deal_state(deal, saved_line_items(deal)) == amended.after, deal.pk
+                continue
             wanted = Decision.PENDING if deal.stage == Stage.PENDING_APPROVAL else Decision.APPROVED
             approval = deal.approvals.get(decision=wanted)
             current = values_snapshot(deal)
@@ -321,6 +451,42 @@ class RevenueMachine(RuleBasedStateMachine):
                     approval.snapshot[key],
                 )
 
+    @invariant()
+    def the_ledger_and_the_credits_follow_the_amount(self):
+        for deal in Opportunity.objects.filter(
+            pk__in=self.deals, stage__in=(Stage.CLOSED_WON, Stage.CANCELLED)
+        ):
+            booked = sum(
+                Booking.objects.filter(opportunity=deal).values_list("amount_delta", flat=True),
+                Decimal(0),
+            )
+            credited = sum(
+                CommissionCredit.objects.filter(opportunity=deal).values_list(
+                    "credit_amount", flat=True
+                ),
+                Decimal(0),
+            )
+            if deal.stage == Stage.CANCELLED:
+                # No contract start in this machine: the close counts, so inside the window.
+                assert booked == 0 and credited == 0, (deal.pk, booked, credited)
+            else:
+                assert booked == deal.amount, (deal.pk, booked, deal.amount)
+                rate = Decimal(str(django_settings.COMMISSION_DEFAULT_RATE))
+                assert credited == (deal.amount * rate).quantize(Decimal("0.01")), deal.pk
+
+    @invariant()
+    def every_applied_amendment_is_delivered_once_per_endpoint_and_kind(self):
+        for amendment in Amendment.objects.filter(opportunity_id__in=self.deals, status="approved"):
+            change = "amended" if amendment.kind == "change" else "cancelled"
+            for kind in HandoffKind.values:
+                rows = list(
+                    Handoff.outbox.filter(
+                        event_type=f"handoff.{kind}.{change}",
+                        payload__data__amendment__id=amendment.pk,
+                    ).values_list("endpoint_id", flat=True)
+                )
+                assert sorted(rows) == sorted(e.pk for e in self.endpoints), (amendment.pk, kind)
+
 
 @pytest.mark.django_db
 @pytest.mark.slow
@@ -339,3 +505,4 @@ def test_revenue_invariants_hold_under_random_operations():
     # The run must have exercised the interesting paths, or it proved nothing.
     assert STATS["approved"] > 0, STATS
     assert STATS["refused:self_approval_forbidden"] > 0, STATS
+    assert STATS["amendment:approve"] > 0, STATS
