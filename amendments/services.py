@@ -41,7 +41,7 @@ from handoffs.services import (
     deliveries_create_for_event,
 )
 from opportunities import gate, policies
-from opportunities.models import Contact, Opportunity, Product
+from opportunities.models import Contact, Opportunity, Product, StageChange
 from opportunities.services import opportunity_update
 from opportunities.services.line_items import (
     parse_line_items,
@@ -543,6 +543,18 @@ def _apply(row: Amendment, locked: Opportunity, actor: Any, reason: str, source:
         locked._history_user = actor  # type: ignore[attr-defined]
         locked._change_reason = source  # type: ignore[attr-defined]
         locked.save()
+        # The deal's timeline shows the stage move like any other.
+        StageChange.objects.create(
+            opportunity=locked,
+            transition="cancel",
+            from_stage=from_stage,
+            to_stage=locked.stage,
+            actor=actor,
+            source=source,
+            reason=row.reason,
+            gate_snapshot={"amendment": row.pk},
+            at=now,
+        )
         booking_kind, credit_kind, change = (
             BookingKind.CANCELLATION,
             CreditKind.CLAWBACK,

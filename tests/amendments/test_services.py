@@ -132,6 +132,29 @@ def test_term_change_is_in_the_delta(rep, revops):
     assert amendment.delta["term_months"] == {"before": 12, "after": 24, "change": 12}
 
 
+def test_billing_terms_are_applied(rep, revops, revops2):
+    deal = won_deal(rep, revops)
+    start = deal.contract_start_date + dt.timedelta(days=31)
+    amendment = amendment_request(
+        opportunity=deal,
+        actor=rep,
+        kind="change",
+        reason="Start moved",
+        changes={"contract_start_date": start.isoformat(), "term_months": 24, "po_number": "PO-9"},
+    )
+    amendment_decide(amendment=amendment, actor=revops2, decision="approve")
+    deal.refresh_from_db()
+    assert (deal.contract_start_date, deal.term_months, deal.po_number) == (start, 24, "PO-9")
+    assert amendment.delta["fields"] == ["po_number", "contract_start_date"]
+    assert (
+        not Booking.objects.filter(opportunity=deal, kind="amendment")
+        .exclude(amount_delta=0)
+        .exists()
+    )
+    history = deal.history.order_by("-history_id").first()
+    assert history.history_change_reason == "ui" and history.history_user == revops2
+
+
 def test_currency_change_is_refused_and_same_currency_allowed(rep, revops):
     deal = won_deal(rep, revops)
     with pytest.raises(errors.InvalidInput) as exc:
@@ -299,6 +322,8 @@ def test_cancellation_inside_clawback_window(rep, revops, revops2, subscriber):
         amendment_request(
             opportunity=deal, actor=rep, kind="change", reason="x", changes={"term_months": 6}
         )
+    row = deal.stage_changes.get(transition="cancel")
+    assert (row.from_stage, row.to_stage, row.actor) == ("closed_won", "cancelled", revops2)
 
 
 def test_cancellation_after_clawback_window_keeps_the_credit(rep, revops, revops2, settings):
