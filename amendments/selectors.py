@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum, Window
 
 from opportunities.models import Opportunity
 
@@ -28,6 +28,17 @@ def amendment_list() -> QuerySet[Amendment]:
 def pending_amendments() -> QuerySet[Amendment]:
     """The amendments waiting for RevOps, oldest first (the admin queue)."""
     return amendment_list().filter(status=AmendmentStatus.PENDING).order_by("requested_at", "id")
+
+
+def pending_amendments_page(limit: int) -> QuerySet[Amendment]:
+    """The oldest ``limit`` pending amendments with their deals, each annotated with
+    ``total`` (how many are pending): one query for the admin queue's box."""
+    return (
+        Amendment.objects.filter(status=AmendmentStatus.PENDING)
+        .select_related("opportunity")
+        .annotate(total=Window(Count("id")))
+        .order_by("requested_at", "id")[:limit]
+    )
 
 
 def pending_amendment_of(opportunity: Opportunity) -> Amendment | None:

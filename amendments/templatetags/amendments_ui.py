@@ -63,5 +63,5 @@ def amendment_diff(before: Any, after: Any, delta: Any) -> dict[str, Any]:
 @register.inclusion_tag("amendments/_queue_box.html")
 def pending_amendments_box(limit: int = 5) -> dict[str, Any]:
     """The pending amendments beside the Closed-Won requests in the admin queue."""
-    pending = selectors.pending_amendments()
-    return {"count": pending.count(), "amendments": list(pending[:limit])}
+    rows = list(selectors.pending_amendments_page(limit))
+    return {"count": rows[0].total if rows else 0, "amendments": rows}
