@@ -6,7 +6,8 @@ Rules enforced here:
   only RevOps a cancellation; a reason is always required (``reason_required``);
 * the proposed values are gated like a Closed-Won request (same rules, same codes,
   ``gate_failed``); the currency never changes (``currency_change_refused``): billing
-  and commissions are in the booked currency;
+  and commissions are in the booked currency; a well-formed proposal that is not a
+  valid amendment is ``amendment_invalid`` (422);
 * one pending amendment per deal (``amendment_pending``, 409), held by the deal's row
   lock and a partial unique index;
 * :func:`amendment_decide` is the one decision seam: the approver follows the
@@ -102,8 +103,8 @@ def _route_permission_error(amendment: Amendment, actor: Any) -> errors.DomainEr
 # --- the proposal -----------------------------------------------------------------------
 
 
-def _invalid(code: str, field: str, message: str) -> errors.InvalidInput:
-    return errors.InvalidInput(message, errors=[errors.FieldError(code, field, message)])
+def _invalid(code: str, field: str, message: str) -> errors.AmendmentInvalid:
+    return errors.AmendmentInvalid(message, errors=[errors.FieldError(code, field, message)])
 
 
 def _proposed(
@@ -117,7 +118,7 @@ def _proposed(
     change, or a proposal that changes nothing."""
     unknown = sorted(set(changes) - set(AMENDABLE_FIELDS))
     if unknown:
-        raise errors.InvalidInput(
+        raise errors.AmendmentInvalid(
             errors=[
                 errors.FieldError(
                     "unknown_field", f"changes.{name}", "This field cannot be amended."
@@ -207,6 +208,22 @@ def _gate(proposed: Opportunity, items: list[dict[str, Any]]) -> list[errors.Fie
 
 
 def _preview(
+    locked: Opportunity,
+    kind: str,
+    changes: Mapping[str, Any],
+    line_items: Sequence[Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    try:
+        return _preview_checked(locked, kind, changes, line_items)
+    except errors.AmendmentInvalid:
+        raise
+    except errors.InvalidInput as exc:
+        # The request was well formed (the API checked its shape): what is wrong is the
+        # amendment itself (an unknown product or contact, a value the deal cannot take).
+        raise errors.AmendmentInvalid(exc.detail, errors=exc.errors) from exc
+
+
+def _preview_checked(
     locked: Opportunity,
     kind: str,
     changes: Mapping[str, Any],
@@ -320,8 +337,9 @@ def amendment_request(
     ``changes``: ``{field: value}`` over the gated fields (foreign keys as ids, money
     and dates as strings); ``line_items``: the whole new list (``{"product", "seats",
     "unit_price"}``) or None to keep them. Raises ``permission_denied``,
-    ``transition_not_allowed`` (not Closed-Won), ``reason_required``, ``invalid``
-    (``unknown_field``, ``currency_change_refused``, ``no_change``, a bad value),
+    ``transition_not_allowed`` (not Closed-Won), ``reason_required``,
+    ``amendment_invalid`` (422: ``unknown_field``, ``currency_change_refused``,
+    ``no_change``, an unknown product or contact, a value the deal cannot take),
     ``gate_failed`` (every unmet requirement of the proposed values),
     ``amendment_pending``."""
     reason = _check_kind_and_reason(kind, reason)

@@ -27,8 +27,8 @@ from .serializers import (
 CODES = (
     "403 `permission_denied`, 404 `not_found`, 409 `transition_not_allowed` (not Closed-Won), "
     "409 `amendment_pending`, 422 `reason_required`, 422 `gate_failed` with every unmet "
-    "requirement of the proposed values, 400 `invalid` (`currency_change_refused`, "
-    "`no_change`, `unknown_field`)."
+    "requirement of the proposed values, 422 `amendment_invalid` "
+    "(`currency_change_refused`, `no_change`, an unknown product or contact)."
 )
 
 

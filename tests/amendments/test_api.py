@@ -81,9 +81,31 @@ def test_error_codes_leave_the_database_as_it_was(rep, rep2, revops):
     before = db_state()
     problem(post(api(rep), path, {**body_30(deal), "reason": ""}), 422, "reason_required")
     body = problem(
-        post(api(rep), path, {**body_30(deal), "changes": {"currency": "EUR"}}), 400, "invalid"
+        post(api(rep), path, {**body_30(deal), "changes": {"currency": "EUR"}}),
+        422,
+        "amendment_invalid",
     )
     assert error_codes(body) == ["currency_change_refused"]
+    # Well formed, but no such product: the amendment is invalid, not the request.
+    body = problem(
+        post(
+            api(rep),
+            path,
+            {**body_30(deal), "line_items": [{"product": 10**9, "seats": 1, "unit_price": "1.00"}]},
+        ),
+        422,
+        "amendment_invalid",
+    )
+    assert error_codes(body) == ["does_not_exist"]
+    body = problem(
+        post(
+            api(revops),
+            path,
+            {"kind": "cancellation", "reason": "x", "changes": {"term_months": 3}},
+        ),
+        422,
+        "amendment_invalid",
+    )
     body = problem(
         post(api(rep), path, {**body_30(deal), "changes": {"amount": 3000.0}}), 400, "invalid"
     )

@@ -55,7 +55,10 @@ def test_revops_fix_a_seat_count_through_a_request_and_an_approval(page: Page, l
 
     deal = Opportunity.objects.get(pk=deal.pk)
     assert deal.amount == Decimal("3000.00") and deal.line_items.get().seats == 30
-    assert Booking.objects.filter(opportunity=deal).aggregate(s=Sum("amount_delta"))["s"] == deal.amount
+    assert (
+        Booking.objects.filter(opportunity=deal).aggregate(s=Sum("amount_delta"))["s"]
+        == deal.amount
+    )
     billing = Handoff.outbox.get(opportunity=deal, event_type="handoff.billing.amended")
     assert billing.payload["data"]["delta"]["seats_by_sku"][0]["change"] == 5
     assert rita.pk != ron.pk
