@@ -64,4 +64,4 @@ def amendment_diff(before: Any, after: Any, delta: Any) -> dict[str, Any]:
 def pending_amendments_box(limit: int = 5) -> dict[str, Any]:
     """The pending amendments beside the Closed-Won requests in the admin queue."""
     rows = list(selectors.pending_amendments_page(limit))
-    return {"count": rows[0].total if rows else 0, "amendments": rows}
+    return {"count": getattr(rows[0], "total", 0) if rows else 0, "amendments": rows}
