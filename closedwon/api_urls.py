@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("currencies.api.urls")),
     path("", include("approvals.api.urls")),
     path("", include("events.urls")),
+    path("", include("amendments.api.urls")),
     # Last: anything else under /api/v1/ is a 404 problem, not Django's HTML page.
     # [\s\S], not ".": a path with an encoded newline (%0A) is still answered here.
     re_path(r"^[\s\S]*$", EndpointNotFound.as_view(), name="not-found"),

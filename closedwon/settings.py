@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "events",
     "jobs",
     "approvals",
+    "amendments",
     "api",
 ]
 
@@ -363,6 +364,9 @@ DEMO_RECEIVER_SECRET = os.environ.get(
     "DEMO_RECEIVER_SECRET", "whsec_ZGVtby1yZWNlaXZlci1zZWNyZXQtZm9yLWNsb3NlZHdvbg=="
 )
 COMMISSION_DEFAULT_RATE = os.environ.get("COMMISSION_DEFAULT_RATE", "0.10")
+# A won deal cancelled within this many days of its contract start claws its commission
+# back (a negative credit); later cancellations leave the credit paid.
+COMMISSION_CLAWBACK_DAYS = int(os.environ.get("COMMISSION_CLAWBACK_DAYS", "180"))
 # Seconds to wait after each failed attempt; when they run out the handoff is dead.
 HANDOFF_RETRY_DELAYS = tuple(
     float(s)
@@ -499,6 +503,7 @@ SPECTACULAR_SETTINGS = {
         "HandoffStatusEnum": "handoffs.models.HandoffStatus",
         "CurrencyEnum": "opportunities.api.serializers.CURRENCIES",
         "RateCurrencyEnum": "currencies.api.serializers.RATE_CURRENCIES",
+        "AmendmentKindEnum": "amendments.models.AmendmentKind",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

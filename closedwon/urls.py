@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("closedwon.api_urls")),
     path("demo/receiver/", include("handoffs.receiver_urls")),
     path("approvals/", include("approvals.urls")),
+    path("", include("amendments.web.urls")),
     path("", include("opportunities.web.urls")),
     path("documents/", include("documents.web.urls")),
 ]

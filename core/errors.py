@@ -146,3 +146,18 @@ class StageReadOnly(DomainError):
     code = "stage_read_only"
     status = 400
     title = "The stage changes only through transitions"
+
+
+class AmendmentInvalid(InvalidInput):
+    """Well-formed input that is not a valid amendment of this deal (a currency change, no
+    change at all, an unknown product or contact): each FieldError names the reason."""
+
+    code = "amendment_invalid"
+    status = 422
+    title = "The proposed values are not a valid amendment"
+
+
+class AmendmentPending(DomainError):
+    code = "amendment_pending"
+    status = 409
+    title = "The deal already has a pending amendment"

@@ -193,6 +193,76 @@ LIFECYCLE = obj(
 )
 
 
+# The amendment events (a won deal changed or cancelled): the deal's booked values before
+# and after (``after`` null once cancelled) and what changed.
+DEAL_STATE = obj(
+    {
+        "type": STR,
+        "amount": NMONEY,
+        "currency": STR,
+        "account_id": NINT,
+        "primary_contact_id": NINT,
+        "close_date": DATE,
+        "contract_id": STR,
+        "po_number": STR,
+        "contract_start_date": DATE,
+        "term_months": NINT,
+        "line_items": array(obj({"sku": STR, "name": STR, "seats": INT, "unit_price": NMONEY})),
+    }
+)
+DELTA = obj(
+    {
+        "amount": MONEY,
+        "currency": STR,
+        "seats_by_sku": array(
+            obj({"sku": STR, "name": STR, "before": INT, "after": INT, "change": INT})
+        ),
+        "term_months": obj({"before": NINT, "after": NINT, "change": NINT}),
+        "fields": array(STR),
+    }
+)
+AMENDMENT = obj(
+    {
+        "id": INT,
+        "kind": {"enum": ["change", "cancellation"]},
+        "reason": STR,
+        "requested_by": PERSON,
+        "requested_at": {"type": "string", "format": "date-time"},
+        "approved_by": PERSON,
+        "approved_at": DATETIME,
+    }
+)
+CREDIT_DELTA = obj(
+    {
+        "credit_id": INT,
+        "kind": {"enum": ["booking", "amendment", "clawback"]},
+        "rep": PERSON,
+        "booking_amount": MONEY,
+        "currency": STR,
+        "rate": {"type": "string", "pattern": r"^\d\.\d{4}$"},
+        "credit_amount": MONEY,
+    },
+    nullable=True,
+)
+
+
+def _change_schema(kind: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "opportunity": OPPORTUNITY_SUMMARY,
+        "amendment": AMENDMENT,
+        "before": DEAL_STATE,
+        "after": {**DEAL_STATE, "type": ["object", "null"]},
+        "delta": DELTA,
+    }
+    if kind == HandoffKind.COMMISSION:
+        # Commission figures go to the commission system only.
+        properties["commission"] = CREDIT_DELTA
+    return obj(properties)
+
+
+DEAL_CHANGE = obj({**LIFECYCLE["properties"], "amendment": AMENDMENT, "delta": DELTA})
+
+
 def data_schema(event_type: str) -> dict[str, Any]:
     """The schema of ``data`` for ``event_type`` (KeyError for an unknown type)."""
     if event_type not in EVENT_TYPES:
@@ -200,6 +270,10 @@ def data_schema(event_type: str) -> dict[str, Any]:
     kind = handoff_kind_of(event_type)
     if kind:
         return obj({**SHARED, kind: SECTIONS[kind]})
+    if event_type in HANDOFF_CHANGE_EVENT_TYPES:
+        return _change_schema(event_type.split(".")[1])
+    if event_type in ("deal.amended", "deal.cancelled"):
+        return DEAL_CHANGE
     return LIFECYCLE
 
 

@@ -382,14 +382,33 @@ class CommissionPlan(models.Model):
         return f"{self.rep}: {self.rate}"
 
 
+class CreditKind(models.TextChoices):
+    BOOKING = "booking", "Booking"
+    AMENDMENT = "amendment", "Amendment"
+    CLAWBACK = "clawback", "Clawback"
+
+
 class CommissionCredit(models.Model):
-    """The rep's credit for one approved deal: booking_amount × rate, to the cent."""
+    """The rep's credit for one approved deal: booking_amount × rate, to the cent; an
+    approved amendment adds a credit for its delta (negative when the deal shrank), a
+    cancellation a clawback (negative). The sum of a deal's credits is what the rep is
+    owed for it."""
 
     opportunity = models.ForeignKey(
         Opportunity, on_delete=models.PROTECT, related_name="commission_credits"
     )
+    # Set on the booking credit; empty on amendment and clawback credits.
     approval = models.OneToOneField(
-        Approval, on_delete=models.PROTECT, related_name="commission_credit"
+        Approval, null=True, blank=True, on_delete=models.PROTECT, related_name="commission_credit"
+    )
+    kind = models.CharField(max_length=10, choices=CreditKind.choices, default=CreditKind.BOOKING)
+    # The amendment (change or cancellation) an amendment or clawback credit comes from.
+    amendment = models.ForeignKey(
+        "amendments.Amendment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="commission_credits",
     )
     rep = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commission_credits"

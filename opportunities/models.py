@@ -169,6 +169,12 @@ def _gate_checked(target: str) -> Any:
     return condition
 
 
+def _cancellation_approved(instance: Any) -> bool:
+    """A django-fsm-2 condition: true only when the amendments service approved a
+    cancellation of this very instance (under its row lock)."""
+    return bool(getattr(instance, "_cancellation_approved", False))
+
+
 def _fsm(name: str, *, gated: bool = False) -> Any:
     """Declare a django-fsm-2 transition from its single spec in ``stages.TRANSITIONS``."""
     spec = TRANSITIONS[name]
@@ -380,6 +386,19 @@ class Opportunity(FSMModelMixin, TimeStamped):
         self.loss_reason = ""
         self.loss_detail = ""
         self.closed_at = None
+
+    # Not in stages.TRANSITIONS (no deal-transition endpoint offers it): the amendments
+    # service runs it when a second RevOps member approves a cancellation, after setting
+    # ``_cancellation_approved`` on the locked row.
+    @transition(
+        field="stage",
+        source=[Stage.CLOSED_WON],
+        target=Stage.CANCELLED,
+        conditions=[_cancellation_approved],
+        custom={"label": "Cancel the won deal"},
+    )
+    def cancel(self) -> None:
+        pass
 
 
 class LineItem(TimeStamped):

@@ -115,6 +115,12 @@ EXTRA_APP_PERMS: dict[str, dict[str, tuple[str, ...]]] = {
             "change_approvergroup",
         ),
     },
+    # amendments/migrations/0003_roles grants the same. Deciding is RevOps's
+    # approve_opportunity (amendments.services); these are the reads of the admin.
+    "amendments": {
+        "rep": ("view_amendment", "add_amendment"),
+        "revops": ("view_amendmentdecision", "view_booking"),
+    },
     # currencies/migrations/0002_roles grants the same.
     "currencies": {
         "rep": ("view_exchangerate",),

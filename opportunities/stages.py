@@ -20,6 +20,9 @@ class Stage(models.TextChoices):
     PENDING_APPROVAL = "pending_approval", "Closed-Won — pending approval"
     CLOSED_WON = "closed_won", "Closed Won"
     CLOSED_LOST = "closed_lost", "Closed Lost"
+    # A won deal whose contract was cancelled afterwards: final, reached only through an
+    # approved cancellation (amendments app), never through TRANSITIONS.
+    CANCELLED = "cancelled", "Cancelled"
 
 
 PROBABILITY: dict[str, int] = {
@@ -30,6 +33,7 @@ PROBABILITY: dict[str, int] = {
     Stage.PENDING_APPROVAL: 90,
     Stage.CLOSED_WON: 100,
     Stage.CLOSED_LOST: 0,
+    Stage.CANCELLED: 0,
 }
 
 FORECAST_CATEGORY: dict[str, str] = {
@@ -40,6 +44,7 @@ FORECAST_CATEGORY: dict[str, str] = {
     Stage.PENDING_APPROVAL: "commit",
     Stage.CLOSED_WON: "closed",
     Stage.CLOSED_LOST: "omitted",
+    Stage.CANCELLED: "omitted",
 }
 
 OPEN_STAGES: tuple[str, ...] = (
@@ -52,7 +57,7 @@ OPEN_STAGES: tuple[str, ...] = (
 # opportunities share one.
 CLAIMING_STAGES: tuple[str, ...] = (Stage.PENDING_APPROVAL, Stage.CLOSED_WON)
 # Stages in which the gated fields may not change (record_locked).
-LOCKED_STAGES: tuple[str, ...] = (Stage.PENDING_APPROVAL, Stage.CLOSED_WON)
+LOCKED_STAGES: tuple[str, ...] = (Stage.PENDING_APPROVAL, Stage.CLOSED_WON, Stage.CANCELLED)
 # Order used for "this stage and all later ones" (cumulative requirements).
 STAGE_ORDER: tuple[str, ...] = (*OPEN_STAGES, Stage.PENDING_APPROVAL, Stage.CLOSED_WON)
 

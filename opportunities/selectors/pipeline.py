@@ -275,16 +275,32 @@ class MonthBookings:
     amount: Decimal
 
 
+def _ledger(flt: DealFilter) -> QuerySet[Any]:
+    """The bookings ledger of the deals ``flt`` selects."""
+    from amendments.models import Booking
+
+    return Booking.objects.filter(opportunity__in=flt.apply(Opportunity.objects.all()).values("pk"))
+
+
+# Each won booking counts a deal, each cancellation takes one away; amendments only move
+# the amount.
+_NET_DEALS = Count("id", filter=Q(kind="won")) - Count("id", filter=Q(kind="cancellation"))
+
+
 def bookings_by_month(flt: DealFilter, *, months: int = 12) -> list[MonthBookings]:
-    """Closed-Won amount per month of close date, the last ``months`` months (zeros kept)."""
+    """Net bookings per month of the ledger (``amendments.models.Booking``), the last
+    ``months`` months (zeros kept): a won deal counts in the month of its close date, an
+    amendment's delta and a cancellation in the month they were approved, so a past
+    month's figure never changes. ``count`` is deals won minus deals cancelled."""
     today = timezone.localdate()
     first = _add_months(today.replace(day=1), -(months - 1))
     rows = (
-        flt.apply(Opportunity.objects.filter(stage=Stage.CLOSED_WON, close_date__gte=first))
+        _ledger(flt)
+        .filter(booked_on__gte=first)
         .order_by()
-        .annotate(month=TruncMonth("close_date"))
+        .annotate(month=TruncMonth("booked_on"))
         .values("month")
-        .annotate(n=Count("id"), total=Sum("amount"))
+        .annotate(n=_NET_DEALS, total=Sum("amount_delta"))
     )
     found = {_as_date(row["month"]): row for row in rows}
     out = []
@@ -324,18 +340,19 @@ class WinRate:
 
 
 def win_rate(flt: DealFilter, *, days: int = 365) -> WinRate:
-    """Won ÷ (won + lost) over the deals closed in the last ``days`` days: one query."""
+    """Won ÷ (won + lost) over the last ``days`` days: the won deals and their amount come
+    from the bookings ledger, net of amendments and cancellations (a cancelled deal is no
+    longer a win); the lost ones from the deals closed lost. Two queries."""
     since = timezone.now() - dt.timedelta(days=days)
-    row = flt.apply(
-        Opportunity.objects.filter(
-            stage__in=(Stage.CLOSED_WON, Stage.CLOSED_LOST), closed_at__gte=since
-        )
-    ).aggregate(
-        won=Count("id", filter=Q(stage=Stage.CLOSED_WON)),
-        lost=Count("id", filter=Q(stage=Stage.CLOSED_LOST)),
-        won_amount=Sum("amount", filter=Q(stage=Stage.CLOSED_WON)),
+    booked = (
+        _ledger(flt).filter(at__gte=since).aggregate(won=_NET_DEALS, amount=Sum("amount_delta"))
     )
-    return WinRate(row["won"], row["lost"], row["won_amount"] or Decimal(0))
+    lost = (
+        flt.apply(Opportunity.objects.filter(stage=Stage.CLOSED_LOST, closed_at__gte=since))
+        .order_by()
+        .count()
+    )
+    return WinRate(max(booked["won"] or 0, 0), lost, booked["amount"] or Decimal(0))
 
 
 def pending_approvals(flt: DealFilter, *, limit: int = 8) -> tuple[int, list[Any]]:

@@ -347,8 +347,16 @@ def transition_path(current: str, target: str) -> list[str]:
             "stage",
             "An import cannot make a deal Closed-Won: request it, and RevOps approve it in the queue.",
         )
-    if current == Stage.CLOSED_WON:
-        raise RowError("transition_not_allowed", "stage", "A Closed-Won deal cannot change stage.")
+    if target == Stage.CANCELLED:
+        raise RowError(
+            "transition_not_allowed",
+            "stage",
+            "An import cannot cancel a deal: RevOps request the cancellation and another approves it.",
+        )
+    if current in (Stage.CLOSED_WON, Stage.CANCELLED):
+        raise RowError(
+            "transition_not_allowed", "stage", f"A {Stage(current).label} deal cannot change stage."
+        )
     prefix: list[str] = []
     if current == Stage.CLOSED_LOST:
         prefix, current = ["reopen"], Stage.QUALIFICATION

@@ -151,10 +151,15 @@ def opportunity_update(
     line_items: Iterable[Mapping[str, Any]] | None = None,
     expected_version: int | None = None,
     source: str = Source.UI,
+    amending: bool = False,
 ) -> Opportunity:
     """Edit a deal. Enforces: owner or RevOps only; stage read-only; gated fields and line
     items locked while pending approval or won (``record_locked``); optimistic version
-    check (``stale_version``); ``version`` +1."""
+    check (``stale_version``); ``version`` +1.
+
+    ``amending``: only the amendments service passes it, inside the transaction that
+    applies an approved amendment of a won deal: the lock on the gated fields is lifted
+    for that one write (the amendment was gated and approved instead)."""
     _require_authenticated(actor)
     if "stage" in data:
         raise errors.StageReadOnly("Use a transition to change the stage.")
@@ -186,7 +191,7 @@ def opportunity_update(
                 refuse_inactive_products(
                     parsed, keep={li.product_id for li in locked.line_items.all()}
                 )
-            if locked.stage in LOCKED_STAGES:
+            if locked.stage in LOCKED_STAGES and not amending:
                 blocked = [f for f in changed if f in GATED_FIELDS] + (
                     ["line_items"] if items_changed else []
                 )

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from amendments.ledger import booking_record_approval
 from approvals import services as approval_steps
 from core import errors
 from currencies.conversion import to_reporting
@@ -324,4 +325,5 @@ def _record_approval(
     if name == "approve":
         # Same transaction: a rolled-back approval leaves no handoff and no commission credit.
         handoffs_create_for_approval(approval=approval)
+        booking_record_approval(approval=approval)
     return approval

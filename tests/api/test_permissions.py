@@ -290,6 +290,35 @@ CASES: dict[str, Case] = {
         needs="endpoint",
     ),
     "webhook deliveries list": Case("get", lambda w: "/api/v1/webhook-deliveries/", REVOPS_ONLY),
+    "amendments list": Case("get", lambda w: "/api/v1/amendments/", ANON, needs="amendment"),
+    "amendment get": Case(
+        "get", lambda w: f"/api/v1/amendments/{w['amendment'].pk}/", ANON, needs="amendment"
+    ),
+    "deal amendments list": Case(
+        "get", lambda w: f"/api/v1/opportunities/{w['won'].pk}/amendments/", ANON, needs="amendment"
+    ),
+    # The owner or RevOps request a change of a won deal.
+    "amendment request": Case(
+        "post",
+        lambda w: f"/api/v1/opportunities/{w['won_free'].pk}/amendments/",
+        {**ANON, **CREATED, "other_rep": (403, "permission_denied")},
+        lambda w: {"kind": "change", "reason": "Longer term", "changes": {"term_months": 24}},
+        needs="amendment",
+    ),
+    "amendment dry run": Case(
+        "post",
+        lambda w: f"/api/v1/opportunities/{w['won_free'].pk}/amendments/dry-run/",
+        {**ANON, "other_rep": (403, "permission_denied")},
+        lambda w: {"kind": "change", "reason": "", "changes": {"term_months": 24}},
+        needs="amendment",
+    ),
+    # RevOps decide, never the requester (here the owner).
+    "amendment approve": Case(
+        "post",
+        lambda w: f"/api/v1/amendments/{w['amendment'].pk}/transitions/approve/",
+        REVOPS_ONLY,
+        needs="amendment",
+    ),
 }
 
 
@@ -314,6 +343,22 @@ def _world(case: Case, rep, revops2) -> dict[str, Any]:
         file=io.BytesIO(sample_pdf(["x"])),
         name="x.pdf",
     )
+    if case.needs == "amendment":
+        from amendments.services import amendment_request
+
+        for key in ("won", "won_free"):
+            won = ready_deal(rep)
+            services.opportunity_transition(opportunity=won, name="submit_for_approval", actor=rep)
+            services.opportunity_transition(opportunity=won, name="approve", actor=revops2)
+            world[key] = won
+        world["amendment"] = amendment_request(
+            opportunity=world["won"],
+            actor=rep,
+            kind="change",
+            reason="More seats",
+            changes={"term_months": 24},
+        )
+        return world
     if case.needs not in ("deal", "endpoint"):
         pending = ready_deal(rep)
         services.opportunity_transition(

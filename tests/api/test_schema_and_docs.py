@@ -58,6 +58,12 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/webhook-endpoints/{id}/rotate-secret/"),
     ("post", "/api/v1/webhook-endpoints/{id}/replay/"),
     ("get", "/api/v1/webhook-deliveries/"),
+    ("get", "/api/v1/opportunities/{id}/amendments/"),
+    ("post", "/api/v1/opportunities/{id}/amendments/"),
+    ("post", "/api/v1/opportunities/{id}/amendments/dry-run/"),
+    ("get", "/api/v1/amendments/"),
+    ("get", "/api/v1/amendments/{id}/"),
+    ("post", "/api/v1/amendments/{id}/transitions/{name}/"),
 }
 
 

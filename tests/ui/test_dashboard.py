@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from amendments.ledger import booking_create
 from opportunities import services
 from opportunities.models import Opportunity
 from opportunities.stages import Stage
@@ -28,6 +29,8 @@ def won(owner, amount, close_date):
         close_date=close_date,
     )
     Opportunity.objects.filter(pk=deal.pk).update(closed_at=timezone.now())
+    # The dashboard reads the bookings ledger, which the approval writes.
+    booking_create(opportunity=deal, kind="won", amount_delta=deal.amount, booked_on=close_date)
     return deal
 
 

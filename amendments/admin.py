@@ -1,0 +1,159 @@
+"""RevOps' side of amendments: the queue of pending amendments (beside the Closed-Won
+requests), each one's page with the before / after / delta highlighted and Approve /
+Reject, and the bookings ledger. Decisions go through ``services.amendment_decide``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from core import errors, formatting
+from opportunities import policies
+from opportunities.admin.mixins import RevOpsReadOnlyAdmin, error_lines
+from opportunities.stages import Source
+
+from . import selectors, services
+from .models import Amendment, AmendmentStatus, Booking
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """Pending by default: the queue is the work still to do."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [*AmendmentStatus.choices, ("all", "All")]
+
+    def value(self) -> str:
+        return super().value() or AmendmentStatus.PENDING
+
+    def choices(self, changelist: Any) -> Any:
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: Any, queryset: QuerySet[Amendment]) -> QuerySet[Amendment]:
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(status=self.value())
+
+
+def delta_html(amendment: Amendment) -> str:
+    delta = amendment.delta or {}
+    amount = str(delta.get("amount") or "0.00")
+    css = "cw-delta-neg" if amount.startswith("-") else "cw-delta-pos"
+    seats = ", ".join(
+        f"{row['sku']} {row['before']}→{row['after']}" for row in delta.get("seats_by_sku", [])
+    )
+    return format_html(
+        "<strong class='{}' data-delta-amount='{}'>{}{} {}</strong><br><span class='cw-muted'>{}</span>",
+        css,
+        amount,
+        "" if amount.startswith("-") else "+",
+        amount,
+        delta.get("currency", ""),
+        seats,
+    )
+
+
+@admin.register(Amendment)
+class AmendmentAdmin(RevOpsReadOnlyAdmin):
+    list_display = ("deal", "kind", "requested", "delta_display", "reason", "status")
+    list_filter = (StatusFilter, "kind")
+    search_fields = ("opportunity__name", "reason")
+    ordering = ("requested_at", "id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Amendment]:
+        return selectors.amendment_list().order_by("requested_at", "id")
+
+    @admin.display(description="Deal", ordering="opportunity__name")
+    def deal(self, obj: Amendment) -> str:
+        return format_html("<strong>{}</strong>", obj.opportunity.name)
+
+    @admin.display(description="Requested", ordering="requested_at")
+    def requested(self, obj: Amendment) -> str:
+        return format_html(
+            "{}<br><span class='cw-muted'>{}</span>",
+            formatting.person(obj.requested_by),
+            formatting.ago(obj.requested_at),
+        )
+
+    @admin.display(description="Delta")
+    def delta_display(self, obj: Amendment) -> str:
+        return delta_html(obj)
+
+    def get_urls(self) -> list[Any]:
+        urls = super().get_urls()
+        return [
+            path(
+                "<int:pk>/decide/<str:name>/",
+                self.admin_site.admin_view(require_POST(self.decide_view)),
+                name="amendments_amendment_decide",
+            ),
+            *urls,
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        amendment = selectors.amendment_list().filter(pk=object_id).first()
+        if amendment is None:
+            return HttpResponseRedirect(reverse("admin:amendments_amendment_changelist"))
+        return TemplateResponse(
+            request,
+            "admin/amendments/amendment/decide.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": f"Amendment of {amendment.opportunity.name}",
+                "amendment": amendment,
+                "delta_html": delta_html(amendment),
+                "pending": amendment.status == AmendmentStatus.PENDING,
+            },
+        )
+
+    def decide_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
+        if not policies.is_revops(request.user):
+            raise PermissionDenied
+        try:
+            services.amendment_decide(
+                amendment=pk,
+                actor=request.user,
+                decision=name,
+                reason=request.POST.get("reason", ""),
+                source=Source.ADMIN,
+            )
+        except errors.DomainError as exc:
+            messages.error(request, "\n".join(["Nothing was decided.", *error_lines(exc)]))
+            return HttpResponseRedirect(reverse("admin:amendments_amendment_change", args=[pk]))
+        messages.success(request, f"Amendment #{pk}: {name} done.")
+        return HttpResponseRedirect(reverse("admin:amendments_amendment_changelist"))
+
+
+@admin.register(Booking)
+class BookingAdmin(RevOpsReadOnlyAdmin):
+    list_display = (
+        "booked_on",
+        "opportunity",
+        "kind",
+        "amount_delta",
+        "currency",
+        "reporting_delta",
+    )
+    list_filter = ("kind", "booked_on")
+    list_select_related = ("opportunity",)
+    ordering = ("-booked_on", "-id")

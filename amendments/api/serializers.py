@@ -1,0 +1,127 @@
+"""Amendments over HTTP: what clients send (strict) and what they get back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.fields import MoneyField
+from api.strict import StrictInputMixin
+from opportunities.api.serializers import CurrencyField, LineItemWriteSerializer
+from opportunities.stages import OpportunityType
+
+from ..models import Amendment, AmendmentDecision, AmendmentKind
+
+MAX_ID = 2**63 - 1
+
+
+def _id(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class AmendmentChangesSerializer(StrictInputMixin, serializers.Serializer):
+    """The proposed values of the gated fields; send only those that change."""
+
+    account = _id(required=False)
+    type = serializers.ChoiceField(choices=OpportunityType.choices, required=False)
+    amount = MoneyField(required=False, allow_null=True)
+    currency = CurrencyField(required=False, help_text="Must stay the deal's currency.")
+    close_date = serializers.DateField(required=False, allow_null=True)
+    contract_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    po_number = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    primary_contact = _id(required=False, allow_null=True)
+    contract_start_date = serializers.DateField(required=False, allow_null=True)
+    term_months = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=32767
+    )
+
+
+class AmendmentLineItemSerializer(LineItemWriteSerializer):
+    """A line item of the proposed list (the whole new list replaces the deal's)."""
+
+    read_only_names = ("id",)
+    id = None  # type: ignore[assignment]
+
+
+class AmendmentRequestSerializer(StrictInputMixin, serializers.Serializer):
+    kind = serializers.ChoiceField(choices=AmendmentKind.choices)
+    reason = serializers.CharField(max_length=10000, allow_blank=True)
+    changes = AmendmentChangesSerializer(required=False)
+    line_items = AmendmentLineItemSerializer(
+        many=True,
+        required=False,
+        allow_null=True,
+        help_text="The whole new list of line items; omit to keep them.",
+    )
+
+
+class AmendmentDecideSerializer(StrictInputMixin, serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=10000, allow_blank=True, required=False, help_text="Required by `reject`."
+    )
+
+
+class AmendmentDecisionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AmendmentDecision
+        fields = (
+            "step",
+            "decision",
+            "actor",
+            "source",
+            "reason",
+            "from_version",
+            "to_version",
+            "at",
+        )
+        read_only_fields = fields
+
+
+class AmendmentSerializer(serializers.ModelSerializer):
+    decisions = AmendmentDecisionSerializer(many=True, read_only=True)
+    current_step = serializers.SerializerMethodField(
+        help_text="The route step now waiting (null once decided)."
+    )
+
+    class Meta:
+        model = Amendment
+        fields = (
+            "id",
+            "opportunity",
+            "kind",
+            "status",
+            "reason",
+            "changes",
+            "line_items",
+            "requested_by",
+            "requested_at",
+            "route",
+            "current_step",
+            "before",
+            "after",
+            "delta",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "applied_version",
+            "decisions",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_current_step(self, obj: Amendment) -> dict[str, Any] | None:
+        if obj.status != "pending" or not obj.route:
+            return None
+        return dict(obj.route[0])
+
+
+class AmendmentDryRunSerializer(serializers.Serializer):
+    passes = serializers.BooleanField()
+    unmet = serializers.ListField(child=serializers.DictField())
+    route = serializers.ListField(child=serializers.DictField())
+    before = serializers.DictField()
+    after = serializers.DictField(allow_null=True)
+    delta = serializers.DictField()

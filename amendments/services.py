@@ -1,0 +1,673 @@
+"""Every write to amendments: request, decide (approve, reject, withdraw) and apply.
+
+Rules enforced here:
+
+* only a Closed-Won deal is amended or cancelled; its owner or RevOps request a change,
+  only RevOps a cancellation; a reason is always required (``reason_required``);
+* the proposed values are gated like a Closed-Won request (same rules, same codes,
+  ``gate_failed``); the currency never changes (``currency_change_refused``): billing
+  and commissions are in the booked currency; a well-formed proposal that is not a
+  valid amendment is ``amendment_invalid`` (422);
+* one pending amendment per deal (``amendment_pending``, 409), held by the deal's row
+  lock and a partial unique index;
+* :func:`amendment_decide` is the one decision seam: the approver follows the
+  amendment's ``route`` (today the built-in RevOps step: any RevOps member who is neither
+  the requester nor the deal's owner, ``self_approval_forbidden``), and a decided
+  amendment is never decided again (``already_decided``, 409);
+* applying is one transaction: the deal's new values (version +1, field history), the
+  AmendmentDecision row, a Booking with the delta, the commission credit delta, the
+  ``handoff.<kind>.amended|cancelled`` and ``deal.amended|cancelled`` deliveries.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from core import errors
+from events.services import event_record
+from handoffs.models import CommissionCredit, CreditKind, HandoffKind
+from handoffs.services import (
+    commission_credit_amount,
+    commission_rate_for,
+    deliveries_create_for_event,
+)
+from opportunities import gate, policies
+from opportunities.models import Contact, Opportunity, Product, StageChange
+from opportunities.services import opportunity_update
+from opportunities.services.line_items import (
+    parse_line_items,
+    refuse_extra_minor_units,
+    refuse_inactive_products,
+)
+from opportunities.services.transitions import lock_opportunity
+from opportunities.stages import GATED_FIELDS, Source, Stage
+
+from . import payloads
+from .ledger import booking_create, deal_state, saved_line_items, state_delta
+from .models import (
+    Amendment,
+    AmendmentDecision,
+    AmendmentKind,
+    AmendmentStatus,
+    Booking,
+    BookingKind,
+)
+
+# The fields an amendment may propose (the gated ones).
+AMENDABLE_FIELDS = GATED_FIELDS
+DECISIONS = ("approve", "reject", "withdraw")
+CURRENCY_CHANGE_REFUSED = "currency_change_refused"
+NO_CHANGE = "no_change"
+
+
+# --- the approval route ---------------------------------------------------------------
+
+
+def default_route(kind: str) -> list[dict[str, Any]]:
+    """The built-in route: one RevOps step. The approval-policy engine replaces this (it
+    fills ``Amendment.route`` at request time, and :func:`_route_permission_error` reads
+    the step now waiting)."""
+    return [
+        {
+            "group": policies.REVOPS_GROUP,
+            "rule": "built-in: cancellation" if kind == AmendmentKind.CANCELLATION else "built-in",
+            "mode": "any",
+            "count": 1,
+            "sla_hours": None,
+        }
+    ]
+
+
+def _route_permission_error(amendment: Amendment, actor: Any) -> errors.DomainError | None:
+    """Who may approve or reject: a member of the step's group (RevOps today) who is
+    neither the requester nor the deal's owner (segregation of duties)."""
+    if not policies.is_revops(actor):
+        return errors.PermissionDenied("Only RevOps decide amendments.")
+    if actor.pk in (amendment.requested_by_id, amendment.opportunity.owner_id):
+        return errors.SelfApprovalForbidden(
+            "Someone other than the requester and the deal's owner must decide this amendment."
+        )
+    return None
+
+
+# --- the proposal -----------------------------------------------------------------------
+
+
+def _invalid(code: str, field: str, message: str) -> errors.AmendmentInvalid:
+    return errors.AmendmentInvalid(message, errors=[errors.FieldError(code, field, message)])
+
+
+def _proposed(
+    opportunity: Opportunity,
+    changes: Mapping[str, Any],
+    line_items: Sequence[Mapping[str, Any]] | None,
+) -> tuple[Opportunity, list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    """An unsaved copy of ``opportunity`` with ``changes`` applied, the parsed line items
+    (None: unchanged) and those line items as :func:`deal_state` takes them. Raises
+    ``InvalidInput`` for an unknown or non-amendable field, a bad value, a currency
+    change, or a proposal that changes nothing."""
+    unknown = sorted(set(changes) - set(AMENDABLE_FIELDS))
+    if unknown:
+        raise errors.AmendmentInvalid(
+            errors=[
+                errors.FieldError(
+                    "unknown_field", f"changes.{name}", "This field cannot be amended."
+                )
+                for name in unknown
+            ]
+        )
+    if "currency" in changes and changes["currency"] != opportunity.currency:
+        raise _invalid(
+            CURRENCY_CHANGE_REFUSED,
+            "changes.currency",
+            "The currency of a won deal cannot change: cancel it and book a new deal.",
+        )
+    proposed = copy.copy(opportunity)
+    proposed._state = copy.copy(opportunity._state)
+    proposed.__dict__.pop("_prefetched_objects_cache", None)
+    for name, value in changes.items():
+        field: Any = Opportunity._meta.get_field(name)
+        if field.is_relation:
+            if value in ("", None):
+                setattr(proposed, field.attname, None)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                setattr(proposed, field.attname, value)
+            else:
+                raise _invalid("invalid", f"changes.{name}", "Enter a valid id.")
+            field.delete_cached_value(proposed)
+        elif isinstance(value, float | bool | list | dict):
+            # Money is a decimal string (a binary float is not money); no JSON
+            # true/false or structure is a field value.
+            raise _invalid("invalid", f"changes.{name}", "Send a string or a whole number.")
+        else:
+            try:
+                setattr(proposed, name, field.to_python(value))
+            except ValidationError as exc:
+                raise _invalid("invalid", f"changes.{name}", " ".join(exc.messages)) from exc
+    if proposed.primary_contact_id is not None:
+        proposed.primary_contact = Contact.objects.filter(pk=proposed.primary_contact_id).first()
+        if proposed.primary_contact is None:
+            raise _invalid("does_not_exist", "changes.primary_contact", "Unknown contact.")
+    try:
+        proposed.full_clean(exclude=["stage", "version", "owner", "name"], validate_unique=False)
+    except ValidationError as exc:
+        raise errors.InvalidInput(
+            errors=[
+                errors.FieldError(
+                    e.code or "invalid", f"changes.{name}", str(e.message % (e.params or {}))
+                )
+                for name, errs in exc.error_dict.items()
+                for e in errs
+            ]
+        ) from exc
+
+    parsed = None
+    if line_items is not None:
+        parsed = parse_line_items(line_items)
+        refuse_extra_minor_units(parsed, proposed.currency)
+        keep = {li.product_id for li in opportunity.line_items.all()}
+        refuse_inactive_products(parsed, keep=keep)
+        names = dict(
+            Product.objects.filter(pk__in={p["product_id"] for p in parsed}).values_list(
+                "pk", "name"
+            )
+        )
+        items = [
+            {
+                "sku": p["sku"],
+                "name": names.get(p["product_id"], ""),
+                "seats": p["seats"],
+                "unit_price": p["unit_price"],
+            }
+            for p in parsed
+        ]
+    else:
+        items = saved_line_items(opportunity)
+    return proposed, parsed, items
+
+
+def _gate(proposed: Opportunity, items: list[dict[str, Any]]) -> list[errors.FieldError]:
+    facts = gate.gather_one(
+        proposed,
+        target=Stage.CLOSED_WON,
+        line_items=[(i["seats"], i["unit_price"]) for i in items],
+    )
+    # A won deal's close date is in the past; the rule that it is not in the future still
+    # applies to a proposed one.
+    return gate.evaluate(facts, Stage.CLOSED_WON)
+
+
+def _preview(
+    locked: Opportunity,
+    kind: str,
+    changes: Mapping[str, Any],
+    line_items: Sequence[Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    try:
+        return _preview_checked(locked, kind, changes, line_items)
+    except errors.AmendmentInvalid:
+        raise
+    except errors.InvalidInput as exc:
+        # The request was well formed (the API checked its shape): what is wrong is the
+        # amendment itself (an unknown product or contact, a value the deal cannot take).
+        raise errors.AmendmentInvalid(exc.detail, errors=exc.errors) from exc
+
+
+def _preview_checked(
+    locked: Opportunity,
+    kind: str,
+    changes: Mapping[str, Any],
+    line_items: Sequence[Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    before = deal_state(locked, saved_line_items(locked))
+    if kind == AmendmentKind.CANCELLATION:
+        return {
+            "before": before,
+            "after": {},
+            "delta": state_delta(before, None),
+            "unmet": [],
+            "parsed": None,
+            "proposed": locked,
+        }
+    proposed, parsed, items = _proposed(locked, changes, line_items)
+    after = deal_state(proposed, items)
+    delta = state_delta(before, after)
+    if after == before:
+        raise _invalid(NO_CHANGE, "changes", "The proposed values are the deal's current values.")
+    return {
+        "before": before,
+        "after": after,
+        "delta": delta,
+        "unmet": _gate(proposed, items),
+        "parsed": parsed,
+        "proposed": proposed,
+    }
+
+
+def _check_kind_and_reason(kind: str, reason: str) -> str:
+    if kind not in AmendmentKind.values:
+        raise _invalid(
+            "invalid_choice", "kind", f"Choose one of: {', '.join(AmendmentKind.values)}."
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise errors.ReasonRequired(
+            "Say why the deal changes: approvers and the audit trail see it.",
+            errors=[{"code": "reason_required", "field": "reason", "message": "Enter a reason."}],
+        )
+    return reason
+
+
+def _request_permission_error(
+    kind: str, locked: Opportunity, actor: Any
+) -> errors.DomainError | None:
+    if kind == AmendmentKind.CANCELLATION:
+        if not policies.is_revops(actor):
+            return errors.PermissionDenied("Only RevOps cancel a won deal.")
+        return None
+    if not policies.can_change(actor, locked):
+        return errors.PermissionDenied("Only the deal's owner or RevOps can amend it.")
+    return None
+
+
+def amendment_dry_run(
+    *,
+    opportunity: Opportunity | int,
+    actor: Any,
+    kind: str,
+    changes: Mapping[str, Any] | None = None,
+    line_items: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """What a request would give, without writing: ``{"passes", "unmet": [FieldError
+    dicts], "route", "before", "after", "delta"}``. Raises what the request would raise
+    before the gate (permission, stage, bad input, currency change)."""
+    if kind not in AmendmentKind.values:
+        raise _invalid(
+            "invalid_choice", "kind", f"Choose one of: {', '.join(AmendmentKind.values)}."
+        )
+    pk = opportunity.pk if isinstance(opportunity, Opportunity) else opportunity
+    with transaction.atomic():
+        locked = lock_opportunity(pk)
+        _check_request(kind, locked, actor)
+        preview = _preview(locked, kind, changes or {}, line_items)
+        transaction.set_rollback(True)
+    return {
+        "passes": not preview["unmet"],
+        "unmet": [u.as_dict() for u in preview["unmet"]],
+        "route": default_route(kind),
+        "before": preview["before"],
+        "after": preview["after"] or None,
+        "delta": preview["delta"],
+    }
+
+
+def _check_request(kind: str, locked: Opportunity, actor: Any) -> None:
+    if not (actor and actor.is_authenticated and actor.is_active):
+        raise errors.PermissionDenied("Sign in first.")
+    denied = _request_permission_error(kind, locked, actor)
+    if denied is not None:
+        raise denied
+    if locked.stage != Stage.CLOSED_WON:
+        raise errors.TransitionNotAllowed(
+            f"Only a Closed-Won deal can be amended or cancelled; this one is {locked.stage_label}."
+        )
+
+
+def amendment_request(
+    *,
+    opportunity: Opportunity | int,
+    actor: Any,
+    kind: str,
+    reason: str,
+    changes: Mapping[str, Any] | None = None,
+    line_items: Sequence[Mapping[str, Any]] | None = None,
+) -> Amendment:
+    """Request a change (owner or RevOps) or a cancellation (RevOps) of a Closed-Won deal.
+
+    ``changes``: ``{field: value}`` over the gated fields (foreign keys as ids, money
+    and dates as strings); ``line_items``: the whole new list (``{"product", "seats",
+    "unit_price"}``) or None to keep them. Raises ``permission_denied``,
+    ``transition_not_allowed`` (not Closed-Won), ``reason_required``,
+    ``amendment_invalid`` (422: ``unknown_field``, ``currency_change_refused``,
+    ``no_change``, an unknown product or contact, a value the deal cannot take),
+    ``gate_failed`` (every unmet requirement of the proposed values),
+    ``amendment_pending``."""
+    reason = _check_kind_and_reason(kind, reason)
+    changes = dict(changes or {})
+    if kind == AmendmentKind.CANCELLATION and (changes or line_items is not None):
+        raise _invalid("invalid", "changes", "A cancellation proposes no values.")
+    pk = opportunity.pk if isinstance(opportunity, Opportunity) else opportunity
+    try:
+        with transaction.atomic():
+            locked = lock_opportunity(pk)
+            _check_request(kind, locked, actor)
+            if Amendment.objects.filter(
+                opportunity=locked, status=AmendmentStatus.PENDING
+            ).exists():
+                raise errors.AmendmentPending(
+                    "This deal already has a pending amendment: decide or withdraw it first."
+                )
+            preview = _preview(locked, kind, changes, line_items)
+            if preview["unmet"]:
+                unmet = preview["unmet"]
+                raise errors.GateFailed(
+                    f"{len(unmet)} requirement{'s' if len(unmet) != 1 else ''} not met by the proposed values.",
+                    errors=unmet,
+                )
+            try:
+                with transaction.atomic():
+                    amendment = Amendment.objects.create(
+                        opportunity=locked,
+                        kind=kind,
+                        reason=reason,
+                        changes=_jsonable(changes),
+                        line_items=_jsonable(line_items) if line_items is not None else None,
+                        requested_by=actor,
+                        route=default_route(kind),
+                        before=preview["before"],
+                        after=preview["after"],
+                        delta=preview["delta"],
+                    )
+            except IntegrityError as exc:
+                raise errors.AmendmentPending(
+                    "An amendment was requested at the same moment."
+                ) from exc
+    except OperationalError as exc:
+        raise errors.ConcurrentUpdate("The deal is being changed by someone else.") from exc
+    return amendment
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal | dt.date):
+        return str(value)
+    if hasattr(value, "pk"):
+        return value.pk
+    return value
+
+
+# --- deciding -------------------------------------------------------------------------
+
+
+def amendment_decide(
+    *,
+    amendment: Amendment | int,
+    actor: Any,
+    decision: str,
+    reason: str = "",
+    source: str = Source.UI,
+) -> Amendment:
+    """Decide an amendment: ``approve`` (and apply it), ``reject`` (reason required) or
+    ``withdraw`` (the requester or the deal's owner). The one seam every interface calls.
+
+    Locks the deal, then the amendment (always in that order, as every deal write does).
+    Raises ``not_found``, ``already_decided`` (409), ``permission_denied``,
+    ``self_approval_forbidden``, ``reason_required``, ``transition_not_allowed`` (the
+    deal is no longer Closed-Won), ``gate_failed`` (the proposed values no longer pass).
+    """
+    if decision not in DECISIONS:
+        raise errors.NotFound(f"There is no amendment transition called {decision!r}.")
+    if not (actor and actor.is_authenticated and actor.is_active):
+        raise errors.PermissionDenied("Sign in first.")
+    pk = amendment.pk if isinstance(amendment, Amendment) else amendment
+    opportunity_id = (
+        Amendment.objects.filter(pk=pk).values_list("opportunity_id", flat=True).first()
+    )
+    if opportunity_id is None:
+        raise errors.NotFound("No such amendment.")
+    reason = (reason or "").strip()
+    try:
+        with transaction.atomic():
+            locked = lock_opportunity(opportunity_id)
+            row = (
+                Amendment.objects.select_for_update(of=("self",))
+                .select_related("opportunity", "requested_by")
+                .get(pk=pk)
+            )
+            row.opportunity = locked
+            if row.status != AmendmentStatus.PENDING:
+                raise errors.AlreadyDecided(f"This amendment is already {row.status}.")
+            if decision == "withdraw":
+                if actor.pk not in (
+                    row.requested_by_id,
+                    locked.owner_id,
+                ) and not policies.is_revops(actor):
+                    raise errors.PermissionDenied(
+                        "Only the requester or the deal's owner can withdraw it."
+                    )
+                return _close(row, actor, AmendmentStatus.WITHDRAWN, reason, source)
+            denied = _route_permission_error(row, actor)
+            if denied is not None:
+                raise denied
+            if decision == "reject":
+                if not reason:
+                    raise errors.ReasonRequired(
+                        "Say why the amendment is rejected: the requester sees it.",
+                        errors=[
+                            {
+                                "code": "reason_required",
+                                "field": "reason",
+                                "message": "Enter a reason.",
+                            }
+                        ],
+                    )
+                return _close(row, actor, AmendmentStatus.REJECTED, reason, source)
+            return _apply(row, locked, actor, reason, source)
+    except OperationalError as exc:
+        raise errors.ConcurrentUpdate("The deal is being changed by someone else.") from exc
+
+
+def amendment_withdraw(
+    *, amendment: Amendment | int, actor: Any, source: str = Source.UI
+) -> Amendment:
+    """Withdraw a pending amendment (:func:`amendment_decide` with ``withdraw``)."""
+    return amendment_decide(amendment=amendment, actor=actor, decision="withdraw", source=source)
+
+
+def _close(row: Amendment, actor: Any, status: str, reason: str, source: str) -> Amendment:
+    now = timezone.now()
+    row.status = status
+    row.decided_by = actor
+    row.decided_at = now
+    row.decision_reason = reason
+    row.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    AmendmentDecision.objects.create(
+        amendment=row, decision=status, actor=actor, source=source, reason=reason, at=now
+    )
+    return row
+
+
+def _credit(
+    *, opportunity: Opportunity, amendment: Amendment, kind: str, booking: Decimal, now: dt.datetime
+) -> CommissionCredit | None:
+    """The commission credit delta: ``booking`` × the rep's rate (negative when the deal
+    shrank); None for a zero change."""
+    rate = commission_rate_for(opportunity.owner_id)
+    amount = commission_credit_amount(booking, rate)
+    if amount == 0 and booking == 0:
+        return None
+    credit = CommissionCredit.objects.create(
+        opportunity=opportunity,
+        approval=None,
+        kind=kind,
+        amendment=amendment,
+        rep_id=opportunity.owner_id,
+        booking_amount=booking.quantize(Decimal("0.01")),
+        currency=opportunity.currency,
+        rate=rate,
+        credit_amount=amount,
+        created_at=now,
+    )
+    credit.rep = opportunity.owner
+    return credit
+
+
+def within_clawback(opportunity: Opportunity, today: dt.date) -> bool:
+    """Whether a cancellation on ``today`` claws the commission back: within
+    ``COMMISSION_CLAWBACK_DAYS`` of the contract start (or of the close, when the deal
+    has no contract start)."""
+    start = opportunity.contract_start_date or (
+        opportunity.closed_at.date() if opportunity.closed_at else today
+    )
+    return (today - start).days <= settings.COMMISSION_CLAWBACK_DAYS
+
+
+def _apply(row: Amendment, locked: Opportunity, actor: Any, reason: str, source: str) -> Amendment:
+    if locked.stage != Stage.CLOSED_WON:
+        raise errors.TransitionNotAllowed(
+            f"The deal is {locked.stage_label} now: the amendment can no longer be applied."
+        )
+    now = timezone.now()
+    from_version = locked.version
+    from_stage = locked.stage
+    old_amount = locked.amount or Decimal(0)
+    # Recomputed from the locked deal: the frozen snapshot is what was approved.
+    preview = _preview(locked, row.kind, row.changes, row.line_items)
+    if preview["unmet"]:
+        unmet = preview["unmet"]
+        raise errors.GateFailed(
+            f"{len(unmet)} requirement{'s' if len(unmet) != 1 else ''} not met by the proposed values.",
+            errors=unmet,
+        )
+    if row.kind == AmendmentKind.CHANGE:
+        locked = opportunity_update(
+            opportunity=locked,
+            actor=actor,
+            data={name: row.changes[name] for name in row.changes},
+            line_items=[{k: v for k, v in li.items() if k != "id"} for li in row.line_items]
+            if row.line_items is not None
+            else None,
+            source=source,
+            amending=True,
+        )
+        booking_kind, credit_kind, change = BookingKind.AMENDMENT, CreditKind.AMENDMENT, "amended"
+    else:
+        locked._cancellation_approved = True  # type: ignore[attr-defined]
+        locked.cancel()
+        locked.version += 1
+        locked._history_user = actor  # type: ignore[attr-defined]
+        locked._change_reason = source  # type: ignore[attr-defined]
+        locked.save()
+        # The deal's timeline shows the stage move like any other.
+        StageChange.objects.create(
+            opportunity=locked,
+            transition="cancel",
+            from_stage=from_stage,
+            to_stage=locked.stage,
+            actor=actor,
+            source=source,
+            reason=row.reason,
+            gate_snapshot={"amendment": row.pk},
+            at=now,
+        )
+        booking_kind, credit_kind, change = (
+            BookingKind.CANCELLATION,
+            CreditKind.CLAWBACK,
+            "cancelled",
+        )
+    locked = Opportunity.objects.select_related("account", "owner", "primary_contact").get(
+        pk=locked.pk
+    )
+    row.before, row.after, row.delta = preview["before"], preview["after"], preview["delta"]
+    row.status = AmendmentStatus.APPROVED
+    row.decided_by = actor
+    row.decided_at = now
+    row.decision_reason = reason
+    row.applied_version = locked.version
+    row.save()
+    AmendmentDecision.objects.create(
+        amendment=row,
+        decision=AmendmentStatus.APPROVED,
+        actor=actor,
+        source=source,
+        reason=reason,
+        from_version=from_version,
+        to_version=locked.version,
+        gate_snapshot={"target": Stage.CLOSED_WON, "passed": True, "unmet": []},
+        at=now,
+    )
+    amount_delta = (
+        (locked.amount or Decimal(0)) - old_amount
+        if row.kind == AmendmentKind.CHANGE
+        else -_booked_total(locked)
+    )
+    booking_create(
+        opportunity=locked,
+        kind=booking_kind,
+        amount_delta=amount_delta,
+        booked_on=timezone.localdate(now),
+        at=now,
+        amendment=row,
+    )
+    credit: CommissionCredit | None
+    if row.kind == AmendmentKind.CHANGE:
+        credit = _credit(
+            opportunity=locked, amendment=row, kind=credit_kind, booking=amount_delta, now=now
+        )
+    elif within_clawback(locked, timezone.localdate(now)):
+        credit = _clawback(locked, row, now)
+    else:
+        credit = None
+    for kind in HandoffKind.values:
+        deliveries_create_for_event(
+            event_type=f"handoff.{kind}.{change}",
+            data=payloads.handoff_change_data(
+                kind=kind, opportunity=locked, amendment=row, credit=credit
+            ),
+            opportunity=locked,
+            occurred_at=now,
+        )
+    deliveries_create_for_event(
+        event_type=f"deal.{change}",
+        data=payloads.deal_change_data(opportunity=locked, amendment=row, from_stage=from_stage),
+        opportunity=locked,
+        occurred_at=now,
+    )
+    if row.kind == AmendmentKind.CANCELLATION:
+        event_record(instance=locked, change="stage_changed", actor=actor)
+    return row
+
+
+def _booked_total(opportunity: Opportunity) -> Decimal:
+    """Σ of the deal's ledger entries: what is booked now."""
+    total = Booking.objects.filter(opportunity=opportunity).aggregate(s=Sum("amount_delta"))["s"]
+    return total or Decimal(0)
+
+
+def _clawback(
+    opportunity: Opportunity, amendment: Amendment, now: dt.datetime
+) -> CommissionCredit | None:
+    """The negative of every credit the deal earned so far (booking and amendments)."""
+    earned = CommissionCredit.objects.filter(opportunity=opportunity).aggregate(
+        c=Sum("credit_amount"), b=Sum("booking_amount")
+    )
+    paid = earned["c"] or Decimal(0)
+    if paid == 0:
+        return None
+    credit = CommissionCredit.objects.create(
+        opportunity=opportunity,
+        approval=None,
+        kind=CreditKind.CLAWBACK,
+        amendment=amendment,
+        rep_id=opportunity.owner_id,
+        booking_amount=-(earned["b"] or Decimal(0)),
+        currency=opportunity.currency,
+        rate=commission_rate_for(opportunity.owner_id),
+        credit_amount=-paid,
+        created_at=now,
+    )
+    credit.rep = opportunity.owner
+    return credit

@@ -1,0 +1,67 @@
+"""``{% amendments_panel deal %}``: the won deal's amendments on its page (the pending
+one with its diff and delta, the past ones, and "Request a change" / "Cancel the deal")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from opportunities import policies
+from opportunities.stages import Stage
+
+from .. import selectors
+
+register = template.Library()
+
+
+@register.inclusion_tag("amendments/_panel.html", takes_context=True)
+def amendments_panel(context: template.Context, deal: Any) -> dict[str, Any]:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if deal.stage not in (Stage.CLOSED_WON, Stage.CANCELLED):
+        return {"show": False}
+    amendments = list(selectors.amendment_list().filter(opportunity=deal)[:20])
+    pending = next((a for a in amendments if a.status == "pending"), None)
+    won = deal.stage == Stage.CLOSED_WON
+    return {
+        "show": True,
+        "deal": deal,
+        "amendments": amendments,
+        "pending": pending,
+        "can_request": won and pending is None and policies.can_change(user, deal),
+        "can_cancel": won and pending is None and policies.is_revops(user),
+        "can_withdraw": pending is not None
+        and user is not None
+        and user.pk in (pending.requested_by_id, deal.owner_id),
+        "is_revops": policies.is_revops(user),
+        "csrf_token": context.get("csrf_token"),
+        "request": request,
+    }
+
+
+@register.inclusion_tag("amendments/_diff.html")
+def amendment_diff(before: Any, after: Any, delta: Any) -> dict[str, Any]:
+    """The before/after table of an amendment, changed values marked, and its delta."""
+    rows = []
+    labels = [
+        ("amount", "Amount"),
+        ("term_months", "Term (months)"),
+        ("contract_start_date", "Contract start"),
+        ("contract_id", "Contract ID"),
+        ("po_number", "PO number"),
+        ("close_date", "Close date"),
+        ("type", "Type"),
+    ]
+    after = after or {}
+    for key, label in labels:
+        was, now = (before or {}).get(key), after.get(key) if after else None
+        rows.append({"label": label, "before": was, "after": now, "changed": was != now})
+    return {"rows": rows, "delta": delta or {}, "cancelled": not after}
+
+
+@register.inclusion_tag("amendments/_queue_box.html")
+def pending_amendments_box(limit: int = 5) -> dict[str, Any]:
+    """The pending amendments beside the Closed-Won requests in the admin queue."""
+    rows = list(selectors.pending_amendments_page(limit))
+    return {"count": getattr(rows[0], "total", 0) if rows else 0, "amendments": rows}
