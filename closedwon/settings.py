@@ -493,6 +493,7 @@ SPECTACULAR_SETTINGS = {
         "LossReasonEnum": "opportunities.stages.LossReason",
         "DecisionEnum": "opportunities.models.Decision",
         "DocumentKindEnum": "documents.models.DocumentKind",
+        "OpportunityTypeEnum": "opportunities.stages.OpportunityType",
         "HandoffKindEnum": "handoffs.models.HandoffKind",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
