@@ -499,6 +499,7 @@ SPECTACULAR_SETTINGS = {
         "LossReasonEnum": "opportunities.stages.LossReason",
         "DecisionEnum": "opportunities.models.Decision",
         "DocumentKindEnum": "documents.models.DocumentKind",
+        "OpportunityTypeEnum": "opportunities.stages.OpportunityType",
         "HandoffKindEnum": "handoffs.models.HandoffKind",
         "HandoffStatusEnum": "handoffs.models.HandoffStatus",
         "CurrencyEnum": "opportunities.api.serializers.CURRENCIES",

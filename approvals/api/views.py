@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pycountry
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -19,8 +18,6 @@ from approvals.models import ApprovalPolicy
 from core import errors
 from opportunities.policies import is_revops
 from opportunities.stages import OpportunityType
-
-COUNTRY_CODES = sorted(c.alpha_2 for c in pycountry.countries)
 
 
 class PolicyStepSerializer(StrictInputMixin, serializers.Serializer):
@@ -49,7 +46,8 @@ class PolicyConditionsSerializer(StrictInputMixin, serializers.Serializer):
     )
     currency_not_reporting = serializers.BooleanField(required=False)
     billing_country_in = serializers.ListField(
-        child=serializers.ChoiceField(choices=COUNTRY_CODES), required=False
+        child=serializers.RegexField(r"^[A-Za-z]{2}$", help_text="ISO 3166 alpha-2."),
+        required=False,
     )
 
 

@@ -221,7 +221,9 @@ def opportunity_transition(
                     step=step,
                     comment=stage_reason,
                 )
-            elif name == "submit_for_approval" and approval is not None:
+            elif name == "submit_for_approval" and approval is not None and len(approval.route) > 1:
+                # A routed request: its first step's members hear of it (a request with only
+                # the built-in RevOps step waits in the queue, as it always has).
                 approval.opportunity = locked
                 approval_steps.notify_step(approval)
             if name in notifications.DECISIONS:

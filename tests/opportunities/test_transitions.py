@@ -309,9 +309,9 @@ def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_a
     # savepoint, lock, permissions, line items, claims, stage requirements, update,
     # history, StageChange, the evidence documents frozen into the Approval, the Approval,
     # the change-feed event, the endpoints subscribed to deal.submitted, release
-    # + the policy in force, the RevOps step's members, their group settings and one
-    # outbox e-mail per member (look up, savepoint, insert, release)
-    with django_assert_num_queries(22):
+    # + the policy in force and the exchange rate of the routing facts (a request with
+    # only the RevOps step e-mails nobody)
+    with django_assert_num_queries(16):
         run(deal, "submit_for_approval", rep)
     # + the pending Approval (locked, with its submitter), its update, the commission
     # plan and credit, the active webhook endpoints, the handoffs in one insert, the
