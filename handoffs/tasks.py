@@ -12,8 +12,6 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
 
-from . import endpoints, services, sla
-
 
 @task_prerun.connect
 @task_postrun.connect
@@ -31,19 +29,27 @@ def deliver_many(handoff_ids: list[str], claim_token: str | None = None) -> None
     """What :func:`services.handoffs_enqueue` publishes: up to HANDOFF_TASK_BATCH ids."""
     if isinstance(handoff_ids, str):  # a hand-made message with one id
         handoff_ids = [handoff_ids]
+    from . import services  # the service imports this module at its top
+
     services.handoffs_deliver(handoff_ids=handoff_ids, claim_token=claim_token)
 
 
 @shared_task(name="handoffs.relay", ignore_result=True)
 def relay() -> None:
+    from . import services
+
     services.handoffs_relay()
 
 
 @shared_task(name="handoffs.endpoints_health", ignore_result=True)
 def endpoints_health() -> None:
+    from . import endpoints
+
     endpoints.webhook_endpoints_check_health()
 
 
 @shared_task(name="handoffs.sla_check", ignore_result=True)
 def sla_check() -> None:
+    from . import sla
+
     sla.handoffs_notify_overdue()

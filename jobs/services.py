@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 # Seconds a job may run: under the Redis broker's one-hour visibility timeout, so a
 # running job is never handed to a second worker.
-JOB_TIME_LIMIT = 3000
 PROGRESS_EVERY = 1.0
 
 
