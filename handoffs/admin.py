@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from core import errors
 from opportunities.admin.mixins import ReadOnlyAdmin
 
-from . import endpoints, selectors, services, sla
+from . import endpoints, selectors, services, sla, targets
 from .events import EVENT_TYPES
 from .models import (
     AttemptOutcome,
@@ -302,7 +302,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     @admin.display(description="URL")
     def url_shown(self, obj: WebhookEndpoint) -> str:
         if obj.environment_kind:
-            return endpoints.environment_target(obj.environment_kind)[0] or "(not set)"
+            return targets.environment_target(obj.environment_kind)[0] or "(not set)"
         return obj.url
 
     @admin.display(description="event types")

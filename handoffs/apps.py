@@ -8,7 +8,7 @@ def _environment_endpoints(sender: Any, using: str = "default", **kwargs: Any) -
     """After every migrate (and a test's flush): the HANDOFF_<KIND>_URL endpoint rows."""
     from django.db import connections
 
-    from .endpoints import environment_endpoints_ensure
+    from .targets import environment_endpoints_ensure
 
     if "handoffs_webhookendpoint" not in connections[using].introspection.table_names():
         return

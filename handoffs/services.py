@@ -40,7 +40,8 @@ from core import errors
 from opportunities.models import Approval, Opportunity
 from opportunities.selectors import line_items_loaded
 
-from . import delivery, payloads, urlguard
+from . import delivery, payloads, targets, urlguard
+from .events import EVENT_TYPES, HANDOFF_EVENT_TYPES
 from .models import (
     RETRYABLE_STATUSES,
     AttemptOutcome,
@@ -93,7 +94,6 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
     the tasks are published only on commit, and a publish failure is logged, never raised
     (the relay delivers those rows).
     """
-    from . import endpoints
 
     opportunity = approval.opportunity
     now = approval.decided_at or timezone.now()
@@ -112,16 +112,16 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
     )
     credit.rep = opportunity.owner
     shared = payloads.shared_data(opportunity=opportunity, approval=approval, line_items=line_items)
-    active = _active_endpoints(endpoints)
+    active = _active_endpoints()
     handoffs = []
     for kind in HandoffKind.values:
         event_type = f"handoff.{kind}"
         event_id = uuid.uuid4()
-        targets: list[WebhookEndpoint | None] = [
+        receivers: list[WebhookEndpoint | None] = [
             e for e in active if event_type in (e.event_types or [])
         ] or [None]
-        for endpoint in targets:
-            handoff_id = event_id if endpoint is targets[0] else uuid.uuid4()
+        for endpoint in receivers:
+            handoff_id = event_id if endpoint is receivers[0] else uuid.uuid4()
             handoffs.append(
                 Handoff(
                     id=handoff_id,
@@ -152,7 +152,7 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
     return handoffs
 
 
-def _active_endpoints(endpoints: Any) -> list[WebhookEndpoint]:
+def _active_endpoints() -> list[WebhookEndpoint]:
     """The active endpoints (one query); the environment's rows are upserted first if a
     flush or an operator removed them."""
     active = list(WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk"))
@@ -160,7 +160,7 @@ def _active_endpoints(endpoints: Any) -> list[WebhookEndpoint]:
         not any(e.environment_kind for e in active)
         and not WebhookEndpoint.objects.exclude(environment_kind="").exists()
     ):
-        endpoints.environment_endpoints_ensure()
+        targets.environment_endpoints_ensure()
         active = list(WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk"))
     return active
 
@@ -191,18 +191,15 @@ def deliveries_create_for_event(
     Rule: call it inside the transaction that makes the change, so a rolled-back change
     sends nothing and a committed one is never lost (the outbox).
     """
-    from . import endpoints
-    from .events import EVENT_TYPES, HANDOFF_EVENT_TYPES
-
     if event_type not in EVENT_TYPES or event_type in HANDOFF_EVENT_TYPES:
         raise ValueError(f"not a lifecycle event type: {event_type!r}")
-    targets = endpoints.subscribers(event_type)
-    if not targets:
+    receivers = targets.subscribers(event_type)
+    if not receivers:
         return []
     now = occurred_at or timezone.now()
     event_id = uuid.uuid4()
     rows = []
-    for endpoint in targets:
+    for endpoint in receivers:
         row_id = uuid.uuid4()
         rows.append(
             Handoff(
@@ -434,7 +431,6 @@ class _Target:
 
 
 def _target(row: Handoff, now: dt.datetime) -> _Target:
-    from . import endpoints
 
     if row.channel == Channel.EMAIL:
         return _Target(url="mailto:" + ",".join(row.payload.get("to") or []))
@@ -446,10 +442,10 @@ def _target(row: Handoff, now: dt.datetime) -> _Target:
         return _Target(stop="The endpoint was deleted.")
     if not endpoint.active:
         return _Target(url=endpoint.url, stop="The endpoint is disabled.")
-    secrets = tuple(endpoints.signing_secrets(endpoint, now))
+    secrets = tuple(targets.signing_secrets(endpoint, now))
     if endpoint.environment_kind:
         name = f"HANDOFF_{endpoint.environment_kind.upper()}"
-        url = endpoints.environment_target(endpoint.environment_kind)[0]
+        url = targets.environment_target(endpoint.environment_kind)[0]
         if not url:
             return _Target(skip=f"No endpoint configured ({name}_URL).")
         if not secrets:
@@ -643,9 +639,7 @@ def _finish(done: list[tuple[Handoff, HandoffAttempt, dict[str, Any]]]) -> list[
             elif not handoff.target.stop:  # type: ignore[attr-defined]
                 failed[handoff.endpoint_id] = attempt.error or f"HTTP {attempt.status_code}"
         if succeeded or failed:
-            from .endpoints import endpoints_record_results
-
-            endpoints_record_results(succeeded=succeeded, failed=failed, now=now)
+            targets.endpoints_record_results(succeeded=succeeded, failed=failed, now=now)
     finished = []
     for (handoff, _, changes), applied in zip(done, kept, strict=True):
         if applied:

@@ -17,6 +17,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .models import Handoff, HandoffKind, OpenHandoff
+from .services import email_enqueue
+from .targets import revops_recipients
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +59,6 @@ def handoffs_notify_overdue(*, now: dt.datetime | None = None) -> list[Handoff]:
     """E-mail RevOps about each overdue handoff not yet reported (one message per
     handoff, ever: ``sla_notified_at`` is set in the same transaction as the e-mail row,
     and the e-mail's dedupe key is the handoff id). Beat runs it every 15 minutes."""
-    from .endpoints import revops_recipients
-    from .services import email_enqueue
 
     now = now or timezone.now()
     notified: list[Handoff] = []

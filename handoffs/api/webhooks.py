@@ -18,7 +18,7 @@ from api.fields import StrictCharField
 from api.filters import IdFilter, StrictFilterSet, StrictOrderingFilter
 from api.views import ApiView
 from core import errors
-from handoffs import endpoints, selectors
+from handoffs import endpoints, selectors, targets
 from handoffs.events import EVENT_TYPES
 from handoffs.models import HandoffAttempt, HandoffStatus, WebhookDelivery, WebhookEndpoint
 
@@ -49,7 +49,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 
     def get_url(self, obj: WebhookEndpoint) -> str:
         if obj.environment_kind:
-            return endpoints.environment_target(obj.environment_kind)[0]
+            return targets.environment_target(obj.environment_kind)[0]
         return obj.url
 
     def get_managed_by(self, obj: WebhookEndpoint) -> str:
