@@ -55,6 +55,7 @@ from .models import (
     WebhookEndpoint,
     WebhookSecret,
 )
+from .tasks import deliver_many
 
 logger = logging.getLogger(__name__)
 
@@ -319,8 +320,6 @@ def handoffs_enqueue(handoff_ids: Iterable[Any], *, claim_token: Any = None) -> 
     rest are not tried (each would wait out the same connect timeout): the rows stay in
     the outbox and the relay sends them once the broker is back.
     """
-    from .tasks import deliver_many
-
     ids = [str(pk) for pk in handoff_ids]
     size = max(1, settings.HANDOFF_TASK_BATCH)
     kwargs = {"claim_token": str(claim_token)} if claim_token else {}

@@ -29,6 +29,7 @@ from core.export_formats import resource_rows, stream_delimited
 from opportunities import policies
 from opportunities.services import imports
 
+from . import tasks
 from .models import BulkJob, Kind, Status
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ def job_submit(*, job: BulkJob, actor: Any) -> BulkJob:
     job.created_by = actor
     job.status = Status.QUEUED
     job.save()
-    from . import tasks
-
     transaction.on_commit(lambda: tasks.run.delay(job.pk))
     return job
 
