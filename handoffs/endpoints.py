@@ -26,7 +26,6 @@ import logging
 import secrets as random
 import uuid
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -38,13 +37,12 @@ from core import errors
 from .errors import UrlNotAllowed
 from .events import EVENT_TYPES
 from .models import (
-    AttemptOutcome,
     Handoff,
     HandoffStatus,
     WebhookEndpoint,
     WebhookSecret,
 )
-from .services import email_enqueue, handoffs_enqueue
+from .services import email_enqueue, outbox_requeue
 from .targets import revops_recipients
 from .urlguard import url_problem
 
@@ -223,32 +221,6 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Any) -> 
 # --- replay -----------------------------------------------------------------------------
 
 
-def _replay(rows: Any, actor: Any, now: dt.datetime) -> list[uuid.UUID]:
-    """Put ``rows`` (a queryset, locked by the caller) back in the outbox, due now, same
-    ids and payloads; a row a worker is sending right now is left to its sender."""
-    candidates = list(rows.filter(status__in=REPLAYABLE_STATUSES).values_list("pk", flat=True))
-    sending = set(
-        Handoff.outbox.filter(
-            pk__in=candidates,
-            claimed_until__gt=now,
-            attempt_rows__outcome=AttemptOutcome.SENDING,
-        ).values_list("pk", flat=True)
-    )
-    ids = [pk for pk in candidates if pk not in sending]
-    if ids:
-        Handoff.outbox.filter(pk__in=ids).update(
-            status=HandoffStatus.RETRYING,
-            next_attempt_at=now,
-            claim_token=None,
-            claimed_until=None,
-            retried_by=actor,
-            retried_at=now,
-            updated_at=now,
-        )
-        transaction.on_commit(partial(handoffs_enqueue, ids), robust=True)
-    return ids
-
-
 def webhook_endpoint_replay(
     *, endpoint: WebhookEndpoint, actor: Any, since: dt.datetime
 ) -> list[uuid.UUID]:
@@ -267,7 +239,7 @@ def webhook_endpoint_replay(
         rows = Handoff.outbox.select_for_update(skip_locked=True).filter(
             endpoint=endpoint, created_at__gte=since
         )
-        ids = _replay(rows, actor, now)
+        ids = outbox_requeue(rows, actor=actor, now=now, statuses=REPLAYABLE_STATUSES)
     logger.info("Webhook endpoint %s: %d deliveries replayed by %s.", endpoint.pk, len(ids), actor)
     return ids
 
@@ -290,7 +262,9 @@ def delivery_replay(*, delivery: Handoff, actor: Any) -> Handoff:
                 f"Only a delivered, retrying or dead delivery can be replayed; this one is "
                 f"{locked.status}."
             )
-        if not _replay(Handoff.outbox.filter(pk=locked.pk), actor, now):
+        if not outbox_requeue(
+            Handoff.outbox.filter(pk=locked.pk), actor=actor, now=now, statuses=REPLAYABLE_STATUSES
+        ):
             raise errors.TransitionNotAllowed("This delivery is being sent right now.")
     locked.refresh_from_db()
     return locked

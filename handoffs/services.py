@@ -717,6 +717,36 @@ def _require_perm(actor: Any, perm: str, message: str) -> None:
         raise errors.PermissionDenied(message)
 
 
+def outbox_requeue(
+    rows: Any, *, actor: Any, now: dt.datetime, statuses: Iterable[str]
+) -> list[uuid.UUID]:
+    """Put the rows of ``rows`` (a queryset the caller has locked) whose status is in
+    ``statuses`` back in the outbox, due now, with the same ids and payloads, and publish
+    them after commit; a row a worker is sending right now is left to its sender. Returns
+    the ids put back (RevOps' retry and replay both come here)."""
+    candidates = list(rows.filter(status__in=list(statuses)).values_list("pk", flat=True))
+    sending = set(
+        Handoff.outbox.filter(
+            pk__in=candidates,
+            claimed_until__gt=now,
+            attempt_rows__outcome=AttemptOutcome.SENDING,
+        ).values_list("pk", flat=True)
+    )
+    ids = [pk for pk in candidates if pk not in sending]
+    if ids:
+        Handoff.outbox.filter(pk__in=ids).update(
+            status=HandoffStatus.RETRYING,
+            next_attempt_at=now,
+            claim_token=None,
+            claimed_until=None,
+            retried_by=actor,
+            retried_at=now,
+            updated_at=now,
+        )
+        _publish_on_commit(ids)
+    return ids
+
+
 def handoff_retry(*, handoff: Handoff, actor: Any) -> Handoff:
     """Re-drive a ``retrying`` or ``dead`` handoff now.
 
@@ -736,22 +766,10 @@ def handoff_retry(*, handoff: Handoff, actor: Any) -> Handoff:
             raise errors.TransitionNotAllowed(
                 f"Only a retrying or dead handoff can be re-driven; this one is {locked.status}."
             )
-        if (
-            locked.claimed_until
-            and locked.claimed_until > now
-            and locked.attempt_rows.filter(outcome=AttemptOutcome.SENDING).exists()
+        if not outbox_requeue(
+            Handoff.outbox.filter(pk=locked.pk), actor=actor, now=now, statuses=RETRYABLE_STATUSES
         ):
             raise errors.TransitionNotAllowed("This handoff is being sent right now.")
-        Handoff.objects.filter(pk=locked.pk).update(
-            status=HandoffStatus.RETRYING,
-            next_attempt_at=now,
-            claim_token=None,
-            claimed_until=None,
-            retried_by=actor,
-            retried_at=now,
-            updated_at=now,
-        )
-        transaction.on_commit(partial(handoffs_enqueue, [locked.pk]), robust=True)
     logger.info("Handoff %s re-driven by %s.", locked.pk, actor)
     locked.refresh_from_db()
     return locked
