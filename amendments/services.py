@@ -94,9 +94,7 @@ def _route(
     return approval_selectors.route_for_values(proposed, lines or [])
 
 
-def _step_permission_error(
-    name: str, amendment: Amendment, actor: Any
-) -> errors.DomainError | None:
+def step_permission_error(name: str, amendment: Amendment, actor: Any) -> errors.DomainError | None:
     """Who may approve or reject the current step: a member of its group (the shared
     step rules of ``policies.step_permission_error``) who is neither the requester nor
     the deal's owner (segregation of duties, at every step)."""
@@ -488,7 +486,7 @@ def amendment_decide(
                         "Only the requester or the deal's owner can withdraw it."
                     )
                 return _close(row, actor, AmendmentStatus.WITHDRAWN, reason, source)
-            denied = _step_permission_error(decision, row, actor)
+            denied = step_permission_error(decision, row, actor)
             if denied is not None:
                 raise denied
             step = approval_selectors.current_step(row) or {"index": row.step_index}

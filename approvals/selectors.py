@@ -131,7 +131,8 @@ def route_for_values(
 
 def subject_field(subject: Any) -> str:
     """``"approval"`` or ``"amendment"``: the ApprovalDecision column of ``subject``."""
-    return str(subject._meta.model_name)
+    # A proxy (the admin's ClosedWonApproval) names its concrete model's column.
+    return str(subject._meta.concrete_model._meta.model_name)
 
 
 def decisions_of(subject: Any) -> Any:
@@ -187,7 +188,7 @@ def decidable_by(
     groups = set(user.groups.values_list("name", flat=True))
     if user.has_perm("opportunities.approve_opportunity"):
         groups.add(routing.REVOPS_GROUP)
-    field = str(queryset.model._meta.model_name)
+    field = str(queryset.model._meta.concrete_model._meta.model_name)
     approved_by_them = ApprovalDecision.objects.filter(
         decided_by=user, decision="approved", **{f"{field}__isnull": False}
     ).values(field)
