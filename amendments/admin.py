@@ -1,6 +1,8 @@
-"""RevOps' side of amendments: the queue of pending amendments (beside the Closed-Won
-requests), each one's page with the before / after / delta highlighted and Approve /
-Reject, and the bookings ledger. Decisions go through ``services.amendment_decide``."""
+"""The approvers' side of amendments: the queue of pending amendments (beside the
+Closed-Won requests) — every one for RevOps, for a member of another approver group
+those whose current step is theirs — each one's page with its route, the step decisions,
+the before / after / delta highlighted and Approve / Reject, and the bookings ledger.
+Decisions go through ``services.amendment_decide``."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from approvals import selectors as approval_selectors
+from approvals.routing import route_label
 from core import errors, formatting
 from opportunities import policies
 from opportunities.admin.mixins import RevOpsReadOnlyAdmin, error_lines
@@ -70,13 +74,37 @@ def delta_html(amendment: Amendment) -> str:
 
 @admin.register(Amendment)
 class AmendmentAdmin(RevOpsReadOnlyAdmin):
-    list_display = ("deal", "kind", "requested", "delta_display", "reason", "status")
+    list_display = ("deal", "kind", "requested", "delta_display", "step", "reason", "status")
     list_filter = (StatusFilter, "kind")
     search_fields = ("opportunity__name", "reason")
     ordering = ("requested_at", "id")
 
+    # RevOps see every amendment; a member of another approver group (Finance, Deal
+    # desk…) sees those whose current step is theirs, as in the Closed-Won inbox.
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return policies.is_approver(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return policies.is_approver(request.user)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Amendment]:
-        return selectors.amendment_list().order_by("requested_at", "id")
+        return selectors.inbox(request.user).order_by("requested_at", "id")
+
+    @admin.display(description="Step")
+    def step(self, obj: Amendment) -> str:
+        steps = approval_selectors.route_of(obj)
+        now = approval_selectors.current_step(obj)
+        if now is None:
+            return format_html("<span class='cw-muted'>{}</span>", route_label(steps))
+        return format_html(
+            "<strong data-step-group='{}'>{}</strong> <span class='cw-muted'>{}/{}</span><br>"
+            "<span class='cw-muted'>{}</span>",
+            now["group"],
+            now["group"],
+            now["index"] + 1,
+            len(steps),
+            route_label(steps),
+        )
 
     @admin.display(description="Deal", ordering="opportunity__name")
     def deal(self, obj: Amendment) -> str:
@@ -110,9 +138,27 @@ class AmendmentAdmin(RevOpsReadOnlyAdmin):
     ) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
+        # Any amendment by id (the inbox lists only the caller's steps): deciding one
+        # that is not theirs is refused with the reason, not hidden.
         amendment = selectors.amendment_list().filter(pk=object_id).first()
         if amendment is None:
             return HttpResponseRedirect(reverse("admin:amendments_amendment_changelist"))
+        pending = amendment.status == AmendmentStatus.PENDING
+        approve_denied = reject_denied = None
+        if pending:
+            approve_denied = services.step_permission_error("approve", amendment, request.user)
+            reject_denied = services.step_permission_error("reject", amendment, request.user)
+        step = approval_selectors.current_step(amendment)
+        decided = list(amendment.step_decisions.all())
+        route = [
+            {
+                **s,
+                "index": i,
+                "current": step is not None and step["index"] == i,
+                "decisions": [d for d in decided if d.step_index == i],
+            }
+            for i, s in enumerate(approval_selectors.route_of(amendment))
+        ]
         return TemplateResponse(
             request,
             "admin/amendments/amendment/decide.html",
@@ -122,12 +168,19 @@ class AmendmentAdmin(RevOpsReadOnlyAdmin):
                 "title": f"Amendment of {amendment.opportunity.name}",
                 "amendment": amendment,
                 "delta_html": delta_html(amendment),
-                "pending": amendment.status == AmendmentStatus.PENDING,
+                "pending": pending,
+                "route": route,
+                "route_label": route_label(approval_selectors.route_of(amendment)),
+                "step": step,
+                "can_approve": pending and approve_denied is None,
+                "approve_denied": approve_denied,
+                "can_reject": pending and reject_denied is None,
+                "reject_denied": reject_denied,
             },
         )
 
     def decide_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
-        if not policies.is_revops(request.user):
+        if not policies.is_approver(request.user):
             raise PermissionDenied
         try:
             services.amendment_decide(

@@ -52,14 +52,19 @@ class Amendment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     requested_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # The approval route: [{"group", "mode", "count", "sla_hours", "rule"}]. Today one
-    # built-in RevOps step (two distinct approvers for a cancellation); the approval
-    # policy engine fills it at request time.
+    # The approval route frozen at request time (approvals.routing: a list of step
+    # dicts, RevOps first) from the proposed values and the policy in force, the policy
+    # version it came from (None: the built-in route only), the step now waiting and
+    # since when: the same bookkeeping as a Closed-Won Approval.
     route = models.JSONField(default=list, blank=True)
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    step_index = models.PositiveSmallIntegerField(default=0)
+    step_started_at = models.DateTimeField(null=True, blank=True)
     # The deal before and after, and the delta (amount, seats per SKU, term): computed
     # when requested (a preview), frozen again from the locked deal when applied.
+    # ``after`` is null for a cancellation: there is no state after it.
     before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(null=True, blank=True)
     delta = models.JSONField(default=dict, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -86,6 +91,15 @@ class Amendment(models.Model):
 
     def __str__(self) -> str:
         return f"Amendment #{self.pk} ({self.kind}, {self.status})"
+
+    # The step engine (approvals.services) reads these of an Approval and an Amendment.
+    @property
+    def is_pending(self) -> bool:
+        return self.status == AmendmentStatus.PENDING
+
+    @property
+    def requester_id(self) -> int:
+        return self.requested_by_id
 
 
 class AmendmentDecision(models.Model):

@@ -68,7 +68,7 @@ def handoff_change_data(
         "opportunity": opportunity_summary(opportunity),
         "amendment": amendment_summary(amendment),
         "before": amendment.before,
-        "after": amendment.after or None,
+        "after": amendment.after,
         "delta": amendment.delta,
     }
     if kind == HandoffKind.COMMISSION:

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet, Sum, Window
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum, Window
 
+from approvals import selectors as approval_selectors
+from approvals.models import ApprovalDecision
 from opportunities.models import Opportunity
 
 from .models import Amendment, AmendmentDecision, AmendmentStatus, Booking
 
 
 def amendment_list() -> QuerySet[Amendment]:
-    """Every amendment with its deal, requester, decider and decisions (three queries for
-    a page), newest first."""
+    """Every amendment with its deal, requester, decider, decisions and step decisions
+    (four queries for a page), newest first."""
     return (
         Amendment.objects.select_related(
             "opportunity", "opportunity__owner", "requested_by", "decided_by"
         )
         .prefetch_related(
-            Prefetch("decisions", queryset=AmendmentDecision.objects.order_by("at", "id"))
+            Prefetch("decisions", queryset=AmendmentDecision.objects.order_by("at", "id")),
+            Prefetch(
+                "step_decisions",
+                queryset=ApprovalDecision.objects.select_related("decided_by").order_by(
+                    "decided_at", "id"
+                ),
+            ),
         )
         .order_by("-requested_at", "-id")
     )
@@ -30,12 +39,37 @@ def pending_amendments() -> QuerySet[Amendment]:
     return amendment_list().filter(status=AmendmentStatus.PENDING).order_by("requested_at", "id")
 
 
-def pending_amendments_page(limit: int) -> QuerySet[Amendment]:
-    """The oldest ``limit`` pending amendments with their deals, each annotated with
-    ``total`` (how many are pending): one query for the admin queue's box."""
+def decidable_by(queryset: QuerySet[Amendment], user: Any) -> QuerySet[Amendment]:
+    """The pending amendments whose current step ``user`` may approve (the approvals'
+    inbox rule: a step of one of their groups, not their deal or request, no step of it
+    approved by them already)."""
+    return approval_selectors.decidable_by(
+        queryset, user, pending=Q(status=AmendmentStatus.PENDING), requester="requested_by"
+    )
+
+
+def inbox(user: Any) -> QuerySet[Amendment]:
+    """The amendments ``user`` sees in the admin: every one for RevOps, for a member of
+    another approver group those whose current step is theirs."""
+    from opportunities import policies
+
+    if policies.is_revops(user):
+        return amendment_list()
+    return decidable_by(amendment_list(), user)
+
+
+def pending_amendments_page(limit: int, user: Any = None) -> QuerySet[Amendment]:
+    """The oldest ``limit`` pending amendments with their deals (``user`` given: those of
+    their inbox), each annotated with ``total`` (how many): one query for the admin
+    queue's box."""
+    rows = Amendment.objects.filter(status=AmendmentStatus.PENDING)
+    if user is not None:
+        from opportunities import policies
+
+        if not policies.is_revops(user):
+            rows = decidable_by(rows, user)
     return (
-        Amendment.objects.filter(status=AmendmentStatus.PENDING)
-        .select_related("opportunity")
+        rows.select_related("opportunity")
         .annotate(total=Window(Count("id")))
         .order_by("requested_at", "id")[:limit]
     )

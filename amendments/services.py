@@ -10,10 +10,17 @@ Rules enforced here:
   valid amendment is ``amendment_invalid`` (422);
 * one pending amendment per deal (``amendment_pending``, 409), held by the deal's row
   lock and a partial unique index;
-* :func:`amendment_decide` is the one decision seam: the approver follows the
-  amendment's ``route`` (today the built-in RevOps step: any RevOps member who is neither
-  the requester nor the deal's owner, ``self_approval_forbidden``), and a decided
-  amendment is never decided again (``already_decided``, 409);
+* the route is the approval policy's (the same pure ``approvals.routing.route`` as a
+  Closed-Won request, on the *proposed* values), frozen on the amendment with the policy
+  version at request time; a cancellation keeps the built-in RevOps step (approved by a
+  second RevOps member: the requester never approves);
+* :func:`amendment_decide` is the one decision seam and runs the approvals step engine:
+  a member of the current step's group records the step (``ApprovalDecision``; ``any``
+  one member or ``all`` of N); the requester and the deal's owner never decide
+  (``self_approval_forbidden``), one person never approves two steps
+  (``already_decided``, 409), a step that is not theirs is ``permission_denied``; the
+  amendment is applied only when the last step is approved; reject at any step with a
+  reason; a decided amendment is never decided again (``already_decided``, 409);
 * applying is one transaction: the deal's new values (version +1, field history), the
   AmendmentDecision row, a Booking with the delta, the commission credit delta, the
   ``handoff.<kind>.amended|cancelled`` and ``deal.amended|cancelled`` deliveries.
@@ -33,6 +40,9 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from approvals import routing
+from approvals import selectors as approval_selectors
+from approvals import services as approval_steps
 from core import errors
 from events.services import event_record
 from handoffs.models import CommissionCredit, CreditKind, HandoffKind
@@ -42,7 +52,8 @@ from handoffs.services import (
     deliveries_create_for_event,
 )
 from opportunities import gate, policies
-from opportunities.models import Contact, Opportunity, Product, StageChange
+from opportunities.models import Contact, LineItem, Opportunity, Product, StageChange
+from opportunities.selectors import line_items_loaded
 from opportunities.services import opportunity_update
 from opportunities.services.line_items import (
     parse_line_items,
@@ -73,31 +84,25 @@ NO_CHANGE = "no_change"
 # --- the approval route ---------------------------------------------------------------
 
 
-def default_route(kind: str) -> list[dict[str, Any]]:
-    """The built-in route: one RevOps step. The approval-policy engine replaces this (it
-    fills ``Amendment.route`` at request time, and :func:`_route_permission_error` reads
-    the step now waiting)."""
-    return [
-        {
-            "group": policies.REVOPS_GROUP,
-            "rule": "built-in: cancellation" if kind == AmendmentKind.CANCELLATION else "built-in",
-            "mode": "any",
-            "count": 1,
-            "sla_hours": None,
-        }
-    ]
+def _route(
+    kind: str, proposed: Opportunity, lines: Sequence[LineItem] | None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The route of the proposed values and the policy version it comes from. A
+    cancellation has nothing to route: the built-in RevOps step only."""
+    if kind == AmendmentKind.CANCELLATION:
+        return routing.route_dicts([routing.CANCELLATION_STEP]), None
+    return approval_selectors.route_for_values(proposed, lines or [])
 
 
-def _route_permission_error(amendment: Amendment, actor: Any) -> errors.DomainError | None:
-    """Who may approve or reject: a member of the step's group (RevOps today) who is
-    neither the requester nor the deal's owner (segregation of duties)."""
-    if not policies.is_revops(actor):
-        return errors.PermissionDenied("Only RevOps decide amendments.")
+def step_permission_error(name: str, amendment: Amendment, actor: Any) -> errors.DomainError | None:
+    """Who may approve or reject the current step: a member of its group (the shared
+    step rules of ``policies.step_permission_error``) who is neither the requester nor
+    the deal's owner (segregation of duties, at every step)."""
     if actor.pk in (amendment.requested_by_id, amendment.opportunity.owner_id):
         return errors.SelfApprovalForbidden(
             "Someone other than the requester and the deal's owner must decide this amendment."
         )
-    return None
+    return policies.step_permission_error(name, actor, amendment)
 
 
 # --- the proposal -----------------------------------------------------------------------
@@ -111,9 +116,10 @@ def _proposed(
     opportunity: Opportunity,
     changes: Mapping[str, Any],
     line_items: Sequence[Mapping[str, Any]] | None,
-) -> tuple[Opportunity, list[dict[str, Any]] | None, list[dict[str, Any]]]:
+) -> tuple[Opportunity, list[dict[str, Any]] | None, list[dict[str, Any]], list[LineItem]]:
     """An unsaved copy of ``opportunity`` with ``changes`` applied, the parsed line items
-    (None: unchanged) and those line items as :func:`deal_state` takes them. Raises
+    (None: unchanged), those line items as :func:`deal_state` takes them, and as
+    (unsaved) LineItems with their products for routing. Raises
     ``InvalidInput`` for an unknown or non-amendable field, a bad value, a currency
     change, or a proposal that changes nothing."""
     unknown = sorted(set(changes) - set(AMENDABLE_FIELDS))
@@ -177,23 +183,27 @@ def _proposed(
         refuse_extra_minor_units(parsed, proposed.currency)
         keep = {li.product_id for li in opportunity.line_items.all()}
         refuse_inactive_products(parsed, keep=keep)
-        names = dict(
-            Product.objects.filter(pk__in={p["product_id"] for p in parsed}).values_list(
-                "pk", "name"
-            )
-        )
+        products = Product.objects.in_bulk({p["product_id"] for p in parsed})
         items = [
             {
                 "sku": p["sku"],
-                "name": names.get(p["product_id"], ""),
+                "name": products[p["product_id"]].name if p["product_id"] in products else "",
                 "seats": p["seats"],
                 "unit_price": p["unit_price"],
             }
             for p in parsed
         ]
+        lines = [
+            LineItem(
+                product=products[p["product_id"]], seats=p["seats"], unit_price=p["unit_price"]
+            )
+            for p in parsed
+            if p["product_id"] in products
+        ]
     else:
         items = saved_line_items(opportunity)
-    return proposed, parsed, items
+        lines = list(line_items_loaded(opportunity))
+    return proposed, parsed, items, lines
 
 
 def _gate(proposed: Opportunity, items: list[dict[str, Any]]) -> list[errors.FieldError]:
@@ -231,19 +241,24 @@ def _preview_checked(
 ) -> dict[str, Any]:
     before = deal_state(locked, saved_line_items(locked))
     if kind == AmendmentKind.CANCELLATION:
+        route, policy_version = _route(kind, locked, None)
         return {
             "before": before,
-            "after": {},
+            # No state after a cancellation: null everywhere (model, API, payloads).
+            "after": None,
             "delta": state_delta(before, None),
             "unmet": [],
             "parsed": None,
             "proposed": locked,
+            "route": route,
+            "policy_version": policy_version,
         }
-    proposed, parsed, items = _proposed(locked, changes, line_items)
+    proposed, parsed, items, lines = _proposed(locked, changes, line_items)
     after = deal_state(proposed, items)
     delta = state_delta(before, after)
     if after == before:
         raise _invalid(NO_CHANGE, "changes", "The proposed values are the deal's current values.")
+    route, policy_version = _route(kind, proposed, lines)
     return {
         "before": before,
         "after": after,
@@ -251,6 +266,8 @@ def _preview_checked(
         "unmet": _gate(proposed, items),
         "parsed": parsed,
         "proposed": proposed,
+        "route": route,
+        "policy_version": policy_version,
     }
 
 
@@ -289,8 +306,11 @@ def amendment_dry_run(
     line_items: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """What a request would give, without writing: ``{"passes", "unmet": [FieldError
-    dicts], "route", "before", "after", "delta"}``. Raises what the request would raise
-    before the gate (permission, stage, bad input, currency change)."""
+    dicts], "route": [{"group", "rule", "mode", "count", "sla_hours", "why"}],
+    "route_label": "RevOps → Finance (amount ≥ 100,000)", "policy_version", "before",
+    "after" (null for a cancellation), "delta"}``. The route is the policy's for the
+    proposed values. Raises what the request would raise before the gate (permission,
+    stage, bad input, currency change)."""
     if kind not in AmendmentKind.values:
         raise _invalid(
             "invalid_choice", "kind", f"Choose one of: {', '.join(AmendmentKind.values)}."
@@ -304,9 +324,11 @@ def amendment_dry_run(
     return {
         "passes": not preview["unmet"],
         "unmet": [u.as_dict() for u in preview["unmet"]],
-        "route": default_route(kind),
+        "route": preview["route"],
+        "route_label": routing.route_label(preview["route"]),
+        "policy_version": preview["policy_version"],
         "before": preview["before"],
-        "after": preview["after"] or None,
+        "after": preview["after"],
         "delta": preview["delta"],
     }
 
@@ -364,6 +386,7 @@ def amendment_request(
                     f"{len(unmet)} requirement{'s' if len(unmet) != 1 else ''} not met by the proposed values.",
                     errors=unmet,
                 )
+            now = timezone.now()
             try:
                 with transaction.atomic():
                     amendment = Amendment.objects.create(
@@ -373,7 +396,11 @@ def amendment_request(
                         changes=_jsonable(changes),
                         line_items=_jsonable(line_items) if line_items is not None else None,
                         requested_by=actor,
-                        route=default_route(kind),
+                        requested_at=now,
+                        route=preview["route"],
+                        policy_version=preview["policy_version"],
+                        step_index=0,
+                        step_started_at=now,
                         before=preview["before"],
                         after=preview["after"],
                         delta=preview["delta"],
@@ -382,6 +409,11 @@ def amendment_request(
                 raise errors.AmendmentPending(
                     "An amendment was requested at the same moment."
                 ) from exc
+            if len(amendment.route) > 1:
+                # A routed amendment: its first step's members hear of it (one with only
+                # the RevOps step waits in the queue, like a Closed-Won request).
+                amendment.opportunity = locked
+                approval_steps.notify_step(amendment)
     except OperationalError as exc:
         raise errors.ConcurrentUpdate("The deal is being changed by someone else.") from exc
     return amendment
@@ -410,13 +442,18 @@ def amendment_decide(
     reason: str = "",
     source: str = Source.UI,
 ) -> Amendment:
-    """Decide an amendment: ``approve`` (and apply it), ``reject`` (reason required) or
-    ``withdraw`` (the requester or the deal's owner). The one seam every interface calls.
+    """Decide an amendment: ``approve`` the current step of its route (the last step's
+    approval applies it), ``reject`` at any step (reason required) or ``withdraw`` (the
+    requester, the deal's owner or RevOps). The one seam every interface calls.
 
-    Locks the deal, then the amendment (always in that order, as every deal write does).
-    Raises ``not_found``, ``already_decided`` (409), ``permission_denied``,
-    ``self_approval_forbidden``, ``reason_required``, ``transition_not_allowed`` (the
-    deal is no longer Closed-Won), ``gate_failed`` (the proposed values no longer pass).
+    Locks the deal, then the amendment (always in that order, as every deal write does),
+    so two approvers of one step are serialised: both count on an ``all`` step, and of
+    two approving the last ``any`` step at once one applies it and the other gets
+    ``already_decided``. Raises ``not_found``, ``already_decided`` (409: decided, or the
+    actor approved a step of it already), ``permission_denied`` (not a member of the
+    current step's group), ``self_approval_forbidden`` (the requester or the deal's
+    owner), ``reason_required``, ``transition_not_allowed`` (the deal is no longer
+    Closed-Won), ``gate_failed`` (the proposed values no longer pass).
     """
     if decision not in DECISIONS:
         raise errors.NotFound(f"There is no amendment transition called {decision!r}.")
@@ -449,9 +486,10 @@ def amendment_decide(
                         "Only the requester or the deal's owner can withdraw it."
                     )
                 return _close(row, actor, AmendmentStatus.WITHDRAWN, reason, source)
-            denied = _route_permission_error(row, actor)
+            denied = step_permission_error(decision, row, actor)
             if denied is not None:
                 raise denied
+            step = approval_selectors.current_step(row) or {"index": row.step_index}
             if decision == "reject":
                 if not reason:
                     raise errors.ReasonRequired(
@@ -464,8 +502,34 @@ def amendment_decide(
                             }
                         ],
                     )
-                return _close(row, actor, AmendmentStatus.REJECTED, reason, source)
-            return _apply(row, locked, actor, reason, source)
+                now = timezone.now()
+                approval_steps.step_reject(row, actor=actor, now=now, reason=reason, via=source)
+                row = _close(row, actor, AmendmentStatus.REJECTED, reason, source, now=now)
+                approval_steps.notify_decision(
+                    row, actor=actor, decision="rejected", step=step, comment=reason
+                )
+                return row
+            if locked.stage != Stage.CLOSED_WON:
+                raise errors.TransitionNotAllowed(
+                    f"The deal is {locked.stage_label} now: the amendment can no longer be applied."
+                )
+            # Every step is decided on values that still pass the gate; recomputed from
+            # the locked deal, as the deal may have changed since the request.
+            preview = _preview(locked, row.kind, row.changes, row.line_items)
+            if preview["unmet"]:
+                unmet = preview["unmet"]
+                raise errors.GateFailed(
+                    f"{len(unmet)} requirement{'s' if len(unmet) != 1 else ''} not met by the proposed values.",
+                    errors=unmet,
+                )
+            now = timezone.now()
+            last = approval_steps.step_approve(
+                row, actor=actor, now=now, comment=reason, via=source
+            )
+            if last:
+                row = _apply(row, locked, actor, reason, source, preview=preview, now=now)
+            approval_steps.notify_decision(row, actor=actor, decision="approved", step=step)
+            return row
     except OperationalError as exc:
         raise errors.ConcurrentUpdate("The deal is being changed by someone else.") from exc
 
@@ -477,15 +541,29 @@ def amendment_withdraw(
     return amendment_decide(amendment=amendment, actor=actor, decision="withdraw", source=source)
 
 
-def _close(row: Amendment, actor: Any, status: str, reason: str, source: str) -> Amendment:
-    now = timezone.now()
+def _close(
+    row: Amendment,
+    actor: Any,
+    status: str,
+    reason: str,
+    source: str,
+    *,
+    now: dt.datetime | None = None,
+) -> Amendment:
+    now = now or timezone.now()
     row.status = status
     row.decided_by = actor
     row.decided_at = now
     row.decision_reason = reason
     row.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
     AmendmentDecision.objects.create(
-        amendment=row, decision=status, actor=actor, source=source, reason=reason, at=now
+        amendment=row,
+        step=row.step_index,
+        decision=status,
+        actor=actor,
+        source=source,
+        reason=reason,
+        at=now,
     )
     return row
 
@@ -525,23 +603,21 @@ def within_clawback(opportunity: Opportunity, today: dt.date) -> bool:
     return (today - start).days <= settings.COMMISSION_CLAWBACK_DAYS
 
 
-def _apply(row: Amendment, locked: Opportunity, actor: Any, reason: str, source: str) -> Amendment:
-    if locked.stage != Stage.CLOSED_WON:
-        raise errors.TransitionNotAllowed(
-            f"The deal is {locked.stage_label} now: the amendment can no longer be applied."
-        )
-    now = timezone.now()
+def _apply(
+    row: Amendment,
+    locked: Opportunity,
+    actor: Any,
+    reason: str,
+    source: str,
+    *,
+    preview: Mapping[str, Any],
+    now: dt.datetime,
+) -> Amendment:
+    """Apply an amendment whose last step was just approved (``preview``: the gate-checked
+    proposal recomputed from the locked deal, frozen as what was approved)."""
     from_version = locked.version
     from_stage = locked.stage
     old_amount = locked.amount or Decimal(0)
-    # Recomputed from the locked deal: the frozen snapshot is what was approved.
-    preview = _preview(locked, row.kind, row.changes, row.line_items)
-    if preview["unmet"]:
-        unmet = preview["unmet"]
-        raise errors.GateFailed(
-            f"{len(unmet)} requirement{'s' if len(unmet) != 1 else ''} not met by the proposed values.",
-            errors=unmet,
-        )
     if row.kind == AmendmentKind.CHANGE:
         locked = opportunity_update(
             opportunity=locked,
@@ -590,6 +666,7 @@ def _apply(row: Amendment, locked: Opportunity, actor: Any, reason: str, source:
     row.save()
     AmendmentDecision.objects.create(
         amendment=row,
+        step=row.step_index,
         decision=AmendmentStatus.APPROVED,
         actor=actor,
         source=source,

@@ -111,10 +111,24 @@ class ApprovalStep(models.Model):
 
 
 class ApprovalDecision(models.Model):
-    """One person's decision on one step of one Closed-Won request."""
+    """One person's decision on one step of one routed request: a Closed-Won request
+    (``approval``) or an amendment of a won deal (``amendment``), exactly one of them.
+    Both go through the same step engine (``approvals.services.step_approve``)."""
 
     approval = models.ForeignKey(
-        "opportunities.Approval", on_delete=models.CASCADE, related_name="decisions"
+        "opportunities.Approval",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="decisions",
+    )
+    # A string reference: the amendments app builds on this one, never the reverse.
+    amendment = models.ForeignKey(
+        "amendments.Amendment",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="step_decisions",
     )
     step_index = models.PositiveSmallIntegerField()
     group = models.CharField(max_length=150)
@@ -137,6 +151,16 @@ class ApprovalDecision(models.Model):
                 fields=["approval", "decided_by"],
                 condition=Q(decision="approved"),
                 name="one_approval_per_person_per_request",
+            ),
+            models.UniqueConstraint(
+                fields=["amendment", "decided_by"],
+                condition=Q(decision="approved"),
+                name="one_approval_per_person_per_amendment",
+            ),
+            models.CheckConstraint(
+                condition=Q(approval__isnull=False, amendment__isnull=True)
+                | Q(approval__isnull=True, amendment__isnull=False),
+                name="decision_of_one_request",
             ),
         ]
 

@@ -26,6 +26,10 @@ from typing import Any
 
 REVOPS_GROUP = "RevOps"
 BUILT_IN_RULE = "Every Closed-Won request"
+AMENDMENT_RULE = "Every amendment"
+CANCELLATION_RULE = "Every cancellation"
+# The rules of the built-in RevOps step (no policy adds them; nothing to explain).
+BUILT_IN_RULES = frozenset({BUILT_IN_RULE, AMENDMENT_RULE, CANCELLATION_RULE})
 DEFAULT_SLA_HOURS = 8
 MODES = ("any", "all")
 
@@ -88,6 +92,13 @@ class RouteStep:
 BUILT_IN_STEP = RouteStep(
     group=REVOPS_GROUP, rule=BUILT_IN_RULE, mode="any", count=1, sla_hours=DEFAULT_SLA_HOURS
 )
+# An amendment of a won deal and a cancellation start with the same RevOps step.
+AMENDMENT_STEP = RouteStep(
+    group=REVOPS_GROUP, rule=AMENDMENT_RULE, mode="any", count=1, sla_hours=DEFAULT_SLA_HOURS
+)
+CANCELLATION_STEP = RouteStep(
+    group=REVOPS_GROUP, rule=CANCELLATION_RULE, mode="any", count=1, sla_hours=DEFAULT_SLA_HOURS
+)
 
 
 def _num(value: Decimal) -> str:
@@ -133,9 +144,12 @@ def matches(facts: DealFacts, conditions: Conditions) -> list[str]:
     return why or ["always"]
 
 
-def route(facts: DealFacts, rules: Sequence[RuleDef]) -> list[RouteStep]:
-    """The steps of the deal's approval, in order (see the module docstring)."""
-    steps = [BUILT_IN_STEP]
+def route(
+    facts: DealFacts, rules: Sequence[RuleDef], *, first: RouteStep = BUILT_IN_STEP
+) -> list[RouteStep]:
+    """The steps of the deal's approval, in order (see the module docstring). ``first``
+    is the built-in RevOps step (an amendment's names its own rule)."""
+    steps = [first]
     seen = {REVOPS_GROUP}
     for rule in rules:
         why = matches(facts, rule.conditions)
@@ -170,7 +184,7 @@ def route_label(steps: Sequence[dict[str, Any]] | Sequence[RouteStep]) -> str:
         label = d["group"]
         if d.get("mode") == "all" and int(d.get("count") or 1) > 1:
             label += f" ×{d['count']}"
-        if d.get("why") and d.get("rule") != BUILT_IN_RULE:
+        if d.get("why") and d.get("rule") not in BUILT_IN_RULES:
             label += f" ({d['why']})"
         parts.append(label)
     return " → ".join(parts)

@@ -8,15 +8,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from currencies.conversion import to_reporting
 from currencies.selectors import rate_on
-from opportunities.models import Approval, LineItem, Opportunity
+from opportunities.models import LineItem, Opportunity
 
 from . import routing
-from .models import ApprovalPolicy, ApprovalRule, ApprovalStep
+from .models import ApprovalDecision, ApprovalPolicy, ApprovalRule, ApprovalStep
 
 # --- the policy -----------------------------------------------------------------------------
 
@@ -109,27 +109,59 @@ def route_for_submission(opportunity: Opportunity) -> tuple[list[dict[str, Any]]
     return route_for(opportunity, policy), policy.version if policy else None
 
 
-def route_of(approval: Approval) -> list[dict[str, Any]]:
-    """The frozen route (an approval from before routing: the built-in RevOps step)."""
+def route_for_values(
+    opportunity: Opportunity,
+    lines: Iterable[LineItem],
+    *,
+    first: routing.RouteStep = routing.AMENDMENT_STEP,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The route of proposed values (an amendment): ``opportunity`` is an unsaved copy
+    carrying them and ``lines`` the proposed line items (unsaved LineItems with their
+    products), routed by the policy in force. Returns the step dicts, ``first`` (the
+    built-in RevOps step) first, and the policy version (None: no policy published)."""
+    policy = current_policy()
+    steps = routing.route(deal_facts(opportunity, lines), policy_rules(policy), first=first)
+    return routing.route_dicts(steps), policy.version if policy else None
+
+
+# The step engine reads the same attributes of a Closed-Won Approval and of an
+# Amendment: ``route``, ``step_index``, ``step_started_at``, ``is_pending`` and
+# ``requester_id``; the ApprovalDecision column naming it is its model name.
+
+
+def subject_field(subject: Any) -> str:
+    """``"approval"`` or ``"amendment"``: the ApprovalDecision column of ``subject``."""
+    # A proxy (the admin's ClosedWonApproval) names its concrete model's column.
+    return str(subject._meta.concrete_model._meta.model_name)
+
+
+def decisions_of(subject: Any) -> Any:
+    """The step decisions of an Approval or an Amendment (a queryset), in order."""
+    return ApprovalDecision.objects.filter(**{subject_field(subject): subject.pk})
+
+
+def route_of(approval: Any) -> list[dict[str, Any]]:
+    """The frozen route of an Approval or an Amendment (one from before routing: the
+    built-in RevOps step)."""
     return list(approval.route or []) or [routing.BUILT_IN_STEP.as_dict()]
 
 
-def current_step(approval: Approval) -> dict[str, Any] | None:
+def current_step(approval: Any) -> dict[str, Any] | None:
     """The step now waiting, with its ``index`` (None once decided)."""
     steps = route_of(approval)
-    if approval.decision != "pending" or approval.step_index >= len(steps):
+    if not approval.is_pending or approval.step_index >= len(steps):
         return None
     return {**steps[approval.step_index], "index": approval.step_index}
 
 
 def with_step_group(queryset: Any) -> Any:
-    """Annotate each approval with ``step_group``: the group of its current step (RevOps
-    for an approval from before routing)."""
+    """Annotate each approval (or amendment) with ``step_group``: the group of its
+    current step (RevOps for one from before routing)."""
     from django.db.models import CharField, Value
     from django.db.models.expressions import RawSQL
     from django.db.models.functions import Coalesce
 
-    table = Approval._meta.db_table
+    table = queryset.model._meta.db_table
     return queryset.annotate(
         step_group=Coalesce(
             # The table name comes from the model, the key is a parameter: no input.
@@ -140,21 +172,33 @@ def with_step_group(queryset: Any) -> Any:
     )
 
 
-def decidable_by(queryset: Any, user: Any) -> Any:
+def decidable_by(
+    queryset: Any,
+    user: Any,
+    *,
+    pending: Q | None = None,
+    requester: str = "submitted_by",
+) -> Any:
     """The pending approvals whose current step ``user`` may approve: a step of one of
     their groups (RevOps' step: anyone with the approve permission), not their own deal
-    or submission, and no step of it approved by them already."""
+    or request, and no step of it approved by them already. Amendments name their
+    columns: ``pending=Q(status="pending")``, ``requester="requested_by"``."""
     if not (user and user.is_authenticated and user.is_active):
         return queryset.none()
     groups = set(user.groups.values_list("name", flat=True))
     if user.has_perm("opportunities.approve_opportunity"):
         groups.add(routing.REVOPS_GROUP)
+    field = str(queryset.model._meta.concrete_model._meta.model_name)
+    approved_by_them = ApprovalDecision.objects.filter(
+        decided_by=user, decision="approved", **{f"{field}__isnull": False}
+    ).values(field)
     return (
         with_step_group(queryset)
-        .filter(decision="pending", step_group__in=sorted(groups))
+        .filter(pending if pending is not None else Q(decision="pending"))
+        .filter(step_group__in=sorted(groups))
         .exclude(opportunity__owner=user)
-        .exclude(submitted_by=user)
-        .exclude(decisions__decided_by=user, decisions__decision="approved")
+        .exclude(**{requester: user})
+        .exclude(pk__in=approved_by_them)
     )
 
 
@@ -164,9 +208,12 @@ def approver_groups() -> list[str]:
     return [routing.REVOPS_GROUP, *sorted(names - {routing.REVOPS_GROUP})]
 
 
-def sla_due(approval: Approval, step: dict[str, Any]) -> dt.datetime | None:
-    """When the step's SLA runs out (business hours from when the step started)."""
+def sla_due(approval: Any, step: dict[str, Any]) -> dt.datetime | None:
+    """When the step's SLA runs out (business hours from when the step started) of an
+    Approval or an Amendment."""
     from .calendar import add_business_hours
 
-    started = approval.step_started_at or approval.submitted_at
+    started = approval.step_started_at or getattr(
+        approval, "submitted_at", getattr(approval, "requested_at", None)
+    )
     return add_business_hours(started, int(step.get("sla_hours") or 8)) if started else None

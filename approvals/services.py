@@ -46,9 +46,11 @@ from .selectors import (
     current_policy,
     current_step,
     deal_facts,
+    decisions_of,
     policy_rules,
     route_of,
     sla_due,
+    subject_field,
 )
 from .selectors import (  # re-exported: the transition service and tests call them here
     route_for as route_for,
@@ -326,17 +328,19 @@ def is_member(user: Any, group: str) -> bool:
 
 
 def step_approve(
-    approval: Approval, *, actor: Any, now: dt.datetime, comment: str = "", via: str = "ui"
+    approval: Any, *, actor: Any, now: dt.datetime, comment: str = "", via: str = "ui"
 ) -> bool:
-    """Record ``actor``'s approval of the current step (the Approval is locked by the
-    caller). Returns True when that completed the last step. An ``all`` step completes
-    at its ``count``-th distinct member; the next step's members are then notified."""
+    """Record ``actor``'s approval of the current step of ``approval`` — a Closed-Won
+    Approval or an Amendment, locked by the caller. Returns True when that completed the
+    last step. An ``all`` step completes at its ``count``-th distinct member; the next
+    step's members are then notified. ``already_decided`` (409) when ``actor`` approved
+    a step of it before (the partial unique index is the last word under concurrency)."""
     steps = route_of(approval)
     step = steps[approval.step_index]
     try:
         with transaction.atomic():  # savepoint: the unique index is the last word
             ApprovalDecision.objects.create(
-                approval=approval,
+                **{subject_field(approval): approval},
                 step_index=approval.step_index,
                 group=step["group"],
                 decision="approved",
@@ -349,9 +353,9 @@ def step_approve(
     except IntegrityError as exc:
         raise errors.AlreadyDecided("You already approved a step of this request.") from exc
     need = int(step.get("count") or 1) if step.get("mode") == "all" else 1
-    have = ApprovalDecision.objects.filter(
-        approval=approval, step_index=approval.step_index, decision="approved"
-    ).count()
+    have = (
+        decisions_of(approval).filter(step_index=approval.step_index, decision="approved").count()
+    )
     if have < need:
         return False
     if approval.step_index + 1 >= len(steps):
@@ -364,13 +368,14 @@ def step_approve(
 
 
 def step_reject(
-    approval: Approval, *, actor: Any, now: dt.datetime, reason: str, via: str = "ui"
+    approval: Any, *, actor: Any, now: dt.datetime, reason: str, via: str = "ui"
 ) -> None:
-    """Record the rejection at the current step (the caller rejects the whole request)."""
+    """Record the rejection at the current step of an Approval or an Amendment (the
+    caller rejects the whole request)."""
     steps = route_of(approval)
     step = steps[min(approval.step_index, len(steps) - 1)]
     ApprovalDecision.objects.create(
-        approval=approval,
+        **{subject_field(approval): approval},
         step_index=approval.step_index,
         group=step["group"],
         decision="rejected",
@@ -399,38 +404,74 @@ def members_of(group: str) -> list[Any]:
     return list(qs.distinct().order_by("id"))
 
 
-def notify_step(approval: Approval, *, topic: str = "approval", group: str | None = None) -> int:
-    """Tell the members of the current step (or ``group``) by e-mail, each with signed
-    approve / reject links, and on the group's chat webhook if it has one. Rows in the
-    outbox, idempotent per approval, step, topic and member. Returns how many e-mails."""
+def _is_amendment(subject: Any) -> bool:
+    return subject_field(subject) == "amendment"
+
+
+def _subject_name(subject: Any) -> str:
+    """ "Acme renewal" for a Closed-Won request, "Amendment of Acme renewal" (or
+    "Cancellation of …") for an amendment."""
+    name = subject.opportunity.name
+    if not _is_amendment(subject):
+        return name
+    return f"{'Cancellation' if subject.kind == 'cancellation' else 'Amendment'} of {name}"
+
+
+def notify_step(approval: Any, *, topic: str = "approval", group: str | None = None) -> int:
+    """Tell the members of the current step (or ``group``) of a Closed-Won Approval or
+    an Amendment by e-mail — a request's with signed approve / reject links, an
+    amendment's with the link to its page — and on the group's chat webhook if it has
+    one. The deal's owner and the requester are never told to decide. Rows in the
+    outbox, idempotent per request, step, topic and member. Returns how many e-mails."""
     from .links import decision_link
 
     step = current_step(approval)
     if step is None:
         return 0
     opportunity = approval.opportunity
+    amendment = _is_amendment(approval)
     target = group or step["group"]
-    why = "" if step["rule"] == routing.BUILT_IN_RULE else f" ({step['rule']}: {step['why']})"
+    why = "" if step["rule"] in routing.BUILT_IN_RULES else f" ({step['rule']}: {step['why']})"
     verb = {
         "approval": "needs your approval",
         "reminder": "is waiting past its SLA",
         "escalation": "is overdue (2× SLA): escalated to you",
     }.get(topic, "needs approval")
     due = sla_due(approval, step)
+    subject_name = _subject_name(approval)
+    # An amendment's key names it: its ids share no sequence with the approvals'.
+    key = f"amendment:{approval.pk}" if amendment else f"{approval.pk}"
+    page = (
+        f"/admin/amendments/amendment/{approval.pk}/"
+        if amendment
+        else f"/opportunities/{opportunity.pk}/"
+    )
     sent = 0
     for member in members_of(target):
-        if member.pk in (opportunity.owner_id, approval.submitted_by_id):
+        if member.pk in (opportunity.owner_id, approval.requester_id):
             continue
+        if amendment:
+            delta = approval.delta or {}
+            amount_line = (
+                f"Amount: {(approval.after or {}).get('amount')} {opportunity.currency}"
+                f" (delta {delta.get('amount')})"
+                if approval.after
+                else f"Cancels a booking of {opportunity.amount} {opportunity.currency}"
+            )
+        else:
+            amount_line = f"Amount: {opportunity.amount} {opportunity.currency}"
         lines = [
-            f"{opportunity.name} {verb}.",
+            f"{subject_name} {verb}.",
             "",
             f"Step {step['index'] + 1} of {len(route_of(approval))}: {step['group']}{why}",
-            f"Amount: {opportunity.amount} {opportunity.currency}",
+            amount_line,
             f"SLA: {step['sla_hours']} business hours"
             + (f", due {due:%Y-%m-%d %H:%M} UTC" if due else ""),
             "",
         ]
-        if topic != "escalation" or is_member(member, step["group"]):
+        if amendment:
+            lines += [f"Decide it: {_site(page)}"]
+        elif topic != "escalation" or is_member(member, step["group"]):
             lines += [
                 f"Approve: {_site(decision_link(approval, member, 'approve'))}",
                 f"Reject:  {_site(decision_link(approval, member, 'reject'))}",
@@ -439,31 +480,37 @@ def notify_step(approval: Approval, *, topic: str = "approval", group: str | Non
         lines += ["", f"Open the deal: {_site(f'/opportunities/{opportunity.pk}/')}"]
         email_enqueue(
             to=[member.email] if member.email else [],
-            subject=f"[{step['group']}] {opportunity.name} {verb}",
+            subject=f"[{step['group']}] {subject_name} {verb}",
             body="\n".join(lines) + "\n",
             opportunity=opportunity,
             topic=topic,
-            dedupe_key=f"{topic}:{approval.pk}:{step['index']}:{target}:{member.pk}",
+            dedupe_key=f"{topic}:{key}:{step['index']}:{target}:{member.pk}",
         )
         sent += 1
     settings_row = ApproverGroup.objects.filter(group__name=target).first()
     if settings_row and settings_row.chat_webhook_url:
         chat_enqueue(
-            text=f"{opportunity.name} {verb} — step {step['group']}{why}: "
-            f"{_site(f'/opportunities/{opportunity.pk}/')}",
+            text=f"{subject_name} {verb} — step {step['group']}{why}: {_site(page)}",
             url=settings_row.chat_webhook_url,
             opportunity=opportunity,
             topic=topic,
-            dedupe_key=f"chat:{topic}:{approval.pk}:{step['index']}:{target}",
+            dedupe_key=f"chat:{topic}:{key}:{step['index']}:{target}",
         )
     return sent
 
 
 def notify_decision(
-    approval: Approval, *, actor: Any, decision: str, step: Mapping[str, Any], comment: str = ""
+    approval: Any, *, actor: Any, decision: str, step: Mapping[str, Any], comment: str = ""
 ) -> Notification:
-    """The rep hears of a decision in the app (and, for a step that is not the last, by
-    e-mail: the final decision's e-mail is the deal's decision e-mail)."""
+    """The rep hears of a decision in the app, and by e-mail. For a Closed-Won request
+    the deal's owner is told, by e-mail only of a step that is not the last (the final
+    decision's e-mail is the deal's decision e-mail). For an amendment the requester is
+    told of every decision, in the app and by e-mail (an amendment has no other
+    decision e-mail)."""
+    if _is_amendment(approval):
+        return _notify_amendment_decision(
+            approval, actor=actor, decision=decision, step=step, comment=comment
+        )
     opportunity = approval.opportunity
     who = actor.get_full_name() or actor.username
     if decision == "rejected":
@@ -490,6 +537,40 @@ def notify_decision(
     return note
 
 
+def _notify_amendment_decision(
+    amendment: Any, *, actor: Any, decision: str, step: Mapping[str, Any], comment: str = ""
+) -> Notification:
+    opportunity = amendment.opportunity
+    who = actor.get_full_name() or actor.username
+    name = _subject_name(amendment)
+    if decision == "rejected":
+        text = f"{name} rejected by {who}" + (f": {comment}" if comment else "")
+    elif amendment.status == "approved":
+        done = "the deal is cancelled" if amendment.kind == "cancellation" else "applied"
+        text = f"{name} approved by {who}: {done}"
+    else:
+        nxt = current_step(amendment)
+        text = f"{name}: {step['group']} step approved by {who}" + (
+            f"; waiting for {nxt['group']}" if nxt else ""
+        )
+    requester = get_user_model().objects.filter(pk=amendment.requester_id).first()
+    note = Notification.objects.create(
+        user_id=amendment.requester_id, opportunity=opportunity, kind=decision, text=text[:500]
+    )
+    email_enqueue(
+        to=[requester.email] if requester is not None and requester.email else [],
+        subject=text[:200],
+        body=f"{text}.\n\nOpen the deal: {_site(f'/opportunities/{opportunity.pk}/')}\n",
+        opportunity=opportunity,
+        topic="decision",
+        dedupe_key=(
+            f"amendment-decision:{amendment.pk}:{step.get('index', amendment.step_index)}"
+            f":{decision}:{actor.pk}"
+        ),
+    )
+    return note
+
+
 def notifications_mark_read(user: Any, ids: Iterable[int] | None = None) -> int:
     qs = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
@@ -501,19 +582,32 @@ def notifications_mark_read(user: Any, ids: Iterable[int] | None = None) -> int:
 
 
 def sla_sweep(now: dt.datetime | None = None) -> dict[str, int]:
-    """Remind the members of every step past its SLA, and escalate to the group's
-    escalation group at twice the SLA (business hours). Idempotent: one reminder and one
-    escalation per approval and step (the outbox dedupes). Returns the counts."""
+    """Remind the members of every step past its SLA — of Closed-Won requests and of
+    amendments — and escalate to the group's escalation group at twice the SLA (business
+    hours). Idempotent: one reminder and one escalation per request and step (the outbox
+    dedupes). Returns the counts."""
+    from django.apps import apps
+
     now = now or timezone.now()
     reminders = escalations = 0
-    pending = Approval.objects.filter(decision="pending").select_related(
-        "opportunity", "opportunity__owner"
-    )
+    # Amendments wait on the same steps; looked up by name, as the amendments app builds
+    # on this one.
+    amendment_model = apps.get_model("amendments", "Amendment")
+    pending: list[Any] = [
+        *Approval.objects.filter(decision="pending").select_related(
+            "opportunity", "opportunity__owner"
+        ),
+        *amendment_model.objects.filter(status="pending").select_related(
+            "opportunity", "opportunity__owner"
+        ),
+    ]
     for approval in pending:
         step = current_step(approval)
         if step is None:
             continue
-        started = approval.step_started_at or approval.submitted_at
+        started: dt.datetime = approval.step_started_at or (
+            approval.submitted_at if hasattr(approval, "submitted_at") else approval.requested_at
+        )
         sla = int(step.get("sla_hours") or 8)
         with transaction.atomic():
             if now >= add_business_hours(started, sla):

@@ -514,6 +514,15 @@ class Approval(models.Model):
     def __str__(self) -> str:
         return f"Approval #{self.pk} ({self.decision})"
 
+    # The step engine (approvals.services) reads these of an Approval and an Amendment.
+    @property
+    def is_pending(self) -> bool:
+        return self.decision == Decision.PENDING
+
+    @property
+    def requester_id(self) -> int:
+        return self.submitted_by_id
+
 
 class StageRequirement(TimeStamped):
     """A RevOps-configured required field for a stage and every later stage.

@@ -251,8 +251,9 @@ def _in_group(actor: Any, group: str) -> bool:
     return actor.groups.filter(name=group).exists()
 
 
-def step_permission_error(name: str, actor: Any, approval: Approval) -> errors.DomainError | None:
-    """Why ``actor`` may not decide the current step of ``approval`` (None: they may).
+def step_permission_error(name: str, actor: Any, approval: Any) -> errors.DomainError | None:
+    """Why ``actor`` may not decide the current step of ``approval`` — a Closed-Won
+    Approval or an Amendment, both routed the same way (None: they may).
 
     Each step is decided by a member of its group (RevOps' step: RevOps). One person never
     approves two steps of one request, nor one step twice (``already_decided``); a step
@@ -264,7 +265,9 @@ def step_permission_error(name: str, actor: Any, approval: Approval) -> errors.D
         return errors.AlreadyDecided("Every step of this request is decided.")
     group = str(route[approval.step_index].get("group") or REVOPS_GROUP)
     if name == "approve":
-        if approval.decisions.filter(decided_by=actor.pk, decision="approved").exists():
+        from approvals.selectors import decisions_of
+
+        if decisions_of(approval).filter(decided_by=actor.pk, decision="approved").exists():
             return errors.AlreadyDecided(
                 "You already approved a step of this request: another member must decide."
             )

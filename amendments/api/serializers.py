@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from api.fields import MoneyField
 from api.strict import StrictInputMixin
+from approvals import selectors as approval_selectors
 from opportunities.api.serializers import CurrencyField, LineItemWriteSerializer
 from opportunities.stages import OpportunityType
 
@@ -83,7 +84,18 @@ class AmendmentDecisionSerializer(serializers.ModelSerializer):
 class AmendmentSerializer(serializers.ModelSerializer):
     decisions = AmendmentDecisionSerializer(many=True, read_only=True)
     current_step = serializers.SerializerMethodField(
-        help_text="The route step now waiting (null once decided)."
+        help_text="The route step now waiting, `{group, rule, mode, count, sla_hours, why, "
+        "index}` (null once decided)."
+    )
+    step_decisions = serializers.SerializerMethodField(
+        help_text="Each step decision, as on an approval: `{step_index, group, decision, "
+        "decided_by, decided_at, comment, policy_version}`."
+    )
+    after = serializers.JSONField(
+        allow_null=True,
+        read_only=True,
+        help_text="The deal's values after the amendment; null for a cancellation (no "
+        "state after it).",
     )
 
     class Meta:
@@ -99,7 +111,10 @@ class AmendmentSerializer(serializers.ModelSerializer):
             "requested_by",
             "requested_at",
             "route",
+            "policy_version",
+            "step_index",
             "current_step",
+            "step_decisions",
             "before",
             "after",
             "delta",
@@ -113,15 +128,35 @@ class AmendmentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_current_step(self, obj: Amendment) -> dict[str, Any] | None:
-        if obj.status != "pending" or not obj.route:
-            return None
-        return dict(obj.route[0])
+        return approval_selectors.current_step(obj)
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_step_decisions(self, obj: Amendment) -> list[dict[str, Any]]:
+        # The prefetched rows of the list selector (no query per amendment).
+        return [
+            {
+                "step_index": d.step_index,
+                "group": d.group,
+                "decision": d.decision,
+                "decided_by": d.decided_by_id,
+                "decided_at": d.decided_at,
+                "comment": d.comment,
+                "policy_version": d.policy_version,
+            }
+            for d in obj.step_decisions.all()
+        ]
 
 
 class AmendmentDryRunSerializer(serializers.Serializer):
     passes = serializers.BooleanField()
     unmet = serializers.ListField(child=serializers.DictField())
-    route = serializers.ListField(child=serializers.DictField())
+    route = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="The steps the proposed values would need: `{group, rule, mode, count, "
+        "sla_hours, why}`, RevOps first.",
+    )
+    route_label = serializers.CharField(help_text='e.g. "RevOps → Finance (amount ≥ 100,000)".')
+    policy_version = serializers.IntegerField(allow_null=True)
     before = serializers.DictField()
-    after = serializers.DictField(allow_null=True)
+    after = serializers.DictField(allow_null=True, help_text="null for a cancellation.")
     delta = serializers.DictField()

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 
+from approvals import selectors as approval_selectors
+from approvals.routing import route_label
 from opportunities import policies
 from opportunities.stages import Stage
 
@@ -29,6 +31,8 @@ def amendments_panel(context: template.Context, deal: Any) -> dict[str, Any]:
         "deal": deal,
         "amendments": amendments,
         "pending": pending,
+        "pending_step": approval_selectors.current_step(pending) if pending else None,
+        "pending_route": route_label(approval_selectors.route_of(pending)) if pending else "",
         "can_request": won and pending is None and policies.can_change(user, deal),
         "can_cancel": won and pending is None and policies.is_revops(user),
         "can_withdraw": pending is not None
@@ -60,8 +64,12 @@ def amendment_diff(before: Any, after: Any, delta: Any) -> dict[str, Any]:
     return {"rows": rows, "delta": delta or {}, "cancelled": not after}
 
 
-@register.inclusion_tag("amendments/_queue_box.html")
-def pending_amendments_box(limit: int = 5) -> dict[str, Any]:
-    """The pending amendments beside the Closed-Won requests in the admin queue."""
-    rows = list(selectors.pending_amendments_page(limit))
+@register.inclusion_tag("amendments/_queue_box.html", takes_context=True)
+def pending_amendments_box(context: template.Context, limit: int = 5) -> dict[str, Any]:
+    """The pending amendments beside the Closed-Won requests in the admin queue: all of
+    them for RevOps, those whose current step is theirs for another approver."""
+    request = context.get("request")
+    rows = list(selectors.pending_amendments_page(limit, getattr(request, "user", None)))
+    for row in rows:
+        row.waiting_for = (approval_selectors.current_step(row) or {}).get("group", "")  # type: ignore[attr-defined]
     return {"count": getattr(rows[0], "total", 0) if rows else 0, "amendments": rows}

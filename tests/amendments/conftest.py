@@ -50,3 +50,70 @@ def revops_client(revops):
     client = Client()
     client.force_login(revops)
     return client
+
+
+# --- routed amendments: approver groups and a published policy ------------------------
+
+
+@pytest.fixture
+def finance_group(db):
+    from django.contrib.auth.models import Group
+
+    return Group.objects.get_or_create(name="Finance")[0]
+
+
+@pytest.fixture
+def fiona(finance_group):
+    from tests.factories import make_user
+
+    user = make_user("rep", "fiona")
+    user.groups.add(finance_group)
+    user.is_staff = True  # approvers of a group work in the admin inbox
+    user.save()
+    return user
+
+
+@pytest.fixture
+def fred(finance_group):
+    from tests.factories import make_user
+
+    user = make_user("rep", "fred")
+    user.groups.add(finance_group)
+    user.is_staff = True
+    user.save()
+    return user
+
+
+def publish_policy(*, mode: str = "any", count: int = 1, amount_gte: str = "100000"):
+    """Publish a policy routing amounts ≥ ``amount_gte`` to Finance (call it after the
+    won deal exists: the deal's own Closed-Won request then had the RevOps step only)."""
+    from approvals import services as approval_services
+
+    return approval_services.policy_save(
+        {
+            "name": "Demo",
+            "rules": [
+                {
+                    "name": "Big deals",
+                    "conditions": {"amount_gte": amount_gte},
+                    "steps": [{"group": "Finance", "mode": mode, "count": count, "sla_hours": 8}],
+                }
+            ],
+        },
+        actor=None,
+    )
+
+
+def big_change(deal, actor, *, seats: int = 1000, price: str = "100.00", **kw):
+    """Request ``seats`` × ``price`` (1000 × 100 = 100,000: Finance's threshold)."""
+    from amendments.services import amendment_request
+
+    return amendment_request(
+        opportunity=deal,
+        actor=actor,
+        kind="change",
+        reason="The customer rolls out company-wide",
+        changes={"amount": f"{Decimal(price) * seats:.2f}"},
+        line_items=[{"product": deal.seat.pk, "seats": seats, "unit_price": price}],
+        **kw,
+    )

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from knox.models import AuthToken
 
+from amendments.models import Amendment, Booking
 from opportunities import policies
 from opportunities.models import Approval, Opportunity, StageChange
 from opportunities.stages import Stage
@@ -70,17 +71,29 @@ def test_seed_demo_fills_every_stage_and_is_idempotent():
     out, _ = run("seed_demo", "--deals", "40")
     assert "alice" in out and "rita" in out and "closedwon-demo" in out
     stages = set(Opportunity.objects.values_list("stage", flat=True))
-    # Cancelled is a correction of a won deal (an approved amendment), not a seeded stage.
-    assert stages == set(Stage.values) - {Stage.CANCELLED}
+    # Every stage, Cancelled included: one won deal was cancelled through the service.
+    assert stages == set(Stage.values)
     assert Opportunity.objects.count() == 40
+    cancelled = Opportunity.objects.get(stage=Stage.CANCELLED)
+    assert Booking.objects.filter(opportunity=cancelled, kind="cancellation").count() == 1
+    assert sum(b.amount_delta for b in Booking.objects.filter(opportunity=cancelled)) == 0
+    applied = Amendment.objects.get(kind="change", status="approved")
+    assert Booking.objects.filter(amendment=applied, kind="amendment").count() == 1
+    # Decided along its route: one decision per step, never by the requester or owner.
+    steps = list(applied.step_decisions.all())
+    assert len(steps) == len(applied.route) >= 1
+    assert {d.decided_by_id for d in steps}.isdisjoint(
+        {applied.requested_by_id, applied.opportunity.owner_id}
+    )
     # Won deals went through the real path: submitted by their owner, approved by RevOps.
-    won = Opportunity.objects.filter(stage=Stage.CLOSED_WON)
+    won = Opportunity.objects.filter(stage__in=(Stage.CLOSED_WON, Stage.CANCELLED))
     assert Approval.objects.filter(opportunity__in=won, decision="approved").count() == won.count()
     assert (
         StageChange.objects.filter(opportunity__in=won, transition="approve").count() == won.count()
     )
     run("seed_demo", "--deals", "40")
     assert Opportunity.objects.count() == 40
+    assert Amendment.objects.count() == 2  # idempotent: nothing amended twice
 
 
 def test_seed_demo_bulk_path_for_large_counts():

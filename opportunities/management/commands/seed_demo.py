@@ -14,6 +14,7 @@ import random
 import time
 from decimal import Decimal
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
@@ -125,6 +126,9 @@ class Command(BaseCommand):
             self._bulk_deals(
                 rng, bulk, existing + service_count, users, products, accounts, options["batch"]
             )
+        # By name: the sales app does not import the amendments app; the demo's ledger
+        # shows bookings net of an applied amendment and a cancellation.
+        call_command("seed_demo_amendments", stdout=self.stdout, stderr=self.stderr)
         if missing:
             self._analyze()
         if not options["quiet_logins"]:
