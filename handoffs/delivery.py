@@ -76,7 +76,8 @@ def parse_retry_after(value: str | None, *, now: dt.datetime) -> float | None:
         return None
     value = value.strip()
     seconds: float
-    if value.isdigit():
+    # isdigit() alone accepts "²" or "٣", which float() refuses; delta-seconds is ASCII.
+    if value.isascii() and value.isdigit():
         seconds = float(value)
     else:
         try:

@@ -533,6 +533,19 @@ def next_delay(attempts: int, retry_after: float | None = None) -> float | None:
     return max(delay, retry_after) if retry_after is not None else delay
 
 
+def _send_safely(handoff: Handoff) -> tuple[delivery.DeliveryResult, bool]:
+    """:func:`_send`, with any unexpected exception turned into a failed attempt: a thread
+    that raised would otherwise lose the recorded results of the whole batch and leave
+    this row claimed with its attempt ``sending`` until the lease runs out."""
+    try:
+        return _send(handoff)
+    except Exception as exc:
+        logger.exception("Sending %s raised; recorded as a failed attempt.", handoff.pk)
+        return delivery.DeliveryResult(
+            False, None, 0, f"internal error: {type(exc).__name__}"
+        ), False
+
+
 def _send(handoff: Handoff) -> tuple[delivery.DeliveryResult, bool]:
     """Send one claimed row; returns the result and whether it was skipped (nowhere to
     send). Touches no database, so several run at once in threads."""
@@ -683,7 +696,9 @@ def handoffs_deliver(*, handoff_ids: Iterable[Any], claim_token: Any = None) -> 
         return []
     finished: dict[uuid.UUID, Handoff] = {}
     with ThreadPoolExecutor(max_workers=len(claimed)) as pool:
-        pending = {pool.submit(_send, handoff): (handoff, attempt) for handoff, attempt in claimed}
+        pending = {
+            pool.submit(_send_safely, handoff): (handoff, attempt) for handoff, attempt in claimed
+        }
         while pending:
             # Record whatever has answered as soon as it has: a slow endpoint never holds
             # up the others' results (nor their status in the console). Answers that come

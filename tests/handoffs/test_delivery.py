@@ -140,6 +140,8 @@ def http_date(seconds_from_now: int) -> str:
         (503, "120", 120),
         (429, "1", 5),  # shorter: never sooner than the schedule
         (429, "in a while", 5),  # unparseable: the schedule
+        (503, "\u00b2", 5),  # a digit to str.isdigit() but not to float(): the schedule
+        (429, "1\u00b3", 5),
         (500, "120", 5),  # only 429/503 carry a meaningful Retry-After
         (503, "HTTP-DATE+600", 600),
         (429, "999999999", 86400),  # capped at HANDOFF_MAX_RETRY_AFTER
@@ -437,3 +439,31 @@ def test_a_batch_skips_malformed_and_repeated_ids(rep, revops, endpoints):
     assert [h.pk for h in sent] == [billing]
     assert len(endpoints.requests("billing")) == 1
     assert handoffs_deliver(handoff_ids=[billing], claim_token="not-a-uuid") == []
+
+
+@pytest.mark.django_db
+def test_a_send_that_raises_is_a_failed_attempt_and_the_batch_keeps_its_results(
+    rep, revops, endpoints, monkeypatch
+):
+    from handoffs import delivery
+
+    real_post = delivery.post
+
+    def post(*, url, **kwargs):
+        if "/billing" in url:
+            raise RuntimeError("bug in the sender")
+        return real_post(url=url, **kwargs)
+
+    monkeypatch.setattr(delivery, "post", post)
+    _, handoffs = approve(rep, revops)
+    sent = handoffs_deliver(handoff_ids=[h.pk for h in handoffs.values()])
+
+    by_kind = {h.kind: h for h in sent}
+    assert by_kind["billing"].status == "retrying"
+    assert by_kind["billing"].last_error == "internal error: RuntimeError"
+    (attempt,) = attempts_of(by_kind["billing"])
+    assert attempt.outcome == "failed"
+    assert endpoints.requests("billing") == []
+    assert {by_kind[k].status for k in ("provisioning", "customer_success", "commission")} == {
+        "delivered"
+    }
