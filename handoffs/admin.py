@@ -119,7 +119,9 @@ class HandoffAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Handoff]:
-        return selectors.handoff_list()
+        # Compensation is private here too: a staff rep (an approver) sees the handoffs of
+        # their own deals only, as in the API.
+        return selectors.handoffs_visible_to(request.user, selectors.handoff_list())
 
     @admin.display(description="id", ordering="id")
     def short_id(self, obj: Handoff) -> str:

@@ -163,3 +163,24 @@ def test_a_rate_above_one_is_refused(client, revops2, rep):
     )
     assert response.status_code == 200  # the form again, with the error
     assert not CommissionPlan.objects.exists()
+
+
+def test_a_staff_rep_sees_only_the_handoffs_of_their_own_deals(client, rep2, revops, deals):
+    """Compensation is private in the admin as in the API: an approver who is a rep (staff,
+    may view handoffs) sees their own deals' handoffs only, and opens no one else's."""
+    rep2.is_staff = True
+    rep2.save()
+    own, own_handoffs = approve(rep2, revops)
+    _, _, others = deals
+    client.force_login(rep2)
+
+    response = client.get(CHANGELIST)
+    assert response.status_code == 200
+    assert {h.pk for h in response.context["cl"].result_list} == {
+        h.pk for h in own_handoffs.values()
+    }
+
+    other = reverse("admin:handoffs_handoff_change", args=[others["commission"].pk])
+    response = client.get(other, follow=True)
+    assert "commission_rate" not in response.content.decode()
+    assert response.redirect_chain and response.redirect_chain[-1][0].endswith("/admin/")
