@@ -113,14 +113,14 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
     )
     credit.rep = opportunity.owner
     shared = payloads.shared_data(opportunity=opportunity, approval=approval, line_items=line_items)
-    active = _active_endpoints()
+    active = targets.active_endpoints()
     handoffs = []
     for kind in HandoffKind.values:
         event_type = f"handoff.{kind}"
         event_id = uuid.uuid4()
-        receivers: list[WebhookEndpoint | None] = [
-            e for e in active if event_type in (e.event_types or [])
-        ] or [None]
+        receivers: list[WebhookEndpoint | None] = list(targets.subscribers(event_type, active)) or [
+            None
+        ]
         for endpoint in receivers:
             handoff_id = event_id if endpoint is receivers[0] else uuid.uuid4()
             handoffs.append(
@@ -151,19 +151,6 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
     Handoff.outbox.bulk_create(handoffs)
     _publish_on_commit([h.pk for h in handoffs if h.endpoint_id])
     return handoffs
-
-
-def _active_endpoints() -> list[WebhookEndpoint]:
-    """The active endpoints (one query); the environment's rows are upserted first if a
-    flush or an operator removed them."""
-    active = list(WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk"))
-    if (
-        not any(e.environment_kind for e in active)
-        and not WebhookEndpoint.objects.exclude(environment_kind="").exists()
-    ):
-        targets.environment_endpoints_ensure()
-        active = list(WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk"))
-    return active
 
 
 def _publish_on_commit(ids: list[Any]) -> None:

@@ -55,14 +55,28 @@ def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime) -> list[str]:
     return [s.secret for s in rows if s.expires_at is None or s.expires_at > now]
 
 
-def subscribers(event_type: str) -> list[WebhookEndpoint]:
-    """The active endpoints subscribed to ``event_type`` (a handful of rows: filtered here,
-    which works on every database)."""
-    return [
-        e
-        for e in WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk")
-        if event_type in (e.event_types or [])
-    ]
+def active_endpoints() -> list[WebhookEndpoint]:
+    """The active endpoints, oldest first (one query); the environment's rows are upserted
+    first if a flush or an operator removed them, so ``HANDOFF_<KIND>_URL`` always has its
+    row before anything is written for it."""
+    active = list(WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk"))
+    if (
+        not any(e.environment_kind for e in active)
+        and not WebhookEndpoint.objects.exclude(environment_kind="").exists()
+    ):
+        environment_endpoints_ensure()
+        active = list(WebhookEndpoint.objects.filter(active=True).order_by("created_at", "pk"))
+    return active
+
+
+def subscribers(
+    event_type: str, active: list[WebhookEndpoint] | None = None
+) -> list[WebhookEndpoint]:
+    """The active endpoints subscribed to ``event_type``, oldest first. ``active``: the
+    result of :func:`active_endpoints` when the caller routes several event types (a
+    handful of rows: filtered here, which works on every database)."""
+    rows = active_endpoints() if active is None else active
+    return [e for e in rows if event_type in (e.event_types or [])]
 
 
 def endpoints_record_results(
