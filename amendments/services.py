@@ -280,7 +280,7 @@ def _check_kind_and_reason(kind: str, reason: str) -> str:
     if not reason:
         raise errors.ReasonRequired(
             "Say why the deal changes: approvers and the audit trail see it.",
-            errors=[{"code": "reason_required", "field": "reason", "message": "Enter a reason."}],
+            errors=[errors.FieldError("reason_required", "reason", "Enter a reason.")],
         )
     return reason
 
@@ -494,13 +494,7 @@ def amendment_decide(
                 if not reason:
                     raise errors.ReasonRequired(
                         "Say why the amendment is rejected: the requester sees it.",
-                        errors=[
-                            {
-                                "code": "reason_required",
-                                "field": "reason",
-                                "message": "Enter a reason.",
-                            }
-                        ],
+                        errors=[errors.FieldError("reason_required", "reason", "Enter a reason.")],
                     )
                 now = timezone.now()
                 approval_steps.step_reject(row, actor=actor, now=now, reason=reason, via=source)

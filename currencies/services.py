@@ -20,14 +20,14 @@ def can_manage_rates(user: Any) -> bool:
     return bool(user and user.is_authenticated and user.is_active and user.has_perm(ADD_PERM))
 
 
-def _errors_of(exc: ValidationError) -> list[dict[str, str]]:
+def _errors_of(exc: ValidationError) -> list[errors.FieldError]:
     by_field = exc.error_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.error_list}
     return [
-        {
-            "code": err.code or "invalid",
-            "field": "non_field_errors" if name == NON_FIELD_ERRORS else name,
-            "message": " ".join(err.messages),
-        }
+        errors.FieldError(
+            err.code or "invalid",
+            "non_field_errors" if name == NON_FIELD_ERRORS else name,
+            " ".join(err.messages),
+        )
         for name, errs in by_field.items()
         for err in errs
     ]
@@ -57,11 +57,9 @@ def exchange_rate_create(
         # Another request saved the same currency and day between the check and the insert.
         raise errors.InvalidInput(
             errors=[
-                {
-                    "code": "unique",
-                    "field": "non_field_errors",
-                    "message": "This currency already has a rate from that day.",
-                }
+                errors.FieldError(
+                    "unique", "non_field_errors", "This currency already has a rate from that day."
+                )
             ]
         ) from exc
     return row

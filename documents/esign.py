@@ -108,9 +108,7 @@ def verify(body: bytes, headers: Any) -> Verified:
 
 
 def _invalid(message: str, field: str = "non_field_errors") -> errors.InvalidInput:
-    return errors.InvalidInput(
-        message, errors=[{"code": "invalid", "field": field, "message": message}]
-    )
+    return errors.InvalidInput(message, errors=[errors.FieldError("invalid", field, message)])
 
 
 def _opportunity_id(value: Any) -> int | None:
@@ -304,9 +302,7 @@ def _find_opportunity(event: EnvelopeEvent) -> Opportunity:
     if opportunity is None:
         raise errors.NotFound(
             "No opportunity for this envelope: send opportunity_id (a custom field in DocuSign).",
-            errors=[
-                {"code": "not_found", "field": "opportunity_id", "message": "No such opportunity."}
-            ],
+            errors=[errors.FieldError("not_found", "opportunity_id", "No such opportunity.")],
         )
     return opportunity
 

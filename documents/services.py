@@ -32,11 +32,11 @@ def _kind(value: Any) -> str:
         raise errors.InvalidInput(
             "Unknown document kind.",
             errors=[
-                {
-                    "code": "invalid_choice",
-                    "field": "kind",
-                    "message": "Choose one of: " + ", ".join(DocumentKind.values) + ".",
-                }
+                errors.FieldError(
+                    "invalid_choice",
+                    "kind",
+                    "Choose one of: " + ", ".join(DocumentKind.values) + ".",
+                )
             ],
         )
     return kind
@@ -117,11 +117,11 @@ def document_remove(*, document: Document, actor: Any) -> Document:
             raise errors.RecordLocked(
                 "Documents cannot be removed while the deal is pending approval or won.",
                 errors=[
-                    {
-                        "code": "record_locked",
-                        "field": "documents",
-                        "message": "The approval relies on this document; it stays.",
-                    }
+                    errors.FieldError(
+                        "record_locked",
+                        "documents",
+                        "The approval relies on this document; it stays.",
+                    )
                 ],
             )
         locked = Document.objects.select_for_update().get(pk=document.pk)
@@ -158,11 +158,9 @@ def evidence_requirement_create(
             raise errors.InvalidInput(
                 "The minimum amount must be a number of at least 0.",
                 errors=[
-                    {
-                        "code": "invalid",
-                        "field": "min_amount",
-                        "message": "Enter an amount of at least 0, or leave it empty.",
-                    }
+                    errors.FieldError(
+                        "invalid", "min_amount", "Enter an amount of at least 0, or leave it empty."
+                    )
                 ],
             )
         amount = amount.quantize(Decimal("0.01"))

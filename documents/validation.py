@@ -18,6 +18,7 @@ from typing import IO
 import filetype
 from django.conf import settings
 
+from core import errors
 from core.errors import InvalidInput
 
 from .errors import FileTooLarge, FileTypeNotAllowed
@@ -44,8 +45,8 @@ def max_bytes() -> int:
     return int(settings.DOCUMENT_MAX_BYTES)
 
 
-def _field_error(code: str, message: str) -> list[dict[str, str]]:
-    return [{"code": code, "field": "file", "message": message}]
+def _field_error(code: str, message: str) -> list[errors.FieldError]:
+    return [errors.FieldError(code, "file", message)]
 
 
 class InvalidFileName(InvalidInput):

@@ -73,17 +73,15 @@ def _require(actor: Any, perm: str) -> None:
 def _clean(
     *, url: str | None, event_types: Iterable[str] | None, description: str | None
 ) -> dict[str, Any]:
-    problems: list[dict[str, str]] = []
+    problems: list[errors.FieldError] = []
     cleaned: dict[str, Any] = {}
     if url is not None:
         url = url.strip()
         max_length = WebhookEndpoint._meta.get_field("url").max_length or 500
         if not url:
-            problems.append({"code": "required", "field": "url", "message": "Give a URL."})
+            problems.append(errors.FieldError("required", "url", "Give a URL."))
         elif len(url) > max_length:
-            problems.append(
-                {"code": "max_length", "field": "url", "message": f"At most {max_length} chars."}
-            )
+            problems.append(errors.FieldError("max_length", "url", f"At most {max_length} chars."))
         else:
             problem = url_problem(url)
             if problem:
@@ -94,22 +92,20 @@ def _clean(
         unknown = [t for t in types if t not in EVENT_TYPES]
         if not types or unknown:
             problems.append(
-                {
-                    "code": "invalid_choice",
-                    "field": "event_types",
-                    "message": (
+                errors.FieldError(
+                    "invalid_choice",
+                    "event_types",
+                    (
                         f"Unknown event type(s): {', '.join(map(str, unknown))}."
                         if unknown
                         else "Subscribe to at least one event type."
                     ),
-                }
+                )
             )
         cleaned["event_types"] = types
     if description is not None:
         if len(description) > 200:
-            problems.append(
-                {"code": "max_length", "field": "description", "message": "At most 200 chars."}
-            )
+            problems.append(errors.FieldError("max_length", "description", "At most 200 chars."))
         cleaned["description"] = description.strip()
     if problems:
         raise errors.InvalidInput(errors=problems)
@@ -155,11 +151,11 @@ def webhook_endpoint_update(
     if endpoint.environment_kind and (url is not None or event_types is not None):
         raise errors.InvalidInput(
             errors=[
-                {
-                    "code": "read_only_field",
-                    "field": "url" if url is not None else "event_types",
-                    "message": "Set by the HANDOFF_<KIND>_URL variable; change it there.",
-                }
+                errors.FieldError(
+                    "read_only_field",
+                    "url" if url is not None else "event_types",
+                    "Set by the HANDOFF_<KIND>_URL variable; change it there.",
+                )
             ]
         )
     cleaned = _clean(url=url, event_types=event_types, description=description)

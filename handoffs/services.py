@@ -791,12 +791,12 @@ def handoff_complete(*, handoff: Handoff, actor: Any, external_ref: str) -> Hand
     if not ref or len(ref) > field_max:
         raise errors.InvalidInput(
             errors=[
-                {
-                    "code": "required" if not ref else "max_length",
-                    "field": "external_ref",
-                    "message": "Give your system's reference for this handoff"
+                errors.FieldError(
+                    "required" if not ref else "max_length",
+                    "external_ref",
+                    "Give your system's reference for this handoff"
                     + ("." if not ref else f" (at most {field_max} characters)."),
-                }
+                )
             ]
         )
     now = timezone.now()

@@ -96,11 +96,9 @@ def reject_stage(data: Any) -> None:
         raise errors.StageReadOnly(
             "The stage changes only through POST /opportunities/{id}/transitions/{name}/.",
             errors=[
-                {
-                    "code": "stage_read_only",
-                    "field": "stage",
-                    "message": "Use a transition to change the stage.",
-                }
+                errors.FieldError(
+                    "stage_read_only", "stage", "Use a transition to change the stage."
+                )
             ],
         )
 

@@ -12,25 +12,17 @@ from django.db.models import Field, Model
 from core import errors
 
 
-def _validation_errors(exc: ValidationError) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
+def _validation_errors(exc: ValidationError) -> list[errors.FieldError]:
+    out: list[errors.FieldError] = []
     if hasattr(exc, "error_dict"):
         for field_name, errs in exc.error_dict.items():
             for err in errs:
                 message = err.message % err.params if err.params else err.message
-                out.append(
-                    {"code": err.code or "invalid", "field": field_name, "message": str(message)}
-                )
+                out.append(errors.FieldError(err.code or "invalid", field_name, str(message)))
     else:
         for err in exc.error_list:
             message = err.message % err.params if err.params else err.message
-            out.append(
-                {
-                    "code": err.code or "invalid",
-                    "field": "non_field_errors",
-                    "message": str(message),
-                }
-            )
+            out.append(errors.FieldError(err.code or "invalid", "non_field_errors", str(message)))
     return out
 
 
@@ -50,7 +42,7 @@ def _assign(instance: Model, data: Mapping[str, Any], allowed: Iterable[str]) ->
     if unknown:
         raise errors.InvalidInput(
             errors=[
-                {"code": "unknown_field", "field": name, "message": "This field cannot be set."}
+                errors.FieldError("unknown_field", name, "This field cannot be set.")
                 for name in unknown
             ]
         )
@@ -66,7 +58,7 @@ def _assign(instance: Model, data: Mapping[str, Any], allowed: Iterable[str]) ->
                     new_id = int(new_id)
                 except (TypeError, ValueError):
                     raise errors.InvalidInput(
-                        errors=[{"code": "invalid", "field": name, "message": "Enter a valid id."}]
+                        errors=[errors.FieldError("invalid", name, "Enter a valid id.")]
                     ) from None
             if getattr(instance, field.attname) != new_id:
                 changed.append(name)

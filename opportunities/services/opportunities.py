@@ -201,11 +201,9 @@ def opportunity_update(
                     raise errors.RecordLocked(
                         f"{', '.join(blocked)} cannot change while the deal is {locked.stage_label.lower()}.",
                         errors=[
-                            {
-                                "code": "record_locked",
-                                "field": f,
-                                "message": "Locked while pending approval or won.",
-                            }
+                            errors.FieldError(
+                                "record_locked", f, "Locked while pending approval or won."
+                            )
                             for f in blocked
                         ],
                     )

@@ -66,7 +66,7 @@ def _transition_params(
     if name == "reject" and not (reason or "").strip():
         raise errors.ReasonRequired(
             "Say why the deal is rejected: the rep sees it.",
-            errors=[{"code": "reason_required", "field": "reason", "message": "Enter a reason."}],
+            errors=[errors.FieldError("reason_required", "reason", "Enter a reason.")],
         )
     if name == "mark_lost":
         loss_reason = (loss_reason or "").strip()
@@ -74,32 +74,26 @@ def _transition_params(
             raise errors.ReasonRequired(
                 "Choose why the deal was lost.",
                 errors=[
-                    {
-                        "code": "reason_required",
-                        "field": "loss_reason",
-                        "message": "Choose a loss reason.",
-                    }
+                    errors.FieldError("reason_required", "loss_reason", "Choose a loss reason.")
                 ],
             )
         if loss_reason not in LossReason.values:
             raise errors.InvalidInput(
                 errors=[
-                    {
-                        "code": "invalid_choice",
-                        "field": "loss_reason",
-                        "message": f"Choose one of: {', '.join(LossReason.values)}.",
-                    }
+                    errors.FieldError(
+                        "invalid_choice",
+                        "loss_reason",
+                        f"Choose one of: {', '.join(LossReason.values)}.",
+                    )
                 ]
             )
         if loss_reason == LossReason.OTHER and not (loss_detail or "").strip():
             raise errors.ReasonRequired(
                 "Describe the loss reason.",
                 errors=[
-                    {
-                        "code": "reason_required",
-                        "field": "loss_detail",
-                        "message": "Describe why the deal was lost.",
-                    }
+                    errors.FieldError(
+                        "reason_required", "loss_detail", "Describe why the deal was lost."
+                    )
                 ],
             )
         return {"loss_reason": loss_reason, "loss_detail": (loss_detail or "").strip()}
@@ -261,22 +255,22 @@ def _claim_conflict(exc: IntegrityError, opportunity: Opportunity) -> errors.Dom
         return errors.GateFailed(
             "Another deal claimed this contract ID at the same moment.",
             errors=[
-                {
-                    "code": gate.Code.CONTRACT_ID_IN_USE,
-                    "field": "contract_id",
-                    "message": f"Contract ID {opportunity.contract_id} is already on another won or pending deal.",
-                }
+                errors.FieldError(
+                    gate.Code.CONTRACT_ID_IN_USE,
+                    "contract_id",
+                    f"Contract ID {opportunity.contract_id} is already on another won or pending deal.",
+                )
             ],
         )
     if "opp_po_number_claimed_once_per_account" in text or "po_number" in text:
         return errors.GateFailed(
             "Another deal claimed this PO number at the same moment.",
             errors=[
-                {
-                    "code": gate.Code.PO_NUMBER_IN_USE,
-                    "field": "po_number",
-                    "message": f"PO number {opportunity.po_number} is already on another won or pending deal for this account.",
-                }
+                errors.FieldError(
+                    gate.Code.PO_NUMBER_IN_USE,
+                    "po_number",
+                    f"PO number {opportunity.po_number} is already on another won or pending deal for this account.",
+                )
             ],
         )
     return errors.ConcurrentUpdate("The deal was changed at the same moment; try again.")
