@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_POST
 from approvals import selectors as approval_selectors
 from approvals.routing import route_label
 from core import errors, formatting
+from core.parsing import ascii_id
 from opportunities import policies
 from opportunities.admin.mixins import RevOpsReadOnlyAdmin, error_lines
 from opportunities.stages import Source
@@ -140,7 +142,8 @@ class AmendmentAdmin(RevOpsReadOnlyAdmin):
             raise PermissionDenied
         # Any amendment by id (the inbox lists only the caller's steps): deciding one
         # that is not theirs is refused with the reason, not hidden.
-        amendment = selectors.amendment_list().filter(pk=object_id).first()
+        pk = ascii_id(unquote(object_id))
+        amendment = selectors.amendment_list().filter(pk=pk).first() if pk else None
         if amendment is None:
             return HttpResponseRedirect(reverse("admin:amendments_amendment_changelist"))
         pending = amendment.status == AmendmentStatus.PENDING

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from core import errors
+from core.parsing import ascii_int
 
 _TAG_RE = re.compile(r'\s*(W/)?"([^"]*)"\s*')
 
@@ -44,8 +45,9 @@ def if_match_version(request: Any) -> int | list[int] | None:
     # If-Match uses the strong comparison (RFC 9110 section 13.1.1): a weak tag W/"7" or
     # a bare 7 never matches, so the write is refused with 412.
     for weak, tag in _tags(raw):
-        if not weak and tag.isdigit() and len(tag) < 10:
-            versions.append(int(tag))
+        version = None if weak else ascii_int(tag, max_digits=9)
+        if version is not None:
+            versions.append(version)
     if not versions:
         raise errors.StaleVersion(
             "If-Match does not match the current ETag; GET the deal again.",

@@ -26,6 +26,8 @@ from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from core.parsing import ascii_int
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 _SALT = "api.pagination.cursor"
@@ -35,9 +37,9 @@ def _int_param(request: Any, name: str, *, minimum: int, maximum: int) -> int | 
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    value = ascii_int(raw, max_digits=12)
+    if value is None:
         raise ValidationError({name: ["A whole number is required."]}, code="invalid")
-    value = int(raw)
     if not minimum <= value <= maximum:
         raise ValidationError({name: [f"Must be between {minimum} and {maximum}."]}, code="invalid")
     return value

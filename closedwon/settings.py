@@ -178,7 +178,7 @@ BOARD_STALE_DAYS = {
     for stage, _, days in (
         part.partition("=") for part in os.environ.get("BOARD_STALE_DAYS", "").split(",")
     )
-    if stage.strip() and days.strip().isdigit()
+    if stage.strip() and days.strip().isascii() and days.strip().isdigit()
 }
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD").upper()
 # The public base URL (e.g. https://closedwon.example.com): links in e-mails and payloads

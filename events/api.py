@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.views import ApiView
+from core.parsing import ascii_int
 
 from . import registry, selectors
 from .models import Event
@@ -150,14 +151,11 @@ class EventListView(ApiView):
         limit = DEFAULT_LIMIT
         raw_limit = request.query_params.get("limit")
         if raw_limit is not None:
-            if (
-                not raw_limit.isdigit()
-                or len(raw_limit) > 6
-                or not 1 <= int(raw_limit) <= MAX_LIMIT
-            ):
+            value = ascii_int(raw_limit, max_digits=6)
+            if value is None or not 1 <= value <= MAX_LIMIT:
                 errors["limit"] = [f"A whole number from 1 to {MAX_LIMIT}."]
             else:
-                limit = int(raw_limit)
+                limit = value
         types = _query_list(request, "type")
         if any(not TYPE_RE.match(t) for t in types):
             errors["type"] = ["An event type such as `opportunity.updated`."]

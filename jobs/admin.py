@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core import errors
+from core.parsing import ascii_id
 from opportunities import policies
 
 from . import services
@@ -134,7 +135,8 @@ class BulkJobAdmin(admin.ModelAdmin):
     def download_view(self, request: HttpRequest, object_id: str) -> FileResponse:
         if not policies.is_revops(request.user):
             raise PermissionDenied
-        job = BulkJob.objects.filter(pk=unquote(object_id)).first() if object_id.isdigit() else None
+        pk = ascii_id(unquote(object_id))
+        job = BulkJob.objects.filter(pk=pk).first() if pk else None
         if job is None or not job.output:
             raise Http404("No such file.")
         return FileResponse(

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core import errors
+from core.parsing import ascii_int
 from opportunities import policies
 from opportunities.models import Opportunity
 from opportunities.selectors import line_items_loaded
@@ -66,7 +67,8 @@ def _proposal(
         ):
             continue
         if name == "term_months":
-            changes[name] = int(raw) if raw.isdigit() else (None if raw == "" else raw)
+            number = ascii_int(raw)
+            changes[name] = number if number is not None else (None if raw == "" else raw)
         else:
             changes[name] = raw or (None if name in ("amount", "contract_start_date") else "")
     items = []

@@ -81,7 +81,7 @@ def test_if_match_forms_that_name_the_current_version(api, rep, value):
     assert response.status_code == 200, response.content
 
 
-@pytest.mark.parametrize("value", ['W/"1"', "1", '"01x"', 'W/"1", W/"2"'])
+@pytest.mark.parametrize("value", ['W/"1"', "1", '"01x"', 'W/"1", W/"2"', '"\u00b2"'])
 def test_if_match_compares_strongly_so_weak_or_bare_tags_never_match(api, rep, value):
     deal = ready_deal(rep)
     before = db_state()

@@ -134,6 +134,8 @@ def test_a_body_that_is_not_json_is_a_415(api, rep):
     "query",
     [
         "limit=abc",
+        "limit=%C2%B2",  # "²": a digit to str.isdigit(), not to int()
+        "limit=%D9%A3",  # "٣": a digit to int(), not ASCII
         "limit=0",
         "limit=201",
         f"limit={HUGE}",

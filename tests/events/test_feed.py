@@ -128,6 +128,8 @@ def test_after_filters_limits_and_bad_cursors():
         "limit=0",
         "limit=501",
         "limit=x",
+        "limit=%C2%B2",
+        "limit=%D9%A3",
         "type=bad",
         "object=user",
         "after=bm90LWEtY3Vyc29y",
