@@ -131,8 +131,7 @@ def _depends_on_stored_rows(response: Any) -> bool:
         errors
         and str(body.get("instance", "")).startswith("/api/v1/webhook-endpoints/")
         and all(
-            e["code"] == "read_only_field" and e["field"] in ("url", "event_types")
-            for e in errors
+            e["code"] == "read_only_field" and e["field"] in ("url", "event_types") for e in errors
         )
     ):
         return True
