@@ -52,6 +52,13 @@ _API_EXCEPTIONS: tuple[tuple[type[exceptions.APIException], str, str], ...] = (
     (exceptions.ParseError, "invalid", "Malformed request body"),
     (exceptions.ValidationError, "invalid", "Some fields are invalid"),
 )
+# The answer while the database is unreachable (shared with the schema's example).
+SERVICE_UNAVAILABLE: dict[str, Any] = {
+    "status": 503,
+    "code": "service_unavailable",
+    "title": "Service unavailable",
+    "detail": "The database is unavailable; try again shortly.",
+}
 # SQLSTATEs of "lost a race": serialization failure, deadlock, lock not available.
 _CONFLICT_SQLSTATES = {"40001", "40P01", "55P03"}
 
@@ -103,6 +110,22 @@ def problem(
     headers: Mapping[str, str] | None = None,
     instance: str | None = None,
 ) -> Response:
+    body = problem_body(
+        status=status, code=code, title=title, detail=detail, errors=errors, instance=instance
+    )
+    return Response(body, status=status, headers=dict(headers or {}), content_type=CONTENT_TYPE)
+
+
+def problem_body(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str = "",
+    errors: Iterable[Mapping[str, Any]] = (),
+    instance: str | None = None,
+) -> dict[str, Any]:
+    """The JSON body of a problem response (also what the schema's examples show)."""
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
         "title": str(title),
@@ -120,7 +143,7 @@ def problem(
     }
     if instance:
         body["instance"] = instance
-    return Response(body, status=status, headers=dict(headers or {}), content_type=CONTENT_TYPE)
+    return body
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -270,14 +293,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
         )
     if isinstance(exc, DatabaseError):
         logger.exception("Database unavailable during an API request")
-        return problem(
-            status=503,
-            code="service_unavailable",
-            title="Service unavailable",
-            detail="The database is unavailable; try again shortly.",
-            headers={"Retry-After": "5"},
-            instance=instance,
-        )
+        return problem(**SERVICE_UNAVAILABLE, headers={"Retry-After": "5"}, instance=instance)
 
     logger.exception("Unexpected error in an API request", exc_info=exc)
     return problem(

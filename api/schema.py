@@ -1,7 +1,10 @@
 """OpenAPI generation (drf-spectacular) with what every operation shares documented once:
 
 * every error response as the RFC 9457 ``Problem`` schema (``application/problem+json``),
-  for the statuses the operation can actually return;
+  for the statuses the operation can actually return, with examples: the shared ones of
+  ``api.examples.SHARED_PROBLEMS`` (published once under ``components/examples``) and the
+  operation's own (``extend_schema(examples=[problem_example(...)])``);
+* whole-body response examples (``api.examples.BodyExample``) placed as given;
 * the ``Idempotency-Key`` header on every POST;
 * the token scheme (``Authorization: Token <key>``).
 """
@@ -17,10 +20,12 @@ from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
     OpenApiSerializerFieldExtension,
 )
+from drf_spectacular.plumbing import ResolvedComponent, build_examples_list
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
 from . import idempotency
+from .examples import SHARED_PROBLEMS, BodyExample
 from .problem import CONTENT_TYPE, ProblemSerializer
 from .strict import MULTILINE_NAMES
 
@@ -109,13 +114,55 @@ class AutoSchema(openapi.AutoSchema):
             statuses.add(412)
         return sorted(statuses)
 
+    def _get_examples(
+        self,
+        serializer: Any,
+        direction: Any,
+        media_type: Any,
+        status_code: Any = None,
+        extras: Any = None,
+    ) -> dict[str, Any]:
+        examples = super()._get_examples(serializer, direction, media_type, status_code, extras)
+        if direction != "response":
+            return examples
+        whole = [
+            example
+            for example in self.get_examples()
+            if isinstance(example, BodyExample)
+            and example.media_type == media_type
+            and str(status_code) in (example.status_codes or ())
+        ]
+        return {**examples, **build_examples_list(whole)}
+
+    def _problem_examples(self, status: int) -> dict[str, Any]:
+        """The shared examples of ``status`` (as references to ``components/examples``)
+        that apply to this method, then the operation's own."""
+        examples: dict[str, Any] = {}
+        for name, methods, value in SHARED_PROBLEMS.get(status, ()):
+            if methods is not None and self.method not in methods:
+                continue
+            component = ResolvedComponent(
+                name=name,
+                type=ResolvedComponent.EXAMPLE,
+                schema={"summary": f"{value['code']} ({status})", "value": value},
+                object=name,
+            )
+            self.registry.register_on_missing(component)
+            examples[name] = component.ref
+        own = self._get_examples(ProblemSerializer(), "response", CONTENT_TYPE, str(status))
+        return {**examples, **own}
+
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         problem_ref = self.resolve_serializer(ProblemSerializer, "response").ref
         for status in self._problem_statuses():
+            media: dict[str, Any] = {"schema": problem_ref}
+            examples = self._problem_examples(status)
+            if examples:
+                media["examples"] = examples
             entry: dict[str, Any] = {
                 "description": PROBLEM_DESCRIPTIONS[status],
-                "content": {CONTENT_TYPE: {"schema": problem_ref}},
+                "content": {CONTENT_TYPE: media},
             }
             if status in (429, 503):
                 entry["headers"] = {

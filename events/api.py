@@ -11,6 +11,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.examples import problem_example
 from api.views import ApiView
 from core.parsing import ascii_int
 
@@ -141,7 +142,8 @@ class EventListView(ApiView):
                     ],
                     "next_cursor": "ZXYxOjQx",
                 },
-            )
+            ),
+            problem_example("Cursor too old", CursorExpiredError(), instance="/api/v1/events/"),
         ],
         tags=["events"],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from opportunities.stages import Source
 from .. import selectors, services
 from ..filters import AmendmentFilter
 from ..models import Amendment
+from . import examples
 from .serializers import (
     AmendmentDecideSerializer,
     AmendmentDryRunSerializer,
@@ -53,23 +54,6 @@ def _one(pk: int) -> Amendment:
     return amendment
 
 
-EXAMPLES = [
-    OpenApiExample(
-        "Seats 25 → 30",
-        request_only=True,
-        value={
-            "kind": "change",
-            "reason": "The order form says 30 seats.",
-            "changes": {"amount": "3000.00"},
-            "line_items": [{"product": 1, "seats": 30, "unit_price": "100.00"}],
-        },
-    ),
-    OpenApiExample(
-        "Cancellation", request_only=True, value={"kind": "cancellation", "reason": "Churned."}
-    ),
-]
-
-
 class OpportunityAmendmentsView(ApiView):
     read_model = Amendment
     filter_backends: list[Any] = []
@@ -78,6 +62,7 @@ class OpportunityAmendmentsView(ApiView):
         operation_id="opportunities_amendments_list",
         responses=AmendmentSerializer(many=True),
         tags=["amendments"],
+        examples=examples.OPPORTUNITY_AMENDMENTS_LIST,
     )
     def get(self, request: Request, pk: int) -> Response:
         return self.paginated(
@@ -88,7 +73,7 @@ class OpportunityAmendmentsView(ApiView):
         operation_id="opportunities_amendments_create",
         request=AmendmentRequestSerializer,
         responses={201: AmendmentSerializer},
-        examples=EXAMPLES,
+        examples=examples.CREATE,
         tags=["amendments"],
         description="Request a change (owner or RevOps) or a cancellation (RevOps) of a "
         "Closed-Won deal. " + CODES,
@@ -111,7 +96,7 @@ class OpportunityAmendmentDryRunView(ApiView):
         operation_id="opportunities_amendments_dry_run",
         request=AmendmentRequestSerializer,
         responses={200: AmendmentDryRunSerializer},
-        examples=EXAMPLES,
+        examples=examples.DRY_RUN_EXAMPLES,
         tags=["amendments"],
         description="What the request would give, without writing: the gate on the "
         "proposed values (`passes`, `unmet`), the approval `route`, `before`, `after`, "
@@ -136,6 +121,7 @@ class AmendmentListView(ApiView):
         operation_id="amendments_list",
         responses=AmendmentSerializer(many=True),
         tags=["amendments"],
+        examples=examples.LIST,
     )
     def get(self, request: Request) -> Response:
         return self.paginated(self.get_queryset(), AmendmentSerializer)
@@ -147,7 +133,10 @@ class AmendmentDetailView(ApiView):
     pagination_class = None
 
     @extend_schema(
-        operation_id="amendments_retrieve", responses=AmendmentSerializer, tags=["amendments"]
+        operation_id="amendments_retrieve",
+        responses=AmendmentSerializer,
+        tags=["amendments"],
+        examples=examples.RETRIEVE,
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(AmendmentSerializer(_one(pk)).data)
@@ -162,6 +151,7 @@ class AmendmentTransitionView(ApiView):
         operation_id="amendments_transitions_run",
         request=AmendmentDecideSerializer,
         responses={200: AmendmentSerializer},
+        examples=examples.DECIDE,
         parameters=[
             OpenApiParameter(
                 "name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(services.DECISIONS)

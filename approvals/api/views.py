@@ -19,6 +19,8 @@ from core import errors
 from opportunities.policies import is_revops
 from opportunities.stages import OpportunityType
 
+from . import examples
+
 
 class PolicyStepSerializer(StrictInputMixin, serializers.Serializer):
     group = serializers.CharField(
@@ -82,6 +84,7 @@ class ApprovalPolicyListView(ApiView):
         tags=["approval-policies"],
         description="Published versions, newest first: `{id, name, version, effective_at, "
         "rules: [{name, conditions, steps}]}`.",
+        examples=examples.LIST,
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -99,6 +102,7 @@ class ApprovalPolicyListView(ApiView):
         "next version, in force now. 400 `invalid` with a field error per problem; 403 "
         "`permission_denied` for anyone else; 422 `unknown_group` when a step names no "
         "existing group. Pending approvals keep their route.",
+        examples=examples.CREATE,
     )
     def post(self, request: Request) -> Response:
         if not is_revops(request.user):

@@ -16,6 +16,7 @@ from api.views import ApiView
 from core import errors
 from currencies import selectors, services
 
+from . import examples
 from .filters import ExchangeRateFilter
 from .serializers import ExchangeRateSerializer, ExchangeRateWriteSerializer
 
@@ -40,6 +41,7 @@ class ExchangeRateListView(ApiView):
         description="Rates as `{currency, rate, valid_from}`: `rate` reporting-currency "
         "units per 1 unit of `currency`, in force from `valid_from` until the currency's "
         "next rate.",
+        examples=examples.LIST,
     )
     def get(self, request: Request) -> Response:
         return self.paginated(self.get_queryset(), ExchangeRateSerializer)
@@ -53,6 +55,7 @@ class ExchangeRateListView(ApiView):
         "(not an ISO 4217 currency), `invalid` (the reporting currency, or a rate not "
         "above zero) or `unique` (that currency has a rate from that day already); 403 "
         "`permission_denied` for anyone else.",
+        examples=examples.CREATE,
     )
     def post(self, request: Request) -> Response:
         if not services.can_manage_rates(request.user):

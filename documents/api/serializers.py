@@ -12,10 +12,18 @@ from api.fields import MoneyField
 from api.strict import StrictInputMixin
 from core.money import money_text
 
-from ..models import Document, DocumentKind, EvidenceRequirement
+from ..models import Document, DocumentKind, EnvelopeStatus, EvidenceRequirement
 
 
 class DocumentSerializer(serializers.ModelSerializer):
+    # Declared: the model field's blank choice (an upload has no envelope) must show in the
+    # schema, or a client generated from it rejects every uploaded document.
+    esign_status = serializers.ChoiceField(
+        choices=EnvelopeStatus.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="The e-signature envelope's status; empty for an upload.",
+    )
     download_url = serializers.SerializerMethodField(
         help_text="The bytes, for a signed-in reader of the deal (GET)."
     )

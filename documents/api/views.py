@@ -25,6 +25,7 @@ from opportunities.selectors import opportunity_get
 from .. import esign, selectors, services
 from ..downloads import file_response
 from ..models import EvidenceRequirement
+from . import examples
 from .serializers import DocumentSerializer, DocumentUploadSerializer, EvidenceRequirementSerializer
 
 
@@ -53,6 +54,7 @@ class OpportunityDocumentsView(ApiView):
         operation_id="opportunities_documents_list",
         responses=DocumentSerializer(many=True),
         tags=["documents"],
+        examples=examples.DOCUMENT_LIST,
     )
     def get(self, request: Request, pk: int) -> Response:
         _opportunity(pk)
@@ -66,6 +68,7 @@ class OpportunityDocumentsView(ApiView):
         description="Attach a PDF, PNG or JPEG (judged by content) of at most "
         "`DOCUMENT_MAX_BYTES`. 413 `file_too_large`, 415 `file_type_not_allowed`, 403 "
         "`permission_denied` (not the owner or RevOps); nothing is stored on any error.",
+        examples=examples.DOCUMENT_CREATE,
     )
     def post(self, request: Request, pk: int) -> Response:
         opportunity = _opportunity(pk)
@@ -91,7 +94,10 @@ class DocumentDetailView(ApiView):
     read_model = Opportunity
 
     @extend_schema(
-        operation_id="documents_retrieve", responses=DocumentSerializer, tags=["documents"]
+        operation_id="documents_retrieve",
+        responses=DocumentSerializer,
+        tags=["documents"],
+        examples=examples.DOCUMENT_RETRIEVE,
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(DocumentSerializer(_document(pk)).data)
@@ -115,6 +121,7 @@ class DocumentDownloadView(ApiView):
         operation_id="documents_download",
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
         tags=["documents"],
+        examples=examples.DOCUMENT_DOWNLOAD,
     )
     def get(self, request: Request, pk: int) -> HttpResponseBase:
         return file_response(_document(pk))
@@ -128,6 +135,7 @@ class EvidenceRequirementListView(ApiView):
         operation_id="evidence_requirements_list",
         responses=EvidenceRequirementSerializer(many=True),
         tags=["documents"],
+        examples=examples.REQUIREMENT_LIST,
     )
     def get(self, request: Request) -> Response:
         rows = EvidenceRequirement.objects.order_by("kind", "min_amount", "id")
@@ -140,6 +148,7 @@ class EvidenceRequirementListView(ApiView):
         tags=["documents"],
         description="RevOps: require a document kind on Closed-Won requests, optionally "
         "only from `min_amount` (reporting currency) up.",
+        examples=examples.REQUIREMENT_CREATE,
     )
     def post(self, request: Request) -> Response:
         form = EvidenceRequirementSerializer(data=request.data)
@@ -159,6 +168,7 @@ class EvidenceRequirementDetailView(ApiView):
         operation_id="evidence_requirements_retrieve",
         responses=EvidenceRequirementSerializer,
         tags=["documents"],
+        examples=examples.REQUIREMENT_RETRIEVE,
     )
     def get(self, request: Request, pk: int) -> Response:
         row = EvidenceRequirement.objects.filter(pk=pk).first()
@@ -231,6 +241,7 @@ class EsignInboundView(APIView):
         "`completed` attaches the signed PDF as `signed_contract`; `declined` / `voided` "
         "withdraws a pending request that relies on it. A replayed event id answers 200 "
         '`{"status": "duplicate"}` and does nothing. Bad signature: 401.',
+        examples=examples.ESIGN,
     )
     def post(self, request: Request) -> Response:
         limit = esign_max_body()

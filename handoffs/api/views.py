@@ -16,6 +16,7 @@ from core import errors
 from handoffs import selectors, services
 from handoffs.models import Handoff
 
+from . import examples
 from .filters import HandoffFilter
 from .serializers import HandoffCompleteSerializer, HandoffSerializer
 
@@ -40,7 +41,10 @@ class HandoffListView(ApiView):
         return selectors.handoffs_visible_to(self.request.user, selectors.handoff_list())
 
     @extend_schema(
-        operation_id="handoffs_list", responses=HandoffSerializer(many=True), tags=["handoffs"]
+        operation_id="handoffs_list",
+        responses=HandoffSerializer(many=True),
+        tags=["handoffs"],
+        examples=examples.HANDOFF_LIST,
     )
     def get(self, request: Request) -> Response:
         return self.paginated(self.get_queryset(), HandoffSerializer)
@@ -56,6 +60,7 @@ class HandoffRetryView(ApiView):
         tags=["handoffs"],
         description="RevOps: re-drive a `retrying` or `dead` handoff now (same id and "
         "payload). 409 `transition_not_allowed` from any other status.",
+        examples=examples.HANDOFF_RETRY,
     )
     def post(self, request: Request, pk: uuid.UUID) -> Response:
         handoff = services.handoff_retry(handoff=_handoff_or_404(pk), actor=request.user)
@@ -72,6 +77,7 @@ class HandoffCompleteView(ApiView):
         tags=["handoffs"],
         description="Downstream confirms a `delivered` handoff: → `completed`. Repeating the "
         "same confirmation is harmless.",
+        examples=examples.HANDOFF_COMPLETE,
     )
     def post(self, request: Request, pk: uuid.UUID) -> Response:
         serializer = HandoffCompleteSerializer(data=request.data)

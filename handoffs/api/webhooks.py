@@ -22,6 +22,8 @@ from handoffs import endpoints, selectors, targets
 from handoffs.events import EVENT_TYPES
 from handoffs.models import HandoffAttempt, HandoffStatus, WebhookDelivery, WebhookEndpoint
 
+from . import examples
+
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
@@ -202,6 +204,7 @@ class WebhookEndpointListView(ApiView):
         operation_id="webhook_endpoints_list",
         responses=WebhookEndpointSerializer(many=True),
         tags=["webhooks"],
+        examples=examples.ENDPOINT_LIST,
     )
     def get(self, request: Request) -> Response:
         return self.paginated(self.get_queryset(), WebhookEndpointSerializer)
@@ -214,6 +217,7 @@ class WebhookEndpointListView(ApiView):
         description="RevOps: a new endpoint; the answer carries its signing `secret`, shown "
         "once. 400 `url_not_allowed` for a non-https URL or one resolving to a private, "
         "loopback or link-local address outside WEBHOOK_ALLOWED_NETWORKS.",
+        examples=examples.ENDPOINT_CREATE,
     )
     def post(self, request: Request) -> Response:
         _require_view(request)
@@ -233,6 +237,7 @@ class WebhookEndpointDetailView(ApiView):
         operation_id="webhook_endpoints_retrieve",
         responses=WebhookEndpointSerializer,
         tags=["webhooks"],
+        examples=examples.ENDPOINT_RETRIEVE,
     )
     def get(self, request: Request, pk: uuid.UUID) -> Response:
         return Response(WebhookEndpointSerializer(_endpoint_or_404(pk)).data)
@@ -242,6 +247,7 @@ class WebhookEndpointDetailView(ApiView):
         request=WebhookEndpointPatchSerializer,
         responses=WebhookEndpointSerializer,
         tags=["webhooks"],
+        examples=examples.ENDPOINT_UPDATE,
     )
     def patch(self, request: Request, pk: uuid.UUID) -> Response:
         _require_view(request)
@@ -274,6 +280,7 @@ class WebhookEndpointRotateView(ApiView):
         tags=["webhooks"],
         description="A new signing secret (shown once); the previous one stays valid and "
         "keeps signing for 24 h.",
+        examples=examples.ENDPOINT_ROTATE,
     )
     def post(self, request: Request, pk: uuid.UUID) -> Response:
         _require_view(request)
@@ -294,6 +301,7 @@ class WebhookEndpointReplayView(ApiView):
         tags=["webhooks"],
         description="Send again this endpoint's deliveries created since `since` (same "
         'webhook-ids): `{"replayed": n, "ids": [...]}`.',
+        examples=examples.ENDPOINT_REPLAY,
     )
     def post(self, request: Request, pk: uuid.UUID) -> Response:
         _require_view(request)
@@ -324,6 +332,7 @@ class WebhookDeliveryListView(ApiView):
         operation_id="webhook_deliveries_list",
         responses=WebhookDeliverySerializer(many=True),
         tags=["webhooks"],
+        examples=examples.DELIVERY_LIST,
     )
     def get(self, request: Request) -> Response:
         return self.paginated(self.get_queryset(), WebhookDeliverySerializer)

@@ -34,6 +34,7 @@ from opportunities import filters, selectors, services
 from opportunities.models import Account, Approval, Contact, Opportunity, Product
 from opportunities.stages import TRANSITIONS, Source
 
+from . import examples
 from .serializers import (
     AccountSerializer,
     AccountWriteSerializer,
@@ -144,30 +145,38 @@ class _CatalogDetail(ApiView):
         return Response(self.output(obj).data)
 
 
-EXAMPLES: dict[str, dict[str, Any]] = {
-    "accounts": {"name": "Initech", "domain": "initech.example", "billing_country": "US"},
-    "contacts": {"account": 1, "last_name": "Lumbergh", "email": "bill@initech.example"},
-    "products": {"sku": "TPS-SEAT", "name": "TPS report seat"},
-}
-
-
 def _catalog_schema(cls: type[ApiView], name: str, one: Any, write: Any) -> None:
     """Document a list/detail pair (request and response bodies, operation ids).
     extend_schema_view copies inherited methods, so each view gets its own annotations."""
     if issubclass(cls, _CatalogList):
         extend_schema_view(
-            get=extend_schema(operation_id=f"{name}_list", responses=one(many=True), tags=[name]),
+            get=extend_schema(
+                operation_id=f"{name}_list",
+                responses=one(many=True),
+                tags=[name],
+                examples=examples.catalog_list_examples(name),
+            ),
             post=extend_schema(
                 operation_id=f"{name}_create",
                 request=write,
                 responses={201: one},
                 tags=[name],
-                examples=[OpenApiExample("Create", value=EXAMPLES[name], request_only=True)],
+                examples=[
+                    OpenApiExample(
+                        "Create", value=examples.CATALOG_REQUESTS[name], request_only=True
+                    ),
+                    *examples.catalog_one_examples(name, status_code=201),
+                ],
             ),
         )(cls)
     else:
         extend_schema_view(
-            get=extend_schema(operation_id=f"{name}_retrieve", responses=one, tags=[name]),
+            get=extend_schema(
+                operation_id=f"{name}_retrieve",
+                responses=one,
+                tags=[name],
+                examples=examples.catalog_one_examples(name),
+            ),
             patch=extend_schema(
                 operation_id=f"{name}_partial_update",
                 request=write,
@@ -176,9 +185,10 @@ def _catalog_schema(cls: type[ApiView], name: str, one: Any, write: Any) -> None
                 examples=[
                     OpenApiExample(
                         "Change one field",
-                        value=dict(list(EXAMPLES[name].items())[-1:]),
+                        value=dict(list(examples.CATALOG_REQUESTS[name].items())[-1:]),
                         request_only=True,
-                    )
+                    ),
+                    *examples.catalog_one_examples(name),
                 ],
             ),
         )(cls)
@@ -312,6 +322,7 @@ class OpportunityListView(ApiView):
         operation_id="opportunities_list",
         responses=OpportunitySerializer(many=True),
         tags=["opportunities"],
+        examples=examples.OPPORTUNITY_LIST,
     )
     def get(self, request: Request) -> Response:
         return self.paginated(self.get_queryset(), OpportunitySerializer)
@@ -323,20 +334,9 @@ class OpportunityListView(ApiView):
         parameters=[ETAG_HEADER],
         tags=["opportunities"],
         examples=[
-            OpenApiExample(
-                "A deal with one line item",
-                request_only=True,
-                value={
-                    "name": "Initech — TPS rollout",
-                    "account": 1,
-                    "primary_contact": 1,
-                    "amount": "24000.00",
-                    "currency": "USD",
-                    "close_date": "2025-01-31",
-                    "contract_id": "INI-2025-001",
-                    "line_items": [{"product": 1, "seats": 20, "unit_price": "1200.00"}],
-                },
-            )
+            examples.OPPORTUNITY_CREATE_REQUEST,
+            *examples.OPPORTUNITY_CREATED_RESPONSE,
+            examples.STAGE_READ_ONLY,
         ],
         description="Create a deal in Prospecting, optionally with its line items. "
         "Sending `stage` is a 400 `stage_read_only`.",
@@ -367,6 +367,7 @@ class OpportunityDetailView(ApiView):
             304: OpenApiResponse(description="Not modified: your ETag is current."),
         },
         tags=["opportunities"],
+        examples=examples.OPPORTUNITY_RETRIEVE,
     )
     def get(self, request: Request, pk: int) -> Response:
         opportunity = selectors.opportunity_get(pk)
@@ -384,9 +385,10 @@ class OpportunityDetailView(ApiView):
         parameters=[IF_MATCH, ETAG_HEADER],
         tags=["opportunities"],
         examples=[
-            OpenApiExample(
-                "Move the close date", request_only=True, value={"close_date": "2025-02-28"}
-            )
+            examples.OPPORTUNITY_PATCH_REQUEST,
+            *examples.OPPORTUNITY_UPDATED,
+            examples.STAGE_READ_ONLY,
+            examples.RECORD_LOCKED,
         ],
         description="Change any subset of the fields. `line_items`, when sent, replaces "
         "all line items (keep one by sending its `id`). Gated fields are locked while the "
@@ -420,6 +422,7 @@ class OpportunityTransitionsView(ApiView):
         operation_id="opportunities_transitions_list",
         responses=TransitionOptionSerializer(many=True),
         tags=["transitions"],
+        examples=examples.TRANSITIONS_LIST,
     )
     def get(self, request: Request, pk: int) -> Response:
         opportunity = selectors.opportunity_get(pk)
@@ -449,10 +452,9 @@ class OpportunityTransitionRunView(ApiView):
             ETAG_HEADER,
         ],
         examples=[
-            OpenApiExample("Lost on price", request_only=True, value={"loss_reason": "price"}),
-            OpenApiExample(
-                "Rejected", request_only=True, value={"reason": "The PO number is missing."}
-            ),
+            *examples.TRANSITION_REQUESTS,
+            *examples.TRANSITION_RUN,
+            *examples.TRANSITION_PROBLEMS,
         ],
         tags=["transitions"],
         description="Run a transition. 409 `transition_not_allowed` from the wrong stage, "
@@ -485,6 +487,7 @@ class OpportunityHistoryView(ApiView):
         operation_id="opportunities_history_list",
         responses=StageChangeSerializer(many=True),
         tags=["opportunities"],
+        examples=examples.HISTORY_LIST,
     )
     def get(self, request: Request, pk: int) -> Response:
         opportunity = get_or_404(Opportunity, pk)
@@ -506,6 +509,7 @@ class ApprovalListView(ApiView):
         operation_id="approvals_list",
         responses=ApprovalSerializer(many=True),
         tags=["approvals"],
+        examples=examples.APPROVAL_LIST,
     )
     def get(self, request: Request) -> Response:
         return self.paginated(self.get_queryset(), ApprovalSerializer, now=timezone.now())

@@ -120,14 +120,25 @@ def _depends_on_stored_rows(response: Any) -> bool:
     400 ``does_not_exist`` / ``unique`` naming the field, is right; nothing else about
     the response is in question. Likewise a well-formed webhook URL whose host does not
     resolve, or resolves where the operator does not allow (``url_not_allowed``): only
-    DNS and the operator's network policy know."""
+    DNS and the operator's network policy know. And a PATCH of the URL or event types of
+    a webhook endpoint the environment manages (``HANDOFF_<KIND>_URL``): only the row
+    knows it is one."""
     if response.status_code != 400:
         return False
-    errors = response.json().get("errors") or []
+    body = response.json()
+    errors = body.get("errors") or []
+    if (
+        errors
+        and str(body.get("instance", "")).startswith("/api/v1/webhook-endpoints/")
+        and all(
+            e["code"] == "read_only_field" and e["field"] in ("url", "event_types") for e in errors
+        )
+    ):
+        return True
     return (
         bool(errors)
         and all(e["code"] in ("does_not_exist", "unique", "url_not_allowed") for e in errors)
-        or response.json().get("code") == "url_not_allowed"
+        or body.get("code") == "url_not_allowed"
     )
 
 
