@@ -11,13 +11,18 @@ What it does, end to end and for real:
 * prepares deals pending approval, then, for each rate in ``--rates``, approves
   ``--approvals`` of them through ``opportunities.services.opportunity_transition`` on an
   open-loop schedule from several processes, and measures, per approval, from the start
-  of the approve call to the arrival of its fourth webhook.
+  of the approve call to the arrival of its fourth webhook;
+* reads from /proc the CPU seconds (user + system) of the approving processes, the
+  worker's processes and the bench database's PostgreSQL backends, per approval;
+* ``max`` in ``--rates`` approves unpaced and measures the saturation rate (approvals fully
+  handed off per second); ``80%`` then runs at that share of it (the latency target).
 
 Prints a markdown table and writes it to docs/benchmarks-handoffs.md.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/closedwon \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/6 \\
-    uv run python bench/handoff_latency.py [--approvals 100] [--rates 10,25,50]
+    uv run python bench/handoff_latency.py [--approvals 200] [--rates 10,max,80%] \\
+        [--task-batches 1,8]
 
 Use a Redis database no other worker listens on: a worker of another database would
 take these messages (and this worker theirs). The run empties that database first.
@@ -444,7 +449,7 @@ def main() -> None:
     parser.add_argument("--approvals", type=int, default=100, help="per rate")
     parser.add_argument(
         "--rates",
-        default="10,25,40,50",
+        default="10,25,max,80%",
         help="approvals per second, one run each (comma list); 'max' runs unpaced and "
         "measures the saturation rate, 'N%%' then runs at N %% of it",
     )
@@ -452,8 +457,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="approving processes")
     parser.add_argument(
         "--task-batches",
-        default="1,4",
-        help="HANDOFF_TASK_BATCH values to compare (1: a task per handoff; 4: per approval)",
+        default="1,8",
+        help="HANDOFF_TASK_BATCH values to compare (1: a task per row; 8: per approval)",
     )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/")
     args = parser.parse_args()
@@ -590,8 +595,8 @@ def main() -> None:
         f"{per_task}. {arrivals.invalid} invalid signatures, {arrivals.duplicates} duplicates. "
         f"PostgreSQL + {broker}, one worker (prefork × {args.concurrency}), "
         f"{args.clients} approving processes, receiver on 127.0.0.1. "
-        "`HANDOFF_TASK_BATCH=1` is one Celery task per handoff; 4 (the default) is one task "
-        "per approval, its four POSTs at the same time. "
+        "`HANDOFF_TASK_BATCH=1` is one Celery task per outbox row; 8 (the default) is one "
+        "task per approval (its four handoffs and the decision e-mail, sent at the same time). "
         "CPU per approval from /proc (utime + stime): the approving processes over their "
         "measured calls, the worker's processes (parent with beat, and its children) and the "
         "bench database's PostgreSQL backends from the first approve call to the last "
