@@ -386,9 +386,11 @@ HANDOFF_RELAY_BATCH = int(os.environ.get("HANDOFF_RELAY_BATCH", "200"))
 # row too: under load the relay would otherwise re-queue, behind the backlog, rows whose
 # messages are only waiting their turn. Retries are the relay's alone and are not delayed.
 HANDOFF_RELAY_GRACE = float(os.environ.get("HANDOFF_RELAY_GRACE") or HANDOFF_RELAY_INTERVAL)
-# Handoffs per delivery task: an approval's four go out in one message and are POSTed at
-# once (docs/benchmarks.md measures 1 against 4); 1 gives one task per handoff.
-HANDOFF_TASK_BATCH = int(os.environ.get("HANDOFF_TASK_BATCH", "4"))
+# Outbox rows per delivery task: what one transaction wrote goes out in one message, sent
+# at the same time (an approval: its four handoffs and the decision e-mail, plus any
+# deal.* webhooks; docs/benchmarks.md measures the CPU this saves); 1 gives one task per
+# row.
+HANDOFF_TASK_BATCH = int(os.environ.get("HANDOFF_TASK_BATCH", "8"))
 # A Retry-After longer than this is capped (a typo downstream must not park a deal a year).
 HANDOFF_MAX_RETRY_AFTER = float(os.environ.get("HANDOFF_MAX_RETRY_AFTER", "86400"))
 CELERY_BEAT_SCHEDULE["handoffs-relay"] = {

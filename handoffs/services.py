@@ -28,12 +28,12 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Prefetch, Q
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from core import errors
@@ -153,9 +153,34 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
     return handoffs
 
 
+class _PublishOnCommit:
+    """The on-commit publish of the rows one transaction wrote: every outbox write of the
+    transaction adds its ids to the same callback, so an approval's handoffs and its
+    decision e-mail travel in one Celery message (one task, one claim, one transaction of
+    results in the worker) instead of one per service call."""
+
+    __qualname__ = "handoffs_enqueue"  # what Django names in its log if the call fails
+
+    def __init__(self, ids: list[Any]) -> None:
+        self.ids = list(ids)
+
+    def __call__(self) -> None:
+        handoffs_enqueue(self.ids)
+
+
 def _publish_on_commit(ids: list[Any]) -> None:
-    if ids:
-        transaction.on_commit(partial(handoffs_enqueue, ids), robust=True)
+    if not ids:
+        return
+    conn = transaction.get_connection()
+    if conn.in_atomic_block:
+        savepoints = set(conn.savepoint_ids)
+        for registered_in, callback, _robust in reversed(conn.run_on_commit):
+            # Only a callback registered at this very savepoint level: Django drops it with
+            # the savepoint if that rolls back, exactly as it would drop ours.
+            if isinstance(callback, _PublishOnCommit) and registered_in == savepoints:
+                callback.ids.extend(ids)
+                return
+    transaction.on_commit(_PublishOnCommit(ids), robust=True)
 
 
 def deliveries_create_for_event(
@@ -179,30 +204,50 @@ def deliveries_create_for_event(
     Rule: call it inside the transaction that makes the change, so a rolled-back change
     sends nothing and a committed one is never lost (the outbox).
     """
-    if event_type not in EVENT_TYPES or event_type in HANDOFF_EVENT_TYPES:
-        raise ValueError(f"not a lifecycle event type: {event_type!r}")
-    receivers = targets.subscribers(event_type)
-    if not receivers:
-        return []
+    return deliveries_create_for_events(
+        event_types=[event_type], data=data, opportunity=opportunity, occurred_at=occurred_at
+    )
+
+
+def deliveries_create_for_events(
+    *,
+    event_types: Iterable[str],
+    data: dict[str, Any],
+    opportunity: Opportunity | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> list[Handoff]:
+    """:func:`deliveries_create_for_event` for several event types of the same change
+    (``approve``: ``deal.approved`` and ``deal.won``, same ``data``): the subscribed
+    endpoints are read once and every row is written by one INSERT. Each event type gets
+    its own event id, each row its own webhook-id. ``ValueError`` for a type that is not
+    a lifecycle event, before anything is written."""
+    types = list(event_types)
+    for event_type in types:
+        if event_type not in EVENT_TYPES or event_type in HANDOFF_EVENT_TYPES:
+            raise ValueError(f"not a lifecycle event type: {event_type!r}")
+    active = targets.active_endpoints()
     now = occurred_at or timezone.now()
-    event_id = uuid.uuid4()
     rows = []
-    for endpoint in receivers:
-        row_id = uuid.uuid4()
-        rows.append(
-            Handoff(
-                id=row_id,
-                opportunity=opportunity,
-                event_type=event_type,
-                event_id=event_id,
-                endpoint=endpoint,
-                payload=payloads.envelope(
-                    webhook_id=row_id, event_type=event_type, created_at=now, data=data
-                ),
-                next_attempt_at=now,
-                created_at=now,
+    for event_type in types:
+        event_id = uuid.uuid4()
+        for endpoint in targets.subscribers(event_type, active):
+            row_id = uuid.uuid4()
+            rows.append(
+                Handoff(
+                    id=row_id,
+                    opportunity=opportunity,
+                    event_type=event_type,
+                    event_id=event_id,
+                    endpoint=endpoint,
+                    payload=payloads.envelope(
+                        webhook_id=row_id, event_type=event_type, created_at=now, data=data
+                    ),
+                    next_attempt_at=now,
+                    created_at=now,
+                )
             )
-        )
+    if not rows:
+        return []
     Handoff.outbox.bulk_create(rows)
     _publish_on_commit([r.pk for r in rows])
     return rows
@@ -220,21 +265,37 @@ def _message_enqueue(
     if not dedupe_key:
         raise ValueError("dedupe_key is required")
     now = timezone.now()
-    row, created = Handoff.outbox.get_or_create(
+    row = Handoff(
         dedupe_key=dedupe_key,
-        defaults={
-            "channel": channel,
-            "event_type": f"{channel}.{topic}",
-            "topic": topic,
-            "opportunity": opportunity,
-            "payload": payload,
-            "status": HandoffStatus.SKIPPED if skip_reason else HandoffStatus.PENDING,
-            "last_error": skip_reason,
-            "next_attempt_at": None if skip_reason else now,
-            "created_at": now,
-        },
+        channel=channel,
+        event_type=f"{channel}.{topic}",
+        topic=topic,
+        opportunity=opportunity,
+        payload=payload,
+        status=HandoffStatus.SKIPPED if skip_reason else HandoffStatus.PENDING,
+        last_error=skip_reason,
+        next_attempt_at=None if skip_reason else now,
+        created_at=now,
     )
-    if created and not skip_reason:
+    # One statement, no savepoint (get_or_create costs four): INSERT … ON CONFLICT
+    # (dedupe_key) DO UPDATE … RETURNING id answers with the id of the row that holds the
+    # key, ours or the earlier one; the no-op update only happens on a repeat.
+    # (bulk_create would ignore a returned primary key, hence the queryset's own insert.)
+    key = Handoff._meta.get_field("dedupe_key")
+    returned = Handoff.outbox._insert(  # type: ignore[attr-defined]
+        [row],
+        fields=Handoff._meta.concrete_fields,
+        returning_fields=[Handoff._meta.pk],
+        on_conflict=OnConflict.UPDATE,
+        update_fields=[key],
+        unique_fields=[key],
+    )
+    holder = returned[0][0] if returned else None
+    if holder is None or str(holder) != str(row.pk):
+        return Handoff.outbox.get(dedupe_key=dedupe_key)
+    row._state.adding = False
+    row._state.db = Handoff.objects.db
+    if not skip_reason:
         _publish_on_commit([row.pk])
     return row
 
@@ -299,9 +360,10 @@ def chat_enqueue(
 def handoffs_enqueue(handoff_ids: Iterable[Any], *, claim_token: Any = None) -> int:
     """Publish the delivery tasks; returns how many handoffs were published.
 
-    One task carries up to ``settings.HANDOFF_TASK_BATCH`` handoffs (default 4: one
-    approval's four go out in one message and are POSTed at the same time; 1 gives one
-    task per handoff). The relay's backlog is split the same way across the workers.
+    One task carries up to ``settings.HANDOFF_TASK_BATCH`` rows (default 8: what one
+    transaction wrote, e.g. an approval's four handoffs and its decision e-mail, goes out in
+    one message and is sent at the same time; 1 gives one task per row). The relay's
+    backlog is split the same way across the workers.
 
     Rule: nothing depends on the broker being up. A publish failure is logged and the
     rest are not tried (each would wait out the same connect timeout): the rows stay in
@@ -563,10 +625,16 @@ def _send(handoff: Handoff) -> tuple[delivery.DeliveryResult, bool]:
 
 
 def _outcome(
-    handoff: Handoff, attempt: HandoffAttempt, result: delivery.DeliveryResult, *, skipped: bool
+    handoff: Handoff,
+    attempt: HandoffAttempt,
+    result: delivery.DeliveryResult,
+    *,
+    skipped: bool,
+    now: dt.datetime,
 ) -> dict[str, Any]:
-    """Fill in ``attempt`` from ``result``; return the changes for the handoff row."""
-    now = timezone.now()
+    """Fill in ``attempt`` from ``result``; return the changes for the handoff row (as of
+    ``now``: one clock reading per recorded batch, so rows with the same outcome get the
+    same changes and are written by one UPDATE)."""
     attempt.duration_ms = result.duration_ms
     attempt.status_code = result.status_code
     attempt.error = result.error
@@ -618,16 +686,73 @@ ATTEMPT_RESULT_FIELDS = [
 ]
 
 
+def _save_attempt_results(attempts: list[HandoffAttempt]) -> None:
+    """Write the result fields of ``attempts``: on PostgreSQL one ``UPDATE … FROM
+    (VALUES …)`` for the batch (bulk_update's CASE per field cost more than the separate
+    UPDATEs it replaces), elsewhere one UPDATE per row."""
+    if connection.vendor != "postgresql" or len(attempts) < 2:
+        for attempt in attempts:
+            attempt.save(update_fields=ATTEMPT_RESULT_FIELDS)
+        return
+    table = connection.ops.quote_name(HandoffAttempt._meta.db_table)
+    # Typed placeholders: a NULL in the first row must not make a column "text".
+    row = "(%s::bigint, %s::text, %s::integer, %s::integer, %s::text, %s::text, %s::integer)"
+    params: list[Any] = []
+    for attempt in attempts:
+        params += [
+            attempt.pk,
+            attempt.outcome,
+            attempt.duration_ms,
+            attempt.status_code,
+            attempt.error,
+            attempt.response_excerpt,
+            attempt.retry_after_s,
+        ]
+    # Only the table name and placeholders are formatted in; every value is a parameter.
+    sql = (
+        f"UPDATE {table} AS a SET outcome = v.outcome, duration_ms = v.duration_ms,"  # noqa: S608
+        " status_code = v.status_code, error = v.error,"
+        " response_excerpt = v.response_excerpt, retry_after_s = v.retry_after_s"
+        f" FROM (VALUES {', '.join([row] * len(attempts))})"
+        " AS v(id, outcome, duration_ms, status_code, error, response_excerpt,"
+        " retry_after_s) WHERE a.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _apply_changes(done: list[tuple[Handoff, HandoffAttempt, dict[str, Any]]]) -> set[Any]:
+    """Apply each row's changes where we still hold its claim; returns the pks applied.
+    Rows with the same changes and claim (a healthy batch: all delivered) share one
+    UPDATE."""
+    groups: dict[tuple[Any, ...], list[Handoff]] = {}
+    for handoff, _, changes in done:
+        key = (handoff.claim_token, tuple(sorted(changes.items())))
+        groups.setdefault(key, []).append(handoff)
+    kept: set[Any] = set()
+    for (token, items), handoffs in groups.items():
+        changes = dict(items)
+        pks = [h.pk for h in handoffs]
+        applied = Handoff.outbox.filter(pk__in=pks, claim_token=token).update(**changes)
+        if applied == len(pks):
+            kept.update(pks)
+        elif applied:
+            # Some claim expired mid-POST (rare). Ours are the rows that now carry exactly
+            # our stamp: the claim we just released and this batch's updated_at.
+            kept.update(
+                Handoff.outbox.filter(
+                    pk__in=pks, claim_token__isnull=True, updated_at=changes["updated_at"]
+                ).values_list("pk", flat=True)
+            )
+    return kept
+
+
 def _finish(done: list[tuple[Handoff, HandoffAttempt, dict[str, Any]]]) -> list[Handoff]:
     """Record every result in one transaction; a row whose claim we no longer hold keeps
     the other owner's result (ours stays visible as its attempt row)."""
     with _bookkeeping():
-        for _, attempt, _ in done:  # (bulk_update's CASE costs more than these few rows)
-            attempt.save(update_fields=ATTEMPT_RESULT_FIELDS)
-        kept = [
-            Handoff.outbox.filter(pk=handoff.pk, claim_token=handoff.claim_token).update(**changes)
-            for handoff, _, changes in done
-        ]
+        _save_attempt_results([attempt for _, attempt, _ in done])
+        kept = _apply_changes(done)
         now = timezone.now()
         succeeded, failed = [], {}
         for handoff, attempt, _ in done:
@@ -640,8 +765,8 @@ def _finish(done: list[tuple[Handoff, HandoffAttempt, dict[str, Any]]]) -> list[
         if succeeded or failed:
             targets.endpoints_record_results(succeeded=succeeded, failed=failed, now=now)
     finished = []
-    for (handoff, _, changes), applied in zip(done, kept, strict=True):
-        if applied:
+    for handoff, _, changes in done:
+        if handoff.pk in kept:
             for name, value in changes.items():
                 setattr(handoff, name, value)
         else:
@@ -694,11 +819,12 @@ def handoffs_deliver(*, handoff_ids: Iterable[Any], claim_token: Any = None) -> 
             if len(done) < len(pending):
                 done, _ = wait(pending, timeout=RESULT_LINGER)
             batch = []
+            now = timezone.now()
             for future in done:
                 handoff, attempt = pending.pop(future)
                 result, skipped = future.result()
                 batch.append(
-                    (handoff, attempt, _outcome(handoff, attempt, result, skipped=skipped))
+                    (handoff, attempt, _outcome(handoff, attempt, result, skipped=skipped, now=now))
                 )
             for handoff in _finish(batch):
                 finished[handoff.pk] = handoff

@@ -69,7 +69,10 @@ class EstimatedCountPaginator(Paginator):
     row count from the planner's statistics (``pg_class.reltuples``, kept fresh by
     autovacuum and by ``seed_demo``'s ANALYZE) instead of ``COUNT(*)``, which reads the
     whole table: at 1,000,000 deals the count alone cost more than the page. A filtered
-    or small list is counted exactly, so "3 results" stays exact."""
+    or small list is counted exactly, so "3 results" stays exact.
+
+    One query at every size: the exact count is a branch of the same statement, which
+    PostgreSQL only runs when the estimate is at most ESTIMATE_ABOVE rows."""
 
     @cached_property
     def count(self) -> int:
@@ -79,13 +82,17 @@ class EstimatedCountPaginator(Paginator):
             and connection.vendor == "postgresql"
             and not queryset.query.where
         ):
+            table = connection.ops.quote_name(queryset.model._meta.db_table)
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [queryset.model._meta.db_table],
+                    # Only the quoted table name is formatted in.
+                    "SELECT CASE WHEN reltuples > %s THEN reltuples::bigint"  # noqa: S608
+                    f" ELSE (SELECT COUNT(*) FROM {table}) END"
+                    " FROM pg_class WHERE oid = %s::regclass",
+                    [ESTIMATE_ABOVE, queryset.model._meta.db_table],
                 )
                 row = cursor.fetchone()
-            if row and row[0] > ESTIMATE_ABOVE:
+            if row:
                 return int(row[0])
         return super().count
 

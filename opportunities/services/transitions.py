@@ -25,7 +25,7 @@ from currencies.conversion import to_reporting
 from events.services import event_record
 from handoffs.payloads import lifecycle_data
 from handoffs.services import (
-    deliveries_create_for_event,
+    deliveries_create_for_events,
     email_enqueue,
     handoffs_create_for_approval,
 )
@@ -228,9 +228,9 @@ def opportunity_transition(
                     topic="decision",
                     dedupe_key=f"decision:{change.pk}",
                 )
-            for event_type in LIFECYCLE_EVENTS.get(name, ()):
-                deliveries_create_for_event(
-                    event_type=event_type,
+            if name in LIFECYCLE_EVENTS:
+                deliveries_create_for_events(
+                    event_types=LIFECYCLE_EVENTS[name],
                     data=lifecycle_data(
                         opportunity=locked,
                         actor=actor,

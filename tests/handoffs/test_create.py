@@ -166,8 +166,9 @@ def test_rolled_back_approval_leaves_no_row_and_publishes_nothing(rep, revops, r
     assert queued_messages(DELIVER) == 0
 
     opportunity_transition(opportunity=deal, name="approve", actor=revops)
-    # one for the four handoffs, one for the rep's decision e-mail (an outbox row too)
-    assert queued_messages(DELIVER) == 2
+    # one message for everything the approval wrote: the four handoffs and the rep's
+    # decision e-mail (an outbox row too)
+    assert queued_messages(DELIVER) == 1
     assert sorted(pk for args in queued_task_args(DELIVER) for pk in args[0]) == sorted(
         str(pk) for pk in Handoff.outbox.filter(opportunity=deal).values_list("pk", flat=True)
     )
@@ -212,3 +213,44 @@ def test_handoff_ids_are_uuids_and_stable(rep, revops):
     for handoff in handoffs.values():
         assert isinstance(handoff.pk, uuid.UUID)
         assert Handoff.objects.get(pk=handoff.pk).payload["id"] == str(handoff.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_rows_of_one_transaction_share_one_message_but_not_a_rolled_back_savepoint(
+    rep,
+):
+    """Given one transaction that queues an e-mail, then another inside a savepoint that
+    rolls back, then a third, when it commits, then one message carries the first and the
+    third, and the rolled-back row is in no message."""
+    from handoffs.services import email_enqueue
+
+    purge_queues()
+
+    def mail(key: str) -> Handoff:
+        return email_enqueue(to=["rep@example.com"], subject="s", body="b", dedupe_key=key)
+
+    with transaction.atomic():
+        first = mail("one")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            mail("two")
+            raise RuntimeError("the inner step failed")
+        third = mail("three")
+
+    assert queued_messages(DELIVER) == 1
+    (args,) = queued_task_args(DELIVER)
+    assert args[0] == [str(first.pk), str(third.pk)]
+    assert not Handoff.outbox.filter(dedupe_key="two").exists()
+    purge_queues()
+
+
+@pytest.mark.django_db
+def test_a_repeated_email_enqueue_returns_the_first_row(rep):
+    """The idempotency key holds without a savepoint: the second call gets the first row
+    back, unchanged, and the table still has one row for the key."""
+    from handoffs.services import email_enqueue
+
+    first = email_enqueue(to=["a@example.com"], subject="first", body="b", dedupe_key="k")
+    again = email_enqueue(to=["b@example.com"], subject="second", body="b", dedupe_key="k")
+
+    assert again.pk == first.pk and again.payload["subject"] == "first"
+    assert Handoff.outbox.filter(dedupe_key="k").count() == 1

@@ -8,6 +8,7 @@ import datetime as dt
 import email.utils
 import threading
 import time
+import uuid
 
 import pytest
 import time_machine
@@ -467,3 +468,58 @@ def test_a_send_that_raises_is_a_failed_attempt_and_the_batch_keeps_its_results(
     assert {by_kind[k].status for k in ("provisioning", "customer_success", "commission")} == {
         "delivered"
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_lost_mid_post_keeps_the_other_owners_row_and_records_the_rest(
+    rep, revops, endpoints, monkeypatch
+):
+    """Given a batch of four whose billing claim is taken over by another worker while the
+    POSTs are in flight (its lease ran out), when the answers come in, then the three rows
+    still ours are delivered by one UPDATE, and billing keeps the other owner's claim and
+    status (our POST stays visible as its attempt row)."""
+    from handoffs import services
+
+    _, handoffs = approve(rep, revops)
+    Handoff.objects.update(claim_token=None, claimed_until=None)  # the commit's tasks
+    for kind in handoffs:
+        endpoints.always(kind, Reply(200, delay=0.2))
+    other = uuid.uuid4()
+    real_send = services._send
+
+    def send_and_lose_billing(handoff):
+        if handoff.kind == "billing":
+            Handoff.outbox.filter(pk=handoff.pk).update(claim_token=other)
+            close_old_connections()
+        return real_send(handoff)
+
+    monkeypatch.setattr(services, "_send", send_and_lose_billing)
+    sent = handoffs_deliver(handoff_ids=[h.pk for h in handoffs.values()])
+
+    assert {h.kind: h.status for h in sent} == {
+        "billing": "pending",
+        "provisioning": "delivered",
+        "customer_success": "delivered",
+        "commission": "delivered",
+    }
+    billing = Handoff.objects.get(pk=handoffs["billing"].pk)
+    assert (billing.status, billing.claim_token) == ("pending", other)
+    (attempt,) = attempts_of(billing)
+    assert (attempt.outcome, attempt.status_code) == ("delivered", 200)
+    for kind in ("provisioning", "customer_success", "commission"):
+        stored = Handoff.objects.get(pk=handoffs[kind].pk)
+        assert (stored.status, stored.claim_token) == ("delivered", None)
+
+
+@pytest.mark.django_db
+def test_a_cookie_one_receiver_sets_never_rides_along_with_a_later_post(rep, revops, endpoints):
+    """The worker's HTTP client is shared by every POST of the process: a Set-Cookie from
+    one answer must not come back in the next request, to it or to anyone else."""
+    _, handoffs = approve(rep, revops)
+    endpoints.always("billing", Reply(200, headers={"set-cookie": "session=abc; Path=/"}))
+
+    handoff_deliver(handoff_id=handoffs["billing"].pk)
+    handoff_deliver(handoff_id=handoffs["provisioning"].pk)
+
+    (second,) = endpoints.requests("provisioning")
+    assert second.verified and "cookie" not in second.headers
