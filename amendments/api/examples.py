@@ -48,7 +48,14 @@ def _terms(seats: int, amount: str) -> dict[str, Any]:
     }
 
 
-_STEP = {"group": "RevOps", "rule": "built-in", "mode": "any", "count": 1, "sla_hours": None}
+_STEP = {
+    "group": "RevOps",
+    "rule": "Every Closed-Won request",
+    "mode": "any",
+    "count": 1,
+    "sla_hours": 8,
+    "why": "",
+}
 _DELTA = {
     "amount": "12000.00",
     "currency": "USD",
@@ -63,6 +70,8 @@ DRY_RUN: dict[str, Any] = {
     "passes": True,
     "unmet": [],
     "route": [_STEP],
+    "route_label": "RevOps",
+    "policy_version": 2,
     "before": _terms(20, "24000.00"),
     "after": _terms(30, "36000.00"),
     "delta": _DELTA,
@@ -79,7 +88,10 @@ AMENDMENT_PENDING: dict[str, Any] = {
     "requested_by": 1,
     "requested_at": "2025-03-03T09:41:17.203118Z",
     "route": [_STEP],
+    "policy_version": 2,
+    "step_index": 0,
     "current_step": _STEP,
+    "step_decisions": [],
     "before": _terms(20, "24000.00"),
     "after": _terms(30, "36000.00"),
     "delta": _DELTA,
@@ -93,6 +105,17 @@ AMENDMENT_APPROVED: dict[str, Any] = {
     **AMENDMENT_PENDING,
     "status": "approved",
     "current_step": None,
+    "step_decisions": [
+        {
+            "step_index": 0,
+            "group": "RevOps",
+            "decision": "approved",
+            "decided_by": 3,
+            "decided_at": "2025-03-03T14:02:55.918034Z",
+            "comment": "",
+            "policy_version": 2,
+        }
+    ],
     "decided_by": 3,
     "decided_at": "2025-03-03T14:02:55.918034Z",
     "applied_version": 7,
