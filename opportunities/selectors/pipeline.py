@@ -17,17 +17,19 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, JSONField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.http import QueryDict
 from django.utils import timezone
 
+from approvals import routing
+from approvals import selectors as approval_selectors
 from currencies.conversion import Totals
-from currencies.selectors import rates_for
+from currencies.selectors import Pair, rates_for
 
 from .. import gate, policies
 from ..filters import OpportunityFilter
-from ..models import Account, Contact, Opportunity, Product
+from ..models import Account, Approval, Contact, Decision, Opportunity, Product, StageChange
 from ..stages import OPEN_STAGES, PROBABILITY, Stage
 from .approvals import queue_queryset
 
@@ -114,9 +116,16 @@ class BoardColumn:
         return max(0, self.totals.count - len(self.cards))
 
 
-def stage_totals(flt: DealFilter, stages: Sequence[str] = BOARD_STAGES) -> dict[str, StageTotals]:
+def stage_totals(
+    flt: DealFilter,
+    stages: Sequence[str] = BOARD_STAGES,
+    *,
+    rates_into: dict[Pair, Decimal | None] | None = None,
+) -> dict[str, StageTotals]:
     """Count and amount per stage and currency in one aggregate query, converted to the
-    reporting currency with one query for the rates (weighted = amount × probability)."""
+    reporting currency with one query for the rates (weighted = amount × probability).
+    ``rates_into`` receives today's rate of every currency read, so the board's routes
+    reuse them instead of asking again."""
     rows = list(
         flt.apply(Opportunity.objects.filter(stage__in=stages))
         .order_by()
@@ -125,6 +134,8 @@ def stage_totals(flt: DealFilter, stages: Sequence[str] = BOARD_STAGES) -> dict[
     )
     today = timezone.localdate()
     rates = rates_for({(row["currency"], today) for row in rows}) if rows else {}
+    if rates_into is not None:
+        rates_into.update(rates)
     sums: dict[str, Totals] = {stage: Totals(rates=rates) for stage in stages}
     counts: dict[str, int] = dict.fromkeys(stages, 0)
     for row in rows:
@@ -170,9 +181,21 @@ def board_cards(
         match = Q(pk__in=tops[0].union(*tops[1:], all=True))
     else:
         match = functools.reduce(operator.or_, [Q(pk__in=top) for top in tops])
+    pending = Approval.objects.filter(opportunity=OuterRef("pk"), decision=Decision.PENDING)
     qs = (
         Opportunity.objects.filter(match)
         .select_related("account", "owner")
+        .annotate(
+            # Read in the same query (index lookups per card): when the deal entered its
+            # stage (the card's days in stage) and the pending request's route and step.
+            entered_stage_at=Subquery(
+                StageChange.objects.filter(opportunity=OuterRef("pk"))
+                .order_by("-at")
+                .values("at")[:1]
+            ),
+            pending_route=Subquery(pending.values("route")[:1], output_field=JSONField()),
+            pending_step_index=Subquery(pending.values("step_index")[:1]),
+        )
         .order_by("-updated_at", "-id")
     )
     cards: dict[str, list[Opportunity]] = {stage: [] for stage in stages}
@@ -181,10 +204,55 @@ def board_cards(
     return cards
 
 
+@dataclass(frozen=True)
+class CardApproval:
+    """What a card says of approval: ``will_need`` — the route an open deal would take,
+    labelled as on the deal page ("RevOps → Finance (amount ≥ 100,000)"), only when it goes
+    beyond the RevOps step; ``waiting_on`` — the group of a pending request's current step,
+    with ``step`` and ``steps`` (1-based position, route length)."""
+
+    will_need: str = ""
+    waiting_on: str = ""
+    step: int = 0
+    steps: int = 0
+
+
+def card_approvals(
+    cards: Iterable[Opportunity], *, rates: dict[Pair, Decimal | None] | None = None
+) -> dict[int, CardApproval]:
+    """:class:`CardApproval` of each card, keyed by id: the open deals' routes from
+    :func:`approvals.selectors.routes_for_page` (the deal page's routing, batched: at most
+    two queries for the page, none for rates ``rates`` holds); the pending ones from the
+    ``pending_route`` and ``pending_step_index`` the board's card query annotates."""
+    cards = list(cards)
+    routes = approval_selectors.routes_for_page(
+        [c for c in cards if c.stage in OPEN_STAGES], rates=rates
+    )
+    out: dict[int, CardApproval] = {}
+    for card in cards:
+        if card.pk in routes and routing.needs_more_than_revops(routes[card.pk]):
+            out[card.pk] = CardApproval(will_need=routing.route_label(routes[card.pk]))
+        elif card.stage == Stage.PENDING_APPROVAL:
+            steps = list(getattr(card, "pending_route", None) or [])
+            index = getattr(card, "pending_step_index", None) or 0
+            if routing.needs_more_than_revops(steps) and index < len(steps):
+                out[card.pk] = CardApproval(
+                    waiting_on=steps[index]["group"], step=index + 1, steps=len(steps)
+                )
+    return out
+
+
 def board(flt: DealFilter) -> list[BoardColumn]:
-    """The pipeline board: two queries whatever the number of deals."""
-    totals = stage_totals(flt)
+    """The pipeline board: the totals (one query, one for rates), the cards (one query)
+    and their approval lines (:func:`card_approvals`: at most two), whatever the number
+    of deals. Each card gets ``approval`` (a :class:`CardApproval`)."""
+    rates: dict[Pair, Decimal | None] = {}
+    totals = stage_totals(flt, rates_into=rates)
     cards = board_cards(flt)
+    every = [card for stage in BOARD_STAGES for card in cards[stage]]
+    approvals = card_approvals(every, rates=rates)
+    for card in every:
+        setattr(card, "approval", approvals.get(card.pk, CardApproval()))
     return [
         BoardColumn(
             stage=stage,
