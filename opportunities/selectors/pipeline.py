@@ -252,7 +252,7 @@ def board(flt: DealFilter) -> list[BoardColumn]:
     every = [card for stage in BOARD_STAGES for card in cards[stage]]
     approvals = card_approvals(every, rates=rates)
     for card in every:
-        setattr(card, "approval", approvals.get(card.pk, CardApproval()))
+        card.approval = approvals.get(card.pk, CardApproval())  # type: ignore[attr-defined]
     return [
         BoardColumn(
             stage=stage,
