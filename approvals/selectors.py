@@ -204,34 +204,56 @@ def rules_in_force(at: dt.datetime | None = None) -> list[routing.RuleDef]:
     return [_rule_def(rule, tuple(defs)) for rule, defs in rules.values()]
 
 
+def rules_read_discounts(rules: Iterable[routing.RuleDef]) -> bool:
+    """Does some rule look at line discounts (so routing needs the line prices)?"""
+    return any(r.conditions.max_discount_pct_gte is not None for r in rules)
+
+
+PricePairs = list[tuple[Decimal | None, Decimal | None]]
+
+
 def routes_for_page(
-    opportunities: Iterable[Opportunity], *, rates: Rates | None = None
+    opportunities: Iterable[Opportunity],
+    *,
+    rates: Rates | None = None,
+    rules: list[routing.RuleDef] | None = None,
+    prices: dict[int, PricePairs] | None = None,
 ) -> dict[int, list[dict[str, Any]]]:
     """The route each of ``opportunities`` would take now (as :func:`route_for`), keyed by
-    id, for a whole page in a constant number of queries: one for the rules in force,
-    one for the line prices (only when a rule looks at discounts) and one for exchange
-    rates ``rates`` lacks (none when it holds today's rate of every currency). The
-    opportunities need their account loaded."""
+    id, for a whole page in a constant number of queries: one for the rules in force
+    (none when ``rules`` is given), one for the line prices (only when a rule looks at
+    discounts and ``prices`` — ``{id: [(unit_price, list_price), …]}`` in line order —
+    is not given) and one for exchange rates ``rates`` lacks (none when it holds today's
+    rate of every currency). The opportunities need their account loaded."""
     opps = list(opportunities)
     if not opps:
         return {}
-    rules = rules_in_force()
+    rules = rules_in_force() if rules is None else rules
     if not rules:
         return {o.pk: [routing.BUILT_IN_STEP.as_dict()] for o in opps}
-    prices: dict[int, list[tuple[Decimal | None, Decimal | None]]] = defaultdict(list)
-    if any(r.conditions.max_discount_pct_gte is not None for r in rules):
-        for opportunity_id, unit, listed in (
-            LineItem.objects.filter(opportunity_id__in=[o.pk for o in opps])
-            .order_by("id")
-            .values_list("opportunity_id", "unit_price", "product__list_price")
-        ):
-            prices[opportunity_id].append((unit, listed))
+    if prices is None:
+        prices = defaultdict(list)
+        if rules_read_discounts(rules):
+            prices.update(_page_prices([o.pk for o in opps]))
     today = timezone.localdate()
     rates = _rates_with({o.currency for o in opps}, today, rates)
     return {
-        o.pk: routing.route_dicts(routing.route(_facts(o, prices[o.pk], today, rates), rules))
+        o.pk: routing.route_dicts(
+            routing.route(_facts(o, prices.get(o.pk, []), today, rates), rules)
+        )
         for o in opps
     }
+
+
+def _page_prices(ids: list[int]) -> dict[int, PricePairs]:
+    prices: dict[int, PricePairs] = defaultdict(list)
+    for opportunity_id, unit, listed in (
+        LineItem.objects.filter(opportunity_id__in=ids)
+        .order_by("id")
+        .values_list("opportunity_id", "unit_price", "product__list_price")
+    ):
+        prices[opportunity_id].append((unit, listed))
+    return prices
 
 
 def route_for(

@@ -29,7 +29,16 @@ from currencies.selectors import Pair, rates_for
 
 from .. import gate, policies
 from ..filters import OpportunityFilter
-from ..models import Account, Approval, Contact, Decision, Opportunity, Product, StageChange
+from ..models import (
+    Account,
+    Approval,
+    Contact,
+    Decision,
+    LineItem,
+    Opportunity,
+    Product,
+    StageChange,
+)
 from ..stages import OPEN_STAGES, PROBABILITY, Stage
 from .approvals import queue_queryset
 
@@ -163,7 +172,11 @@ def unconverted_sum(totals: Iterable[StageTotals], *, weighted: bool = False) ->
 
 
 def board_cards(
-    flt: DealFilter, *, stages: Sequence[str] = BOARD_STAGES, limit: int = BOARD_CARD_LIMIT
+    flt: DealFilter,
+    *,
+    stages: Sequence[str] = BOARD_STAGES,
+    limit: int = BOARD_CARD_LIMIT,
+    line_prices: bool = False,
 ) -> dict[str, list[Opportunity]]:
     """The ``limit`` most recently updated deals of each stage, in one query.
 
@@ -198,6 +211,16 @@ def board_cards(
         )
         .order_by("-updated_at", "-id")
     )
+    if line_prices and connection.vendor == "postgresql":
+        # Each card's unit and list prices (in line order) as two arrays of the same
+        # query, for routing's discount rule; elsewhere card_approvals reads them apart.
+        from django.contrib.postgres.expressions import ArraySubquery
+
+        lines = LineItem.objects.filter(opportunity=OuterRef("pk")).order_by("id")
+        qs = qs.annotate(
+            line_units=ArraySubquery(lines.values("unit_price")),
+            line_list_prices=ArraySubquery(lines.values("product__list_price")),
+        )
     cards: dict[str, list[Opportunity]] = {stage: [] for stage in stages}
     for opp in qs:
         cards[opp.stage].append(opp)
@@ -218,16 +241,31 @@ class CardApproval:
 
 
 def card_approvals(
-    cards: Iterable[Opportunity], *, rates: dict[Pair, Decimal | None] | None = None
+    cards: Iterable[Opportunity],
+    *,
+    rates: dict[Pair, Decimal | None] | None = None,
+    rules: list[routing.RuleDef] | None = None,
 ) -> dict[int, CardApproval]:
     """:class:`CardApproval` of each card, keyed by id: the open deals' routes from
-    :func:`approvals.selectors.routes_for_page` (the deal page's routing, batched: at most
-    two queries for the page, none for rates ``rates`` holds); the pending ones from the
-    ``pending_route`` and ``pending_step_index`` the board's card query annotates."""
+    :func:`approvals.selectors.routes_for_page` (the deal page's routing, batched: no
+    query for ``rules`` given, for rates ``rates`` holds, nor for line prices the card
+    query annotated — ``line_units`` / ``line_list_prices``); the pending ones from the
+    ``pending_route`` and ``pending_step_index`` the card query annotates."""
     cards = list(cards)
-    routes = approval_selectors.routes_for_page(
-        [c for c in cards if c.stage in OPEN_STAGES], rates=rates
-    )
+    open_cards = [c for c in cards if c.stage in OPEN_STAGES]
+    prices = None
+    if open_cards and all(hasattr(c, "line_units") for c in open_cards):
+        prices = {
+            c.pk: list(
+                zip(
+                    getattr(c, "line_units", None) or [],
+                    getattr(c, "line_list_prices", None) or [],
+                    strict=True,
+                )
+            )
+            for c in open_cards
+        }
+    routes = approval_selectors.routes_for_page(open_cards, rates=rates, rules=rules, prices=prices)
     out: dict[int, CardApproval] = {}
     for card in cards:
         if card.pk in routes and routing.needs_more_than_revops(routes[card.pk]):
@@ -243,14 +281,16 @@ def card_approvals(
 
 
 def board(flt: DealFilter) -> list[BoardColumn]:
-    """The pipeline board: the totals (one query, one for rates), the cards (one query)
-    and their approval lines (:func:`card_approvals`: at most two), whatever the number
-    of deals. Each card gets ``approval`` (a :class:`CardApproval`)."""
+    """The pipeline board whatever the number of deals: the totals (one query, one for
+    rates), the approval rules in force (one), the cards with what their approval lines
+    need (one on PostgreSQL; one more for line prices elsewhere). Each card gets
+    ``approval`` (a :class:`CardApproval`)."""
     rates: dict[Pair, Decimal | None] = {}
     totals = stage_totals(flt, rates_into=rates)
-    cards = board_cards(flt)
+    rules = approval_selectors.rules_in_force()
+    cards = board_cards(flt, line_prices=approval_selectors.rules_read_discounts(rules))
     every = [card for stage in BOARD_STAGES for card in cards[stage]]
-    approvals = card_approvals(every, rates=rates)
+    approvals = card_approvals(every, rates=rates, rules=rules)
     for card in every:
         card.approval = approvals.get(card.pk, CardApproval())  # type: ignore[attr-defined]
     return [
