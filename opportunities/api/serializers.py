@@ -315,7 +315,7 @@ class _OpportunityListSerializer(serializers.ListSerializer):
 
 class LineItemWriteSerializer(StrictInputMixin, serializers.Serializer):
     # Shown on each line, computed from the product's list price: never sent.
-    read_only_names = ("list_price", "list_price_currency", "discount_pct")
+    read_only_names: tuple[str, ...] = ("list_price", "list_price_currency", "discount_pct")
     id = _id_field(
         required=False,
         allow_null=True,
