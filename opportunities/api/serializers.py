@@ -342,6 +342,15 @@ class LossReasonOrBlankField(serializers.CharField):
 
 
 class OpportunitySerializer(serializers.ModelSerializer):
+    def to_representation(self, instance: Opportunity) -> dict[str, Any]:
+        # A line's discount reads the deal's currency: line items a caller set on the
+        # instance (a bulk import) get their deal cached, so none is read back per line.
+        cached = getattr(instance, "_prefetched_objects_cache", {}).get("line_items")
+        if cached is not None:
+            for line in cached:
+                LineItem.opportunity.field.set_cached_value(line, instance)
+        return dict(super().to_representation(instance))
+
     stage_label = serializers.CharField(read_only=True)
     probability = serializers.IntegerField(read_only=True, help_text="Percent, from the stage.")
     forecast_category = serializers.ChoiceField(
