@@ -190,17 +190,33 @@ def route_label(steps: Sequence[dict[str, Any]] | Sequence[RouteStep]) -> str:
     return " → ".join(parts)
 
 
+DISCOUNT_PLACES = Decimal("0.01")
+
+
+def line_discount_pct(unit_price: Decimal | None, list_price: Decimal | None) -> Decimal | None:
+    """The discount of one line in percent with two decimals: ``(1 − unit_price ÷
+    list_price) × 100``, both prices per seat in the reporting currency (``Decimal("25.00")``).
+
+    ``None`` when the line has no unit price, or its product no list price or a zero one:
+    there is nothing to compare, so no discount is shown and no discount rule matches it.
+    A unit price above the list price gives a negative discount (a premium, e.g.
+    ``Decimal("-10.00")``); it never reaches a ``max_discount_pct_gte`` threshold, which
+    is at least 0."""
+    if unit_price is None or list_price is None or not list_price:
+        return None
+    pct = (Decimal(1) - Decimal(unit_price) / Decimal(list_price)) * 100
+    return pct.quantize(DISCOUNT_PLACES)
+
+
 def max_discount_pct(
     lines: Iterable[tuple[Decimal | None, Decimal | None]],
 ) -> Decimal | None:
-    """The largest line discount in percent from ``(unit_price, list_price)`` pairs in one
-    currency (lines without both prices, or with a zero list price, are skipped)."""
-    best: Decimal | None = None
-    for unit, listed in lines:
-        if unit is None or not listed:
-            continue
-        pct = (Decimal(1) - Decimal(unit) / Decimal(listed)) * 100
-        pct = pct.quantize(Decimal("0.01"))
-        if best is None or pct > best:
-            best = pct
-    return best
+    """The largest :func:`line_discount_pct` of ``(unit_price, list_price)`` pairs in one
+    currency (lines without a discount are skipped; None when no line has one)."""
+    found = [d for d in (line_discount_pct(u, listed) for u, listed in lines) if d is not None]
+    return max(found, default=None)
+
+
+def needs_more_than_revops(steps: Sequence[dict[str, Any]] | Sequence[RouteStep]) -> bool:
+    """Does the route add a step to the built-in RevOps one (the board shows only those)?"""
+    return len(steps) > 1

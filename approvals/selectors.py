@@ -4,15 +4,18 @@ route, a pending approval's current step. No writes, no outbox."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, Subquery
 from django.utils import timezone
 
 from currencies.conversion import to_reporting
-from currencies.selectors import rate_on
+from currencies.selectors import Pair, rates_for
 from opportunities.models import LineItem, Opportunity
 
 from . import routing
@@ -31,6 +34,21 @@ def current_policy(at: dt.datetime | None = None) -> ApprovalPolicy | None:
     )
 
 
+def _rule_def(rule: ApprovalRule, steps: tuple[routing.StepDef, ...]) -> routing.RuleDef:
+    return routing.RuleDef(
+        name=rule.name,
+        conditions=routing.Conditions(
+            amount_gte=rule.amount_gte,
+            max_discount_pct_gte=rule.max_discount_pct_gte,
+            term_months_gt=rule.term_months_gt,
+            type_in=tuple(rule.type_in or ()),
+            currency_not_reporting=rule.currency_not_reporting,
+            billing_country_in=tuple(c.upper() for c in rule.billing_country_in or ()),
+        ),
+        steps=steps,
+    )
+
+
 def policy_rules(policy: ApprovalPolicy | None) -> list[routing.RuleDef]:
     """The rules of ``policy`` as :class:`routing.RuleDef` (two queries)."""
     if policy is None:
@@ -39,17 +57,9 @@ def policy_rules(policy: ApprovalPolicy | None) -> list[routing.RuleDef]:
         Prefetch("steps", queryset=ApprovalStep.objects.select_related("group"))
     )
     return [
-        routing.RuleDef(
-            name=r.name,
-            conditions=routing.Conditions(
-                amount_gte=r.amount_gte,
-                max_discount_pct_gte=r.max_discount_pct_gte,
-                term_months_gt=r.term_months_gt,
-                type_in=tuple(r.type_in or ()),
-                currency_not_reporting=r.currency_not_reporting,
-                billing_country_in=tuple(c.upper() for c in r.billing_country_in or ()),
-            ),
-            steps=tuple(
+        _rule_def(
+            r,
+            tuple(
                 routing.StepDef(
                     group=s.group.name, mode=s.mode, count=s.count, sla_hours=s.sla_hours
                 )
@@ -60,28 +70,90 @@ def policy_rules(policy: ApprovalPolicy | None) -> list[routing.RuleDef]:
     ]
 
 
-def deal_facts(
-    opportunity: Opportunity, lines: Iterable[LineItem] | None = None
-) -> routing.DealFacts:
-    """What routing reads of ``opportunity``: the amount and each line's unit price in the
-    reporting currency (at today's rate), the largest line discount against the products'
-    list prices, term, type, currency and the account's billing country."""
-    reporting = settings.REPORTING_CURRENCY
+@dataclass(frozen=True)
+class LinePrice:
+    """What a line shows beside its unit price: the product's ``list_price`` (per seat per
+    term, in the reporting currency; None: the product has none) and the line's
+    ``discount_pct`` (:func:`routing.line_discount_pct`, percent with two decimals,
+    negative for a premium; None: no list price, no unit price, or no exchange rate to
+    compare them)."""
+
+    list_price: Decimal | None
+    discount_pct: Decimal | None
+
+
+Rates = dict[Pair, Decimal | None]
+
+
+def rates_today(currencies: Iterable[str], rates: Rates | None = None) -> Rates:
+    """``rates`` (a :func:`currencies.selectors.rates_for` result, completed in place)
+    with today's rate of each of ``currencies``: one query for those it lacks, none when
+    it holds them all or they are the reporting currency. Pass the result on to
+    :func:`line_prices` / :func:`deal_facts` so a page reads each rate once."""
+    return _rates_with(currencies, timezone.localdate(), rates)
+
+
+def _rates_with(currencies: Iterable[str], today: dt.date, rates: Rates | None) -> Rates:
+    known: Rates = rates if rates is not None else {}
+    missing = {(c, today) for c in currencies} - known.keys()
+    if missing:
+        known.update(rates_for(missing))
+    return known
+
+
+def _reporting_pairs(
+    currency: str,
+    prices: Iterable[tuple[Decimal | None, Decimal | None]],
+    today: dt.date,
+    rates: Rates,
+) -> list[tuple[Decimal | None, Decimal | None]]:
+    """``(unit_price, list_price)`` pairs with the unit price (in ``currency``) converted to
+    the reporting currency at today's rate, as routing compares them (None: no rate)."""
+    return [(to_reporting(unit, currency, today, rates).amount, listed) for unit, listed in prices]
+
+
+def _line_rows(opportunity: Opportunity, lines: Iterable[LineItem] | None) -> list[LineItem]:
+    if lines is not None:
+        return list(lines)
+    cache = getattr(opportunity, "_prefetched_objects_cache", {})
+    if "line_items" in cache:
+        return list(cache["line_items"])
+    return list(LineItem.objects.filter(opportunity=opportunity).select_related("product"))
+
+
+def _list_price(line: LineItem) -> Decimal | None:
+    return getattr(line.product, "list_price", None) if line.product_id else None
+
+
+def line_prices(
+    opportunity: Opportunity,
+    lines: Iterable[LineItem] | None = None,
+    *,
+    rates: Rates | None = None,
+) -> list[LinePrice]:
+    """The list price and discount of each line of ``opportunity`` (``lines``, else its
+    line items), in order: the very figures routing compares (at most one query, for
+    today's rate of a currency ``rates`` lacks)."""
     today = timezone.localdate()
-    rates = {(opportunity.currency, today): rate_on(opportunity.currency, today)}
+    rows = _line_rows(opportunity, lines)
+    rates = _rates_with([opportunity.currency], today, rates)
+    pairs = _reporting_pairs(
+        opportunity.currency, [(li.unit_price, _list_price(li)) for li in rows], today, rates
+    )
+    return [
+        LinePrice(list_price=listed, discount_pct=routing.line_discount_pct(unit, listed))
+        for unit, listed in pairs
+    ]
+
+
+def _facts(
+    opportunity: Opportunity,
+    prices: Iterable[tuple[Decimal | None, Decimal | None]],
+    today: dt.date,
+    rates: Rates,
+) -> routing.DealFacts:
     amount = to_reporting(opportunity.amount, opportunity.currency, today, rates)
-    if lines is None:
-        cache = getattr(opportunity, "_prefetched_objects_cache", {})
-        lines = (
-            cache["line_items"]
-            if "line_items" in cache
-            else LineItem.objects.filter(opportunity=opportunity).select_related("product")
-        )
-    pairs = []
-    for line in lines:
-        listed = getattr(line.product, "list_price", None) if line.product_id else None
-        unit = to_reporting(line.unit_price, opportunity.currency, today, rates).amount
-        pairs.append((unit, listed))
+    pairs = _reporting_pairs(opportunity.currency, prices, today, rates)
     return routing.DealFacts(
         amount_reporting=amount.amount,
         amount_converted=not amount.missing,
@@ -89,17 +161,108 @@ def deal_facts(
         term_months=opportunity.term_months,
         type=opportunity.type,
         currency=opportunity.currency,
-        reporting_currency=reporting,
+        reporting_currency=settings.REPORTING_CURRENCY,
         billing_country=(opportunity.account.billing_country if opportunity.account else "") or "",
     )
+
+
+def deal_facts(
+    opportunity: Opportunity,
+    lines: Iterable[LineItem] | None = None,
+    *,
+    rates: Rates | None = None,
+) -> routing.DealFacts:
+    """What routing reads of ``opportunity``: the amount and each line's unit price in the
+    reporting currency (at today's rate), the largest line discount against the products'
+    list prices, term, type, currency and the account's billing country."""
+    today = timezone.localdate()
+    rates = _rates_with([opportunity.currency], today, rates)
+    rows = _line_rows(opportunity, lines)
+    return _facts(opportunity, [(li.unit_price, _list_price(li)) for li in rows], today, rates)
+
+
+def rules_in_force(at: dt.datetime | None = None) -> list[routing.RuleDef]:
+    """The rules of the policy in force at ``at`` (now) in one query: every step with its
+    rule and group, the policy picked by a subquery. A rule without steps is left out:
+    it adds nothing to any route."""
+    at = at or timezone.now()
+    policy = (
+        ApprovalPolicy.objects.filter(version__isnull=False, effective_at__lte=at)
+        .order_by("-effective_at", "-version")
+        .values("pk")[:1]
+    )
+    steps = (
+        ApprovalStep.objects.filter(rule__policy=Subquery(policy))
+        .select_related("rule", "group")
+        .order_by("rule__order", "rule__id", "order", "id")
+    )
+    rules: dict[int, tuple[ApprovalRule, list[routing.StepDef]]] = {}
+    for s in steps:
+        rules.setdefault(s.rule_id, (s.rule, []))[1].append(
+            routing.StepDef(group=s.group.name, mode=s.mode, count=s.count, sla_hours=s.sla_hours)
+        )
+    return [_rule_def(rule, tuple(defs)) for rule, defs in rules.values()]
+
+
+def rules_read_discounts(rules: Iterable[routing.RuleDef]) -> bool:
+    """Does some rule look at line discounts (so routing needs the line prices)?"""
+    return any(r.conditions.max_discount_pct_gte is not None for r in rules)
+
+
+PricePairs = list[tuple[Decimal | None, Decimal | None]]
+
+
+def routes_for_page(
+    opportunities: Iterable[Opportunity],
+    *,
+    rates: Rates | None = None,
+    rules: list[routing.RuleDef] | None = None,
+    prices: dict[int, PricePairs] | None = None,
+) -> dict[int, list[dict[str, Any]]]:
+    """The route each of ``opportunities`` would take now (as :func:`route_for`), keyed by
+    id, for a whole page in a constant number of queries: one for the rules in force
+    (none when ``rules`` is given), one for the line prices (only when a rule looks at
+    discounts and ``prices`` — ``{id: [(unit_price, list_price), …]}`` in line order —
+    is not given) and one for exchange rates ``rates`` lacks (none when it holds today's
+    rate of every currency). The opportunities need their account loaded."""
+    opps = list(opportunities)
+    if not opps:
+        return {}
+    rules = rules_in_force() if rules is None else rules
+    if not rules:
+        return {o.pk: [routing.BUILT_IN_STEP.as_dict()] for o in opps}
+    if prices is None:
+        prices = defaultdict(list)
+        if rules_read_discounts(rules):
+            prices.update(_page_prices([o.pk for o in opps]))
+    today = timezone.localdate()
+    rates = _rates_with({o.currency for o in opps}, today, rates)
+    return {
+        o.pk: routing.route_dicts(
+            routing.route(_facts(o, prices.get(o.pk, []), today, rates), rules)
+        )
+        for o in opps
+    }
+
+
+def _page_prices(ids: list[int]) -> dict[int, PricePairs]:
+    prices: dict[int, PricePairs] = defaultdict(list)
+    for opportunity_id, unit, listed in (
+        LineItem.objects.filter(opportunity_id__in=ids)
+        .order_by("id")
+        .values_list("opportunity_id", "unit_price", "product__list_price")
+    ):
+        prices[opportunity_id].append((unit, listed))
+    return prices
 
 
 def route_for(
     opportunity: Opportunity, policy: ApprovalPolicy | None = None, *, rules: Any = None
 ) -> list[dict[str, Any]]:
-    """The route ``opportunity`` would take now (list of step dicts, RevOps first)."""
+    """The route ``opportunity`` would take now (list of step dicts, RevOps first) under
+    ``policy`` (default: the policy in force)."""
     if rules is None:
-        rules = policy_rules(policy if policy is not None else current_policy())
+        rules = policy_rules(policy) if policy is not None else rules_in_force()
     return routing.route_dicts(routing.route(deal_facts(opportunity), rules))
 
 
@@ -208,12 +371,22 @@ def approver_groups() -> list[str]:
     return [routing.REVOPS_GROUP, *sorted(names - {routing.REVOPS_GROUP})]
 
 
-def sla_due(approval: Any, step: dict[str, Any]) -> dt.datetime | None:
-    """When the step's SLA runs out (business hours from when the step started) of an
-    Approval or an Amendment."""
+def step_due_at(started: dt.datetime, step: dict[str, Any]) -> dt.datetime:
+    """When a step that became current at ``started`` runs out of SLA: its ``sla_hours``
+    business hours later (:mod:`approvals.calendar`), UTC."""
     from .calendar import add_business_hours
 
-    started = approval.step_started_at or getattr(
-        approval, "submitted_at", getattr(approval, "requested_at", None)
+    return add_business_hours(started, int(step.get("sla_hours") or routing.DEFAULT_SLA_HOURS))
+
+
+def sla_due(request: Any, step: dict[str, Any]) -> dt.datetime | None:
+    """When the step's SLA runs out, for an Approval or an Amendment: the due time frozen
+    on a Closed-Won request when the step became current, else business hours from when
+    the step started."""
+    due = getattr(request, "step_due_at", None)
+    if due is not None:
+        return due
+    started = request.step_started_at or getattr(
+        request, "submitted_at", getattr(request, "requested_at", None)
     )
-    return add_business_hours(started, int(step.get("sla_hours") or 8)) if started else None
+    return step_due_at(started, step) if started else None

@@ -58,6 +58,9 @@ from .selectors import (  # re-exported: the transition service and tests call t
 from .selectors import (
     route_for_submission as route_for_submission,
 )
+from .selectors import (
+    step_due_at as step_due_at,
+)
 
 OPEN_STAGES = (
     Stage.PROSPECTING,
@@ -362,7 +365,11 @@ def step_approve(
         return True
     approval.step_index += 1
     approval.step_started_at = now
-    approval.save(update_fields=["step_index", "step_started_at"])
+    fields = ["step_index", "step_started_at"]
+    if hasattr(approval, "step_due_at"):  # a Closed-Won request orders its inbox by it
+        approval.step_due_at = step_due_at(now, steps[approval.step_index])
+        fields.append("step_due_at")
+    approval.save(update_fields=fields)
     notify_step(approval)
     return False
 

@@ -101,6 +101,19 @@ def money_compact(value: Any, currency: str | None = None, *, empty: str = EMPTY
     return _with_symbol(f"{sign}{amount:,.0f}", currency)
 
 
+def discount_text(value: Any, *, empty: str = EMPTY) -> str:
+    """A line discount in percent as people read it: ``25 %``, ``12.5 %``, ``0 %``; a
+    negative one (sold above the list price) as ``−10 % (premium)``; ``empty`` when there
+    is none (no list price to compare with)."""
+    pct = to_decimal(value)
+    if pct is None:
+        return empty
+    text = f"{abs(pct).normalize():f}"
+    if pct < 0:
+        return f"−{text} % (premium)"
+    return f"{text} %"
+
+
 def person(user: Any, *, empty: str = EMPTY) -> str:
     """A user as people name them: the full name, else the username."""
     if user is None:

@@ -46,6 +46,8 @@ NINT = {"type": ["integer", "null"]}
 # KWD "1000.125").
 MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d{1,4})?$"}
 NMONEY = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d{1,4})?$"}
+# Percent with two decimals ("25.00"; "-10.00" for a premium), or null.
+PERCENT = {"type": ["string", "null"], "pattern": r"^-?\d+\.\d{2}$"}
 DATE = {"type": ["string", "null"], "format": "date"}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
 
@@ -103,7 +105,22 @@ SHARED = {
     ),
     "primary_contact": CONTACT,
     "owner": PERSON,
-    "line_items": array(obj({"sku": STR, "name": STR, "seats": INT, "unit_price": NMONEY})),
+    # list_price: per seat, in the reporting currency (list_price_currency); discount_pct:
+    # 1 − unit_price ÷ list_price in percent, negative for a premium. Both frozen at
+    # submission, as routing compared them; null when the product has no list price.
+    "line_items": array(
+        obj(
+            {
+                "sku": STR,
+                "name": STR,
+                "seats": INT,
+                "unit_price": NMONEY,
+                "list_price": NMONEY,
+                "list_price_currency": NSTR,
+                "discount_pct": PERCENT,
+            }
+        )
+    ),
     "approval": obj(
         {
             "id": INT,

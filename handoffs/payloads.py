@@ -68,6 +68,10 @@ def _line_items(snapshot: dict[str, Any], line_items: Sequence[LineItem]) -> lis
             "name": item.get("name") or names.get(item["sku"], ""),
             "seats": item["seats"],
             "unit_price": item["unit_price"],
+            # Frozen at submission (null in requests submitted before they were).
+            "list_price": item.get("list_price"),
+            "list_price_currency": item.get("list_price_currency"),
+            "discount_pct": item.get("discount_pct"),
         }
         for item in snapshot.get("line_items", [])
     ]

@@ -494,10 +494,17 @@ class Approval(models.Model):
     policy_version = models.PositiveIntegerField(null=True, blank=True)
     step_index = models.PositiveSmallIntegerField(default=0)
     step_started_at = models.DateTimeField(null=True, blank=True)
+    # When the waiting step's SLA runs out (business hours from step_started_at, frozen
+    # when the step becomes current; None once decided): the business calendar cannot be
+    # computed in SQL, and the queue orders overdue requests first across all its pages.
+    step_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["submitted_at", "id"]
-        indexes = [models.Index(fields=["decision", "submitted_at"])]
+        indexes = [
+            models.Index(fields=["decision", "submitted_at"]),
+            models.Index(fields=["decision", "step_due_at"]),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["opportunity"],

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
+from approvals.selectors import LinePrice, line_prices
 from core.money import money_text
 from documents.selectors import documents_snapshot
 
@@ -48,6 +51,18 @@ def contact_values(contact: Contact | None) -> dict[str, Any] | None:
     }
 
 
+def _line_price(price: LinePrice, reporting: str) -> dict[str, Any]:
+    """A line's list price (money text in the reporting currency, with that currency) and
+    discount (percent, two decimals, ``"-10.00"`` for a premium), or nulls when the
+    product has no list price: what routing compared when the deal was submitted."""
+    listed = price.list_price
+    return {
+        "list_price": money_text(listed, reporting) if listed is not None else None,
+        "list_price_currency": reporting if listed is not None else None,
+        "discount_pct": f"{price.discount_pct:f}" if price.discount_pct is not None else None,
+    }
+
+
 def values_snapshot(
     opportunity: Opportunity,
     line_items: list[LineItem] | None = None,
@@ -56,11 +71,14 @@ def values_snapshot(
 ) -> dict[str, Any]:
     """The values as submitted (Approval.snapshot), JSON-ready: the gated fields (money
     with the currency's minor units, dates ISO 8601), ``account`` and ``contact`` as
-    objects, ``line_items`` with ``sku`` and ``name``, ``documents`` (kind, name, SHA-256;
+    objects, ``line_items`` with ``sku``, ``name``, ``list_price`` (reporting currency,
+    ``list_price_currency``) and ``discount_pct`` (percent string; both null without a
+    list price), ``documents`` (kind, name, SHA-256;
     no link: a link would expire inside the row). Reads the account and the contact
     through the opportunity (joined by the transition's lock) and one query for the
     documents (``documents=False`` skips them)."""
     items = line_items if line_items is not None else line_items_loaded(opportunity)
+    reporting = settings.REPORTING_CURRENCY
     return {
         "name": opportunity.name,
         "type": opportunity.type,
@@ -81,8 +99,9 @@ def values_snapshot(
                 "name": li.product.name,
                 "seats": li.seats,
                 "unit_price": money_text(li.unit_price, opportunity.currency),
+                **_line_price(price, reporting),
             }
-            for li in items
+            for li, price in zip(items, line_prices(opportunity, items), strict=True)
         ],
         "account": account_values(opportunity.account),
         "contact": contact_values(opportunity.primary_contact),

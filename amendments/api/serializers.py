@@ -42,7 +42,7 @@ class AmendmentChangesSerializer(StrictInputMixin, serializers.Serializer):
 class AmendmentLineItemSerializer(LineItemWriteSerializer):
     """A line item of the proposed list (the whole new list replaces the deal's)."""
 
-    read_only_names = ("id",)
+    read_only_names = ("id", *LineItemWriteSerializer.read_only_names)
     id = None  # type: ignore[assignment]
 
 

@@ -36,7 +36,7 @@ from ..models import (
     Decision,
     Opportunity,
 )
-from ..selectors.approvals import queue_queryset, queue_summary
+from ..selectors.approvals import queue_ordering, queue_queryset, queue_summary
 from . import decisions, queue_page
 from .mixins import RevOpsReadOnlyAdmin
 
@@ -155,8 +155,8 @@ class StepFilter(admin.SimpleListFilter):
 
 class QueueChangeList(ChangeList):
     """Evaluates the gate for the whole page at once (constant queries, see
-    ``approval_queue.gate_facts_for_page``), and puts the overdue steps of the page first
-    (then the oldest)."""
+    ``approval_queue.gate_facts_for_page``) and each row's SLA. The order (overdue steps
+    first, then the oldest) is the queue queryset's, in the database, across pages."""
 
     def get_results(self, request):
         super().get_results(request)
@@ -168,7 +168,6 @@ class QueueChangeList(ChangeList):
             step = current_step(row)
             row.step_due = sla_due(row, step) if step else None
             row.step_overdue = bool(row.step_due and row.step_due <= now)
-        rows.sort(key=lambda r: (not r.step_overdue, r.submitted_at, r.pk))
         self.result_list = rows
 
 
@@ -187,6 +186,7 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         "waiting",
         "step",
         "sla",
+        "discounts",
         "gate",
     )
     list_display_links = ("deal",)
@@ -198,7 +198,6 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         "opportunity__po_number",
     )
     search_help_text = "Search by deal, account, contract ID or PO number."
-    ordering = ("submitted_at", "id")
     list_per_page = 50
     show_full_result_count = False
     actions = ["approve_selected", "reject_selected"]
@@ -222,6 +221,10 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         if policies.is_revops(request.user):
             return qs
         return decidable_by(qs, request.user)
+
+    def get_ordering(self, request):
+        # The inbox order from the one queue queryset; a column header still re-sorts.
+        return queue_ordering()
 
     def get_changelist(self, request, **kwargs):
         return QueueChangeList
@@ -331,6 +334,26 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
             "<span class='cw-wait cw-wait-new'>{} h · {} left</span>",
             step["sla_hours"],
             formatting.waiting_time(left),
+        )
+
+    @admin.display(description="Discount")
+    def discounts(self, obj: Approval) -> str:
+        """Each line's discount as submitted (frozen in the snapshot with the list price,
+        the figures routing used): no query per row."""
+        lines = [li for li in (obj.snapshot or {}).get("line_items", []) if li.get("discount_pct")]
+        if not lines:
+            return format_html("<span class='cw-muted'>{}</span>", "—")
+        return format_html_join(
+            mark_safe("<br>"),
+            "<span data-discount='{}'><code>{}</code> {}</span>",
+            (
+                (
+                    li["discount_pct"],
+                    li.get("sku", ""),
+                    formatting.discount_text(li["discount_pct"]),
+                )
+                for li in lines
+            ),
         )
 
     @admin.display(description="Gate")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -87,12 +88,20 @@ def context(approval: Approval, user: Any) -> dict[str, Any]:
                 "name": li.product.name,
                 "seats": li.seats,
                 "unit_price": li.unit_price,
+                # The figures routing compares (list price in the reporting currency).
+                "list_price": price.list_price,
+                "discount_pct": price.discount_pct,
                 "subtotal": Decimal(li.seats) * li.unit_price
                 if li.unit_price is not None
                 else None,
             }
-            for li in line_items
+            for li, price in zip(
+                line_items,
+                approval_selectors.line_prices(opportunity, line_items),
+                strict=True,
+            )
         ],
+        "reporting_currency": settings.REPORTING_CURRENCY,
         "items_total": items_total,
         "contact": _contact(opportunity),
         "snapshot_rows": snapshot_rows(approval, opportunity, line_items),

@@ -7,9 +7,10 @@ the values to the services, which own every rule (permissions, locks, versions, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pycountry
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
@@ -214,19 +215,107 @@ class ProductWriteSerializer(StrictInputMixin, serializers.Serializer):
 # --- opportunities ---------------------------------------------------------------------------
 
 
+# Today's exchange rates read for one response, shared by every line it renders (the
+# list's serializer reads them for the whole page at once).
+_RATES = "line_item_rates"
+PERCENT_PATTERN = r"^-?\d+\.\d{2}$"
+
+
+def _response_rates(field: serializers.Field) -> dict[Any, Any]:
+    # The root serializer's context dict, shared by every field of one response.
+    context = cast(dict[str, Any], field.context)
+    return cast(dict[Any, Any], context.setdefault(_RATES, {}))
+
+
+def _price_of(field: serializers.Field, line: LineItem) -> approval_selectors.LinePrice:
+    """The line's list price and discount (``approvals.selectors.line_prices``, with the
+    rates of this response: no query once today's rate of its currency is read)."""
+    rates = _response_rates(field)
+    return approval_selectors.line_prices(line.opportunity, [line], rates=rates)[0]
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "readOnly": True,
+        "pattern": r"^-?\d+(\.\d{1,4})?$",
+        "description": "The product's list price per seat for the whole term, in the "
+        "reporting currency (`list_price_currency`); null when the product has none.",
+    }
+)
+class ListPriceField(serializers.Field):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value: LineItem) -> str | None:
+        return money_text(_price_of(self, value).list_price, settings.REPORTING_CURRENCY)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "readOnly": True,
+        "pattern": PERCENT_PATTERN,
+        "description": "The line's discount in percent, two decimals: 1 − unit_price ÷ "
+        "list_price, the unit price converted to the reporting currency at today's rate — "
+        "the figure approval routing compares. Negative for a price above list (a "
+        "premium). Null without a list price, a unit price or an exchange rate.",
+    }
+)
+class DiscountField(serializers.Field):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value: LineItem) -> str | None:
+        pct = _price_of(self, value).discount_pct
+        return f"{pct:f}" if pct is not None else None
+
+
 class LineItemSerializer(serializers.ModelSerializer):
     product = serializers.IntegerField(source="product_id", read_only=True)
     unit_price = MoneyOutField(
         currency_of="opportunity.currency", help_text="Price per seat for the whole term."
     )
+    list_price = ListPriceField()
+    list_price_currency = serializers.SerializerMethodField(
+        help_text="The currency of `list_price` (the reporting currency); null without one."
+    )
+    discount_pct = DiscountField()
 
     class Meta:
         model = LineItem
-        fields = ("id", "product", "seats", "unit_price")
+        fields = (
+            "id",
+            "product",
+            "seats",
+            "unit_price",
+            "list_price",
+            "list_price_currency",
+            "discount_pct",
+        )
         read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_list_price_currency(self, line: LineItem) -> str | None:
+        listed = line.product.list_price if line.product_id else None
+        return settings.REPORTING_CURRENCY if listed is not None else None
+
+
+class _OpportunityListSerializer(serializers.ListSerializer):
+    """Reads today's rate of every currency on the page in one query before the lines'
+    discounts need them (none when all are in the reporting currency)."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        items = list(data.all() if hasattr(data, "all") else data)
+        approval_selectors.rates_today({o.currency for o in items}, _response_rates(self))
+        return super().to_representation(items)
 
 
 class LineItemWriteSerializer(StrictInputMixin, serializers.Serializer):
+    # Shown on each line, computed from the product's list price: never sent.
+    read_only_names: tuple[str, ...] = ("list_price", "list_price_currency", "discount_pct")
     id = _id_field(
         required=False,
         allow_null=True,
@@ -253,6 +342,15 @@ class LossReasonOrBlankField(serializers.CharField):
 
 
 class OpportunitySerializer(serializers.ModelSerializer):
+    def to_representation(self, instance: Opportunity) -> dict[str, Any]:
+        # A line's discount reads the deal's currency: line items a caller set on the
+        # instance (a bulk import) get their deal cached, so none is read back per line.
+        cached = getattr(instance, "_prefetched_objects_cache", {}).get("line_items")
+        if cached is not None:
+            for line in cached:
+                LineItem.opportunity.field.set_cached_value(line, instance)
+        return dict(super().to_representation(instance))
+
     stage_label = serializers.CharField(read_only=True)
     probability = serializers.IntegerField(read_only=True, help_text="Percent, from the stage.")
     forecast_category = serializers.ChoiceField(
@@ -264,6 +362,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Opportunity
+        list_serializer_class = _OpportunityListSerializer
         fields = (
             "id",
             "name",

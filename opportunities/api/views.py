@@ -501,9 +501,9 @@ class ApprovalListView(ApiView):
     filterset_class = filters.ApprovalFilter
 
     def get_queryset(self) -> Any:
-        return selectors.queue_queryset(decision=None, with_line_items=False).prefetch_related(
-            "decisions"
-        )
+        return selectors.queue_queryset(
+            decision=None, with_line_items=False, overdue_first=False
+        ).prefetch_related("decisions")
 
     @extend_schema(
         operation_id="approvals_list",

@@ -8,7 +8,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Min, Prefetch, QuerySet, Sum
+from django.db.models import Case, Count, F, IntegerField, Min, Prefetch, QuerySet, Sum, Value, When
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.formatting import waiting_time
@@ -29,12 +30,32 @@ def pending_approval_of(opportunity: Opportunity, *, for_update: bool = False) -
     return qs.first()
 
 
+def queue_ordering() -> list[Any]:
+    """The inbox order: requests whose waiting step is past its SLA first, then the oldest
+    submitted (then id). The due time is frozen on the row (``Approval.step_due_at``)
+    because business hours cannot be counted in SQL; compared with the database's clock,
+    so the order holds across every page of the queue."""
+    overdue_first = Case(
+        When(decision=Decision.PENDING, step_due_at__lte=Now(), then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return [overdue_first.asc(), F("submitted_at").asc(), F("id").asc()]
+
+
 def queue_queryset(
-    *, decision: str | None = Decision.PENDING, with_line_items: bool = True
+    *,
+    decision: str | None = Decision.PENDING,
+    with_line_items: bool = True,
+    overdue_first: bool = True,
 ) -> QuerySet[Approval]:
-    """The Closed-Won approval queue, oldest first (``decision=None``: every approval),
-    with everything a queue row shows joined or prefetched: the admin queue and the API
-    list both read it. ``with_line_items`` prefetches what the queue's gate column needs."""
+    """The Closed-Won approval queue (``decision=None``: every approval), overdue requests
+    first then oldest first (:func:`queue_ordering`), with everything a queue row shows
+    joined or prefetched: the admin queue and the API list both read it.
+    ``with_line_items`` prefetches what the queue's gate column needs.
+    ``overdue_first=False`` orders by submission time and id only: the API's cursor pages
+    need order keys that do not change while a client walks them (a request turning
+    overdue would jump pages)."""
     qs = Approval.objects.select_related(
         "opportunity",
         "opportunity__account",
@@ -42,7 +63,7 @@ def queue_queryset(
         "opportunity__primary_contact",
         "submitted_by",
         "decided_by",
-    ).order_by("submitted_at", "id")
+    ).order_by(*(queue_ordering() if overdue_first else ["submitted_at", "id"]))
     if with_line_items:
         qs = qs.prefetch_related(
             Prefetch(

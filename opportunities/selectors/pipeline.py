@@ -17,17 +17,28 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, JSONField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.http import QueryDict
 from django.utils import timezone
 
+from approvals import routing
+from approvals import selectors as approval_selectors
 from currencies.conversion import Totals
-from currencies.selectors import rates_for
+from currencies.selectors import Pair, rates_for
 
 from .. import gate, policies
 from ..filters import OpportunityFilter
-from ..models import Account, Contact, Opportunity, Product
+from ..models import (
+    Account,
+    Approval,
+    Contact,
+    Decision,
+    LineItem,
+    Opportunity,
+    Product,
+    StageChange,
+)
 from ..stages import OPEN_STAGES, PROBABILITY, Stage
 from .approvals import queue_queryset
 
@@ -114,9 +125,16 @@ class BoardColumn:
         return max(0, self.totals.count - len(self.cards))
 
 
-def stage_totals(flt: DealFilter, stages: Sequence[str] = BOARD_STAGES) -> dict[str, StageTotals]:
+def stage_totals(
+    flt: DealFilter,
+    stages: Sequence[str] = BOARD_STAGES,
+    *,
+    rates_into: dict[Pair, Decimal | None] | None = None,
+) -> dict[str, StageTotals]:
     """Count and amount per stage and currency in one aggregate query, converted to the
-    reporting currency with one query for the rates (weighted = amount × probability)."""
+    reporting currency with one query for the rates (weighted = amount × probability).
+    ``rates_into`` receives today's rate of every currency read, so the board's routes
+    reuse them instead of asking again."""
     rows = list(
         flt.apply(Opportunity.objects.filter(stage__in=stages))
         .order_by()
@@ -125,6 +143,8 @@ def stage_totals(flt: DealFilter, stages: Sequence[str] = BOARD_STAGES) -> dict[
     )
     today = timezone.localdate()
     rates = rates_for({(row["currency"], today) for row in rows}) if rows else {}
+    if rates_into is not None:
+        rates_into.update(rates)
     sums: dict[str, Totals] = {stage: Totals(rates=rates) for stage in stages}
     counts: dict[str, int] = dict.fromkeys(stages, 0)
     for row in rows:
@@ -152,7 +172,11 @@ def unconverted_sum(totals: Iterable[StageTotals], *, weighted: bool = False) ->
 
 
 def board_cards(
-    flt: DealFilter, *, stages: Sequence[str] = BOARD_STAGES, limit: int = BOARD_CARD_LIMIT
+    flt: DealFilter,
+    *,
+    stages: Sequence[str] = BOARD_STAGES,
+    limit: int = BOARD_CARD_LIMIT,
+    line_prices: bool = False,
 ) -> dict[str, list[Opportunity]]:
     """The ``limit`` most recently updated deals of each stage, in one query.
 
@@ -170,21 +194,105 @@ def board_cards(
         match = Q(pk__in=tops[0].union(*tops[1:], all=True))
     else:
         match = functools.reduce(operator.or_, [Q(pk__in=top) for top in tops])
+    pending = Approval.objects.filter(opportunity=OuterRef("pk"), decision=Decision.PENDING)
     qs = (
         Opportunity.objects.filter(match)
         .select_related("account", "owner")
+        .annotate(
+            # Read in the same query (index lookups per card): when the deal entered its
+            # stage (the card's days in stage) and the pending request's route and step.
+            entered_stage_at=Subquery(
+                StageChange.objects.filter(opportunity=OuterRef("pk"))
+                .order_by("-at")
+                .values("at")[:1]
+            ),
+            pending_route=Subquery(pending.values("route")[:1], output_field=JSONField()),
+            pending_step_index=Subquery(pending.values("step_index")[:1]),
+        )
         .order_by("-updated_at", "-id")
     )
+    if line_prices and connection.vendor == "postgresql":
+        # Each card's unit and list prices (in line order) as two arrays of the same
+        # query, for routing's discount rule; elsewhere card_approvals reads them apart.
+        from django.contrib.postgres.expressions import ArraySubquery
+
+        lines = LineItem.objects.filter(opportunity=OuterRef("pk")).order_by("id")
+        qs = qs.annotate(
+            line_units=ArraySubquery(lines.values("unit_price")),
+            line_list_prices=ArraySubquery(lines.values("product__list_price")),
+        )
     cards: dict[str, list[Opportunity]] = {stage: [] for stage in stages}
     for opp in qs:
         cards[opp.stage].append(opp)
     return cards
 
 
+@dataclass(frozen=True)
+class CardApproval:
+    """What a card says of approval: ``will_need`` — the route an open deal would take,
+    labelled as on the deal page ("RevOps → Finance (amount ≥ 100,000)"), only when it goes
+    beyond the RevOps step; ``waiting_on`` — the group of a pending request's current step,
+    with ``step`` and ``steps`` (1-based position, route length)."""
+
+    will_need: str = ""
+    waiting_on: str = ""
+    step: int = 0
+    steps: int = 0
+
+
+def card_approvals(
+    cards: Iterable[Opportunity],
+    *,
+    rates: dict[Pair, Decimal | None] | None = None,
+    rules: list[routing.RuleDef] | None = None,
+) -> dict[int, CardApproval]:
+    """:class:`CardApproval` of each card, keyed by id: the open deals' routes from
+    :func:`approvals.selectors.routes_for_page` (the deal page's routing, batched: no
+    query for ``rules`` given, for rates ``rates`` holds, nor for line prices the card
+    query annotated — ``line_units`` / ``line_list_prices``); the pending ones from the
+    ``pending_route`` and ``pending_step_index`` the card query annotates."""
+    cards = list(cards)
+    open_cards = [c for c in cards if c.stage in OPEN_STAGES]
+    prices = None
+    if open_cards and all(hasattr(c, "line_units") for c in open_cards):
+        prices = {
+            c.pk: list(
+                zip(
+                    getattr(c, "line_units", None) or [],
+                    getattr(c, "line_list_prices", None) or [],
+                    strict=True,
+                )
+            )
+            for c in open_cards
+        }
+    routes = approval_selectors.routes_for_page(open_cards, rates=rates, rules=rules, prices=prices)
+    out: dict[int, CardApproval] = {}
+    for card in cards:
+        if card.pk in routes and routing.needs_more_than_revops(routes[card.pk]):
+            out[card.pk] = CardApproval(will_need=routing.route_label(routes[card.pk]))
+        elif card.stage == Stage.PENDING_APPROVAL:
+            steps = list(getattr(card, "pending_route", None) or [])
+            index = getattr(card, "pending_step_index", None) or 0
+            if routing.needs_more_than_revops(steps) and index < len(steps):
+                out[card.pk] = CardApproval(
+                    waiting_on=steps[index]["group"], step=index + 1, steps=len(steps)
+                )
+    return out
+
+
 def board(flt: DealFilter) -> list[BoardColumn]:
-    """The pipeline board: two queries whatever the number of deals."""
-    totals = stage_totals(flt)
-    cards = board_cards(flt)
+    """The pipeline board whatever the number of deals: the totals (one query, one for
+    rates), the approval rules in force (one), the cards with what their approval lines
+    need (one on PostgreSQL; one more for line prices elsewhere). Each card gets
+    ``approval`` (a :class:`CardApproval`)."""
+    rates: dict[Pair, Decimal | None] = {}
+    totals = stage_totals(flt, rates_into=rates)
+    rules = approval_selectors.rules_in_force()
+    cards = board_cards(flt, line_prices=approval_selectors.rules_read_discounts(rules))
+    every = [card for stage in BOARD_STAGES for card in cards[stage]]
+    approvals = card_approvals(every, rates=rates, rules=rules)
+    for card in every:
+        card.approval = approvals.get(card.pk, CardApproval())  # type: ignore[attr-defined]
     return [
         BoardColumn(
             stage=stage,

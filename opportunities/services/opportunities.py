@@ -18,7 +18,7 @@ from core import errors
 from events.services import event_record, events_record_many
 
 from .. import policies
-from ..models import LineItem, Opportunity
+from ..models import LineItem, Opportunity, Product
 from ..stages import EDITABLE_FIELDS, GATED_FIELDS, LOCKED_STAGES, Source
 from .common import _assign, _full_clean, _map_lock_error, _require_authenticated
 from .line_items import (
@@ -122,11 +122,16 @@ def opportunities_create_many(
             opportunities, Opportunity, default_user=actor, default_change_reason=source
         )
         items: list[LineItem] = []
+        # The products of every line in one query: the change-feed serialiser shows each
+        # line's list price and discount without reading its product back.
+        products = Product.objects.in_bulk(
+            {item["product_id"] for _, parsed in prepared for item in parsed or ()}
+        )
         for opp, parsed in prepared:
             own = [
                 LineItem(
                     opportunity=opp,
-                    product_id=item["product_id"],
+                    product=products[item["product_id"]],
                     seats=item["seats"],
                     unit_price=item["unit_price"],
                 )

@@ -295,6 +295,7 @@ def _record_approval(
                 route=route,
                 policy_version=policy_version,
                 step_started_at=now,
+                step_due_at=approval_steps.step_due_at(now, route[0]),
             )
         except IntegrityError as exc:
             raise errors.ConcurrentUpdate("The deal was submitted at the same moment.") from exc
@@ -317,6 +318,7 @@ def _record_approval(
     approval.decided_by = actor
     approval.decided_at = now
     approval.reason = reason
+    approval.step_due_at = None  # no step waits any more: nothing can be overdue
     approval.save()
     if name == "approve":
         # Same transaction: a rolled-back approval leaves no handoff and no commission credit.

@@ -35,6 +35,12 @@ def money_compact(value: Any, currency: str | None = None) -> str:
 
 
 @register.filter
+def discount(value: Any) -> str:
+    """A line discount: ``25 %``, ``−10 % (premium)``, ``—`` without a list price."""
+    return formatting.discount_text(value)
+
+
+@register.filter
 def person(user: Any) -> str:
     return formatting.person(user, empty="System")
 

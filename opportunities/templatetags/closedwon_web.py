@@ -28,6 +28,7 @@ register.filter("day", formatting.day)
 register.filter("moment", formatting.moment)
 register.filter("ago", formatting.ago)
 register.filter("money", formatting.money_short)
+register.filter("discount", formatting.discount_text)
 
 
 # --- line items: totals and their sum ---------------------------------------------------------

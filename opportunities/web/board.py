@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -65,18 +65,30 @@ class CardFlags:
         return bool(self.stale_reasons)
 
 
+_NOT_READ = object()
+
+
 def entered_stage_at(opportunities: Iterable[Opportunity]) -> dict[int, dt.datetime]:
-    """When each deal last changed stage: one grouped query over StageChange."""
-    ids = [o.pk for o in opportunities]
+    """When each deal last changed stage: the ``entered_stage_at`` the board's card query
+    annotates, else one grouped query over StageChange for the deals without it."""
+    out: dict[int, dt.datetime] = {}
+    ids = []
+    for o in opportunities:
+        known = getattr(o, "entered_stage_at", _NOT_READ)
+        if known is _NOT_READ:
+            ids.append(o.pk)
+        elif known is not None:
+            out[o.pk] = cast(dt.datetime, known)
     if not ids:
-        return {}
+        return out
     rows = (
         StageChange.objects.filter(opportunity_id__in=ids)
         .order_by()
         .values("opportunity_id")
         .annotate(last=Max("at"))
     )
-    return {row["opportunity_id"]: row["last"] for row in rows}
+    out.update({row["opportunity_id"]: row["last"] for row in rows})
+    return out
 
 
 def card_flags(

@@ -271,7 +271,9 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": selectors.history.opportunity_timeline(opportunity),
         "handoffs": _handoffs(opportunity),
         "transition_form": forms.TransitionForm(transition="mark_lost"),
-        "line_items": list(opportunity.line_items.all()),
+        "line_items": _priced_lines(opportunity),
+        "with_discounts": True,
+        "reporting_currency": settings.REPORTING_CURRENCY,
         "locked": opportunity.stage in LOCKED_STAGES,
         "loss_reason_label": LossReason(opportunity.loss_reason).label
         if opportunity.loss_reason
@@ -279,6 +281,17 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     }
     context.update(_approval_context(opportunity, options, pending))
     return render(request, "opportunities/detail.html", context)
+
+
+def _priced_lines(opportunity: Opportunity) -> list[Any]:
+    """The deal's line items, each with ``price`` (list price and discount, the figures
+    routing compares: ``approvals.selectors.line_prices``)."""
+    from approvals.selectors import line_prices
+
+    lines = list(opportunity.line_items.all())
+    for line, price in zip(lines, line_prices(opportunity, lines), strict=True):
+        line.price = price  # type: ignore[attr-defined]
+    return lines
 
 
 def _approval_context(
