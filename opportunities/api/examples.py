@@ -88,7 +88,17 @@ def _at(stage: Stage) -> dict[str, Any]:
     }
 
 
-_LINE_ITEMS = [{"id": 12, "product": 1, "seats": 20, "unit_price": "1200.00"}]
+_LINE_ITEMS = [
+    {
+        "id": 12,
+        "product": 1,
+        "seats": 20,
+        "unit_price": "1200.00",
+        "list_price": "1500.00",
+        "list_price_currency": "USD",
+        "discount_pct": "20.00",
+    }
+]
 
 OPPORTUNITY_CREATED: dict[str, Any] = {
     "id": 7,
