@@ -28,6 +28,7 @@ from approvals.selectors import (
     with_step_group,
 )
 from core import errors, formatting
+from core.parsing import ascii_id
 
 from .. import gate, policies
 from ..models import (
@@ -400,13 +401,14 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
     def _approval(self, request: HttpRequest, object_id: str) -> ClosedWonApproval:
         # Any request by id (the inbox lists only the caller's steps): deciding one that
         # is not theirs is refused with the reason, not hidden as a 404.
+        pk = ascii_id(unquote(object_id))
         approval = (
             ClosedWonApproval.objects.select_related(
                 "opportunity", "opportunity__owner", "submitted_by", "decided_by"
             )
-            .filter(pk=unquote(object_id))
+            .filter(pk=pk)
             .first()
-            if str(unquote(object_id)).isdigit()
+            if pk
             else None
         )
         if approval is None:

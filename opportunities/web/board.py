@@ -22,7 +22,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from core import errors
@@ -30,6 +29,7 @@ from core import errors
 from .. import policies, selectors, services
 from ..models import Approval, Opportunity, StageChange
 from ..stages import OPEN_STAGES, STAGE_ORDER, Source, Stage
+from .http import safe_next
 
 # Days without any change after which an open deal is flagged stale, per stage. A stage
 # missing here uses DEFAULT_STALE_DAYS. Override with settings.BOARD_STALE_DAYS.
@@ -178,15 +178,6 @@ class NextStepForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 @login_required
 @require_POST
 def next_step(request: HttpRequest, pk: int) -> HttpResponse:
@@ -198,7 +189,7 @@ def next_step(request: HttpRequest, pk: int) -> HttpResponse:
     opportunity = selectors.opportunity_get(pk)
     if opportunity is None:
         raise Http404("No such deal.")
-    back = _safe_next(request, reverse("pipeline"))
+    back = safe_next(request, reverse("pipeline"))
     form = NextStepForm(request.POST)
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]

@@ -24,7 +24,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from core import errors
@@ -35,6 +34,7 @@ from ..models import Opportunity
 from ..selectors import pipeline as ui_selectors
 from ..stages import OPEN_STAGES, TRANSITIONS, Source, Stage
 from . import forms
+from .http import is_htmx, safe_next
 
 # The rep transitions a dialog can fix: every move into an open stage and the request.
 FIXABLE = {f"move_to_{stage}" for stage in OPEN_STAGES} | {"submit_for_approval"}
@@ -123,15 +123,6 @@ class FixItForm(forms.DealForm):
         return data
 
 
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 def _target_label(name: str) -> str:
     spec = TRANSITIONS[name]
     if spec.target == Stage.PENDING_APPROVAL:
@@ -167,10 +158,6 @@ def _unmet(opportunity: Opportunity, name: str, data: Any = None) -> list[gate.U
     return gate.evaluate(gate.gather_one(preview, target=target, line_items=line_items), target)
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
-
 def _render(
     request: HttpRequest,
     opportunity: Opportunity,
@@ -197,7 +184,7 @@ def _render(
         "fix_url": reverse("deal-fixit", args=[opportunity.pk, name]),
         "contact_create_url": reverse("deal-contact-create"),
     }
-    if _is_htmx(request):
+    if is_htmx(request):
         # htmx swaps only 2xx answers: the dialog body carries the errors itself.
         return render(request, "opportunities/_fixit_form.html", context)
     return render(request, "opportunities/fixit.html", context, status=status)
@@ -215,13 +202,13 @@ def fixit(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     opportunity = selectors.opportunity_get(pk)
     if opportunity is None:
         raise Http404("No such deal.")
-    back = _safe_next(request, reverse("deal-detail", args=[pk]))
+    back = safe_next(request, reverse("deal-detail", args=[pk]))
     if not policies.can_change(request.user, opportunity):
         messages.error(
             request,
             f"“{opportunity.name}” was not changed.\nOnly its owner or RevOps can change it.",
         )
-        if _is_htmx(request):
+        if is_htmx(request):
             response = HttpResponse(status=204)
             response["HX-Redirect"] = back
             return response
@@ -297,7 +284,7 @@ def fixit(request: HttpRequest, pk: int, name: str) -> HttpResponse:
             _show_errors(form, formset, rows, exc)
         else:
             messages.success(request, _done(name, opportunity.name))
-            if _is_htmx(request):
+            if is_htmx(request):
                 response = HttpResponse(status=204)
                 response["HX-Redirect"] = back
                 return response

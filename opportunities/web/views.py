@@ -20,10 +20,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import errors
+from core.parsing import ascii_id
 from handoffs import selectors as handoff_selectors
 from handoffs.models import HandoffKind
 
@@ -41,6 +41,7 @@ from ..stages import (
 from . import board as web_board
 from . import fixit as web_fixit
 from . import forms
+from .http import is_htmx, safe_next
 
 VIEW_PERM = "opportunities.view_opportunity"
 LIST_PAGE_SIZE = 25
@@ -56,23 +57,9 @@ def reader(view: Any) -> Any:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    """Set by django_htmx's middleware: the request came from htmx (swap a fragment)."""
-    return bool(getattr(request, "htmx", False))
-
-
 def _unsaved_deal(request: HttpRequest) -> Opportunity:
     """A new, never-saved deal owned by the signed-in rep (the new-deal checklist)."""
     return Opportunity(owner_id=cast(int, request.user.pk))
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 def _with_query(url: str, **params: Any) -> str:
@@ -103,8 +90,7 @@ def _deal_filter(request: HttpRequest) -> tuple[ui_selectors.DealFilter, dict[st
     owner_id: int | None = None
     raw_owner = request.GET.get("owner", "")
     # Only plausible ids reach the database (a 30-digit id would overflow bigint: a 500).
-    if raw_owner.isdigit() and 0 < int(raw_owner) < 2**63:
-        owner_id = int(raw_owner)
+    owner_id = ascii_id(raw_owner)
     scope = request.GET.get("scope", "")
     if scope not in ("mine", "all"):
         scope = "all" if policies.is_revops(user) else "mine"
@@ -389,9 +375,9 @@ def _initial_from_query(request: HttpRequest) -> dict[str, Any]:
     """Values handed back by the no-JS "new account / new contact" pages."""
     initial: dict[str, Any] = {}
     for name in ("account", "primary_contact"):
-        value = request.GET.get(name, "")
-        if value.isdigit():
-            initial[name] = int(value)
+        value = ascii_id(request.GET.get(name, ""))
+        if value is not None:
+            initial[name] = value
     return initial
 
 
@@ -545,8 +531,8 @@ def _created_response(
 @reader
 @require_http_methods(["GET", "POST"])
 def account_create(request: HttpRequest) -> HttpResponse:
-    back = _safe_next(request, reverse("deal-create"))
-    prefix = "new_account" if _is_htmx(request) else None
+    back = safe_next(request, reverse("deal-create"))
+    prefix = "new_account" if is_htmx(request) else None
     form = forms.AccountForm(request.POST if request.method == "POST" else None, prefix=prefix)
     if request.method == "POST" and form.is_valid():
         try:
@@ -556,7 +542,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
             if not exc.errors:
                 form.add_error(None, exc.detail)
         else:
-            if _is_htmx(request):
+            if is_htmx(request):
                 context = {
                     "form": forms.DealForm(initial={"account": account.pk}),
                     "contact_form": forms.ContactForm(
@@ -578,7 +564,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
 def _inline_create_form(request: HttpRequest, kind: str, form: Any, back: str) -> HttpResponse:
     """The account/contact form again (blank, or with its errors): inside the deal form's
     dialog under htmx, as a page of its own without JavaScript."""
-    if _is_htmx(request):
+    if is_htmx(request):
         response = render(
             request, f"opportunities/_{kind}_dialog_form.html", {f"{kind}_form": form}
         )
@@ -597,8 +583,8 @@ def _inline_create_form(request: HttpRequest, kind: str, form: Any, back: str) -
 @reader
 @require_http_methods(["GET", "POST"])
 def contact_create(request: HttpRequest) -> HttpResponse:
-    back = _safe_next(request, reverse("deal-create"))
-    prefix = "new_contact" if _is_htmx(request) else None
+    back = safe_next(request, reverse("deal-create"))
+    prefix = "new_contact" if is_htmx(request) else None
     initial = {"account": request.GET.get("account") or None}
     form = forms.ContactForm(
         request.POST if request.method == "POST" else None, prefix=prefix, initial=initial
@@ -611,7 +597,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
             if not exc.errors:
                 form.add_error(None, exc.detail)
         else:
-            if _is_htmx(request):
+            if is_htmx(request):
                 deal_form = forms.DealForm(
                     initial={"account": contact.account_id, "primary_contact": contact.pk}
                 )
@@ -645,7 +631,7 @@ def opportunity_transition(request: HttpRequest, pk: int, name: str) -> HttpResp
         raise Http404("No such action.")
     opportunity = _get_deal(pk)
     detail_url = reverse("deal-detail", args=[pk])
-    back = _safe_next(request, detail_url)
+    back = safe_next(request, detail_url)
     data = request.POST if request.method == "POST" else None
     form = forms.TransitionForm(data, transition=name)
     if request.method == "POST" and form.is_valid():
