@@ -35,10 +35,18 @@ def _validation_errors(exc: ValidationError) -> list[dict[str, str]]:
 
 
 def _full_clean(
-    instance: Model, *, exclude: Iterable[str] = (), validate_constraints: bool = True
+    instance: Model,
+    *,
+    exclude: Iterable[str] = (),
+    validate_constraints: bool = True,
+    validate_unique: bool = True,
 ) -> None:
     try:
-        instance.full_clean(exclude=list(exclude), validate_constraints=validate_constraints)
+        instance.full_clean(
+            exclude=list(exclude),
+            validate_constraints=validate_constraints,
+            validate_unique=validate_unique,
+        )
     except ValidationError as exc:
         raise errors.InvalidInput(errors=_validation_errors(exc)) from exc
 

@@ -66,11 +66,14 @@ def opportunity_prepare(
     _assign(opportunity, data, EDITABLE_FIELDS)
     if references_checked:
         # The constraints are the amount check (the field's own validator) and the
-        # claimed-once indexes, which only hold in stages a new deal is not in.
+        # claimed-once indexes, which only hold in stages a new deal is not in; the only
+        # unique column is the primary key, which a new deal has not got yet (a unique
+        # clash would still fail the bulk INSERT, and the batch retries row by row).
         _full_clean(
             opportunity,
             exclude=["stage", "version", "account", "owner", "primary_contact"],
             validate_constraints=False,
+            validate_unique=False,
         )
     else:
         _full_clean(opportunity, exclude=["stage", "version"])
