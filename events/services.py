@@ -11,6 +11,8 @@ from django.db.models import Model
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from core.db import bound_parameters
+
 from . import registry
 from .models import Event
 
@@ -42,15 +44,17 @@ def event_record(*, instance: Model, change: str, actor: Any = None) -> Event:
         )
     entry = registry.entry_for(type(instance))
     user = actor if actor is not None and getattr(actor, "pk", None) else None
-    event = Event.objects.create(
-        type=f"{entry.name}.{change}",
-        object=entry.name,
-        object_id=instance.pk,
-        version=getattr(instance, "version", None),
-        actor=user,
-        data=dict(entry.serialize(instance)),
-        xid=_current_xid(),
-    )
+    data = dict(entry.serialize(instance))  # may read (e.g. line items): outside the block
+    with bound_parameters():
+        event = Event.objects.create(
+            type=f"{entry.name}.{change}",
+            object=entry.name,
+            object_id=instance.pk,
+            version=getattr(instance, "version", None),
+            actor=user,
+            data=data,
+            xid=_current_xid(),
+        )
     return event
 
 

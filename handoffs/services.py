@@ -37,6 +37,7 @@ from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from core import errors
+from core.db import bound_parameters
 from opportunities.models import Approval, Opportunity
 from opportunities.selectors import line_items_loaded
 
@@ -148,7 +149,8 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
                     created_at=now,
                 )
             )
-    Handoff.outbox.bulk_create(handoffs)
+    with bound_parameters():
+        Handoff.outbox.bulk_create(handoffs)
     _publish_on_commit([h.pk for h in handoffs if h.endpoint_id])
     return handoffs
 

@@ -27,10 +27,18 @@ def _validation_errors(exc: ValidationError) -> list[errors.FieldError]:
 
 
 def _full_clean(
-    instance: Model, *, exclude: Iterable[str] = (), validate_constraints: bool = True
+    instance: Model,
+    *,
+    exclude: Iterable[str] = (),
+    validate_constraints: bool = True,
+    validate_unique: bool = True,
 ) -> None:
     try:
-        instance.full_clean(exclude=list(exclude), validate_constraints=validate_constraints)
+        instance.full_clean(
+            exclude=list(exclude),
+            validate_constraints=validate_constraints,
+            validate_unique=validate_unique,
+        )
     except ValidationError as exc:
         raise errors.InvalidInput(errors=_validation_errors(exc)) from exc
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from django.db import OperationalError, transaction
 from django.db.models import Model
-from simple_history.utils import bulk_create_with_history
 
 from core import errors
+from core.db import bound_parameters, history_insert_from_rows
 from events.services import event_record, events_record_many
 
 from .. import policies
@@ -66,11 +66,14 @@ def opportunity_prepare(
     _assign(opportunity, data, EDITABLE_FIELDS)
     if references_checked:
         # The constraints are the amount check (the field's own validator) and the
-        # claimed-once indexes, which only hold in stages a new deal is not in.
+        # claimed-once indexes, which only hold in stages a new deal is not in; the only
+        # unique column is the primary key, which a new deal has not got yet (a unique
+        # clash would still fail the bulk INSERT, and the batch retries row by row).
         _full_clean(
             opportunity,
             exclude=["stage", "version", "account", "owner", "primary_contact"],
             validate_constraints=False,
+            validate_unique=False,
         )
     else:
         _full_clean(opportunity, exclude=["stage", "version"])
@@ -117,10 +120,9 @@ def opportunities_create_many(
         return []
     for opp in opportunities:
         opp.set_keys()  # bulk inserts skip save(), which computes them
-    with transaction.atomic():
-        bulk_create_with_history(
-            opportunities, Opportunity, default_user=actor, default_change_reason=source
-        )
+    with transaction.atomic(), bound_parameters():
+        Opportunity.objects.bulk_create(opportunities)
+        history_insert_from_rows(opportunities, user=actor, change_reason=source)
         items: list[LineItem] = []
         # The products of every line in one query: the change-feed serialiser shows each
         # line's list price and discount without reading its product back.
@@ -141,9 +143,8 @@ def opportunities_create_many(
             # What the change-feed serialiser reads, without a query.
             opp._prefetched_objects_cache = {"line_items": own}  # type: ignore[attr-defined]
         if items:
-            bulk_create_with_history(
-                items, LineItem, default_user=actor, default_change_reason=source
-            )
+            LineItem.objects.bulk_create(items)
+            history_insert_from_rows(items, user=actor, change_reason=source)
         events_record_many(instances=list(opportunities), change="created", actor=actor)
     return opportunities
 

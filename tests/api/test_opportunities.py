@@ -345,3 +345,32 @@ def test_history_costs_the_same_for_1_or_10_changes(api, rep):
         move("move_to_qualification")
     assert len(api(rep).get(path).json()["results"]) == 11
     assert _queries(client, path) == small
+
+
+@pytest.mark.parametrize(
+    ("currency", "price"),
+    [
+        ("USD", Decimal("1200.5")),
+        ("JPY", Decimal("1000")),
+        ("KWD", Decimal("1.125")),
+        ("USD", None),
+    ],
+)
+def test_a_line_item_reads_the_same_as_drfs_generic_field_walk(rep, currency, price):
+    """The line item serializer writes its dict directly (it runs for every line item of
+    every read, event and approval): it must equal what its declared fields give."""
+    from rest_framework import serializers
+
+    from opportunities.api.serializers import LineItemSerializer
+
+    deal = ready_deal(rep, lines=0, currency=currency, amount=Decimal("5000"))
+    item = LineItem.objects.create(
+        opportunity=deal, product=ProductFactory(), seats=7, unit_price=price
+    )
+    item = LineItem.objects.select_related("opportunity").get(pk=item.pk)
+
+    fast = LineItemSerializer(item).data
+    generic = serializers.ModelSerializer.to_representation(LineItemSerializer(), item)
+
+    assert list(fast.items()) == list(generic.items())
+    assert fast["unit_price"] == (None if price is None else generic["unit_price"])

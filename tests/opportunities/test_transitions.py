@@ -328,6 +328,45 @@ def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_a
     assert len(approval.snapshot["line_items"]) == 3
 
 
+def test_approve_costs_the_same_statements_and_sql_text_with_40_line_items_as_with_1(rep, revops):
+    """What approve writes per line item is values, not statements or SQL text: the
+    payloads and the change-feed event travel as bound parameters (the SQL text was where
+    every quote of every payload was escaped) and the frozen snapshot is not written
+    again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def approve(lines: int) -> list[str]:
+        deal = ready_deal(rep, lines=lines, seats=1, unit_price=Decimal("10.00"))
+        run(deal, "submit_for_approval", rep)
+        with CaptureQueriesContext(connection) as ctx:
+            run(deal, "approve", revops)
+        return [q["sql"] for q in ctx.captured_queries]
+
+    approve(1)  # the first approval also writes the environment's webhook endpoints
+    one, many = approve(1), approve(40)
+
+    assert len(one) == len(many)
+    sizes = {len(a) - len(b) for a, b in zip(many, one, strict=True)}
+    # ids and timestamps differ by a few characters; no statement grows with the items
+    assert max(sizes) < 200
+    (decision,) = [q for q in many if q.startswith('UPDATE "opportunities_approval"')]
+    assert '"snapshot"' not in decision and '"decision"' in decision
+
+
+def test_approving_keeps_the_snapshot_as_submitted_and_records_the_decision(rep, revops):
+    deal = ready_deal(rep, lines=3)
+    run(deal, "submit_for_approval", rep)
+    submitted = Approval.objects.get(opportunity=deal).snapshot
+
+    run(deal, "approve", revops)
+
+    approval = Approval.objects.get(opportunity=deal)
+    assert approval.snapshot == submitted and len(submitted["line_items"]) == 3
+    assert (approval.decision, approval.decided_by) == (Decision.APPROVED, revops)
+    assert approval.decided_at is not None and approval.reporting_currency
+
+
 def test_a_deal_whose_owner_was_deactivated_cannot_be_approved(rep, revops):
     deal = ready_deal(rep)
     run(deal, "submit_for_approval", rep)
