@@ -32,6 +32,7 @@ from core import errors
 from core.csv_safety import unescape_cell
 from core.keys import normalize_key as _normalize_key
 from core.money import money_text
+from core.parsing import ascii_id
 
 from .. import services
 from ..models import Account, Contact, Opportunity, Product
@@ -41,6 +42,9 @@ from ..stages import ACCOUNT_FIELDS, CONTACT_FIELDS, OPEN_STAGES, OpportunityTyp
 normalize_key = functools.lru_cache(maxsize=4096)(_normalize_key)
 
 # Columns the exports write for people to read; an import ignores them.
+# Ids and counts fit a PostgreSQL bigint with room to spare.
+MAX_INTEGER = 10**18
+
 INFORMATIONAL = {
     "stage_label",
     "version",
@@ -128,10 +132,14 @@ def _int(value: Any, name: str) -> int | None:
         return None
     try:
         number = Decimal(str(value).strip())
+        # "inf", "1e999": whole to Decimal, but no database integer (int() of an infinity
+        # raises OverflowError; a 30-digit id overflows bigint in the query).
+        if not number.is_finite() or abs(number) >= MAX_INTEGER:
+            raise InvalidOperation
         if number != number.to_integral_value():
             raise InvalidOperation
         return int(number)
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError, OverflowError):
         raise RowError("invalid", name, f"{value!r} is not a whole number.") from None
 
 
@@ -161,8 +169,9 @@ def _user(value: Any, name: str) -> Any:
     User = get_user_model()
     text = str(value).strip()
     user = User.objects.filter(username=text).first()
-    if user is None and text.isdigit():
-        user = User.objects.filter(pk=int(text)).first()
+    pk = ascii_id(text)
+    if user is None and pk:
+        user = User.objects.filter(pk=pk).first()
     if user is None:
         raise RowError("does_not_exist", name, f"There is no user {text!r}.")
     return user
@@ -590,8 +599,8 @@ class _BatchLookup(_Lookup):
             owner = _text(cells.get("owner"))
             if owner:
                 names.add(owner)
-                if owner.isdigit():
-                    user_ids.add(int(owner))
+                if ascii_id(owner):
+                    user_ids.add(cast(int, ascii_id(owner)))
             account_ids.add(_loose_int(cells.get("account_id", cells.get("account"))))
             externals.add(_text(cells.get("account_external_id")))
             contact_ids.add(
@@ -641,8 +650,8 @@ class _BatchLookup(_Lookup):
             return None
         text = str(value).strip()
         user = self._users_by_name.get(text)
-        if user is None and text.isdigit():
-            user = self._users_by_id.get(int(text))
+        if user is None and ascii_id(text):
+            user = self._users_by_id.get(cast(int, ascii_id(text)))
         if user is None:
             raise RowError("does_not_exist", name, f"There is no user {text!r}.")
         return user

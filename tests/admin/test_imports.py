@@ -292,3 +292,28 @@ def test_reps_cannot_import(rep):
     response = client_for(rep).get(reverse("admin:opportunities_opportunity_import"))
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "code"),
+    [
+        ("id", "inf", "invalid"),
+        ("id", "1e999", "invalid"),
+        ("id", "9" * 30, "invalid"),
+        ("id", "NaN", "invalid"),
+        ("account_id", "-inf", "invalid"),
+        ("owner", "\u00b2", "does_not_exist"),
+        ("owner", "\u0663", "does_not_exist"),
+    ],
+)
+def test_an_odd_number_fails_its_row_not_the_file(rep, revops, column, value, code):
+    """One cell that is no database integer ("inf", "1e999", a superscript) is that row's
+    error with its line number; the other rows import."""
+    cells = {"name": "Odd", "owner": rep.username, column: value}
+    report = imports.import_rows(
+        kind="opportunities",
+        actor=revops,
+        rows=[cells, {"name": "Fine", "owner": rep.username}],
+    )
+    assert [(o.number, codes(o)) for o in report.failed] == [(1, [code])]
+    assert list(Opportunity.objects.values_list("name", flat=True)) == ["Fine"]
