@@ -320,15 +320,21 @@ def current_step(approval: Any) -> dict[str, Any] | None:
 def with_step_group(queryset: Any) -> Any:
     """Annotate each approval (or amendment) with ``step_group``: the group of its
     current step (RevOps for one from before routing)."""
+    from django.db import connections
     from django.db.models import CharField, Value
     from django.db.models.expressions import RawSQL
     from django.db.models.functions import Coalesce
 
     table = queryset.model._meta.db_table
+    # The table name comes from the model, the key is a parameter: no input. JSON paths
+    # differ per database (the embedded default runs on SQLite).
+    if connections[queryset.db].vendor == "sqlite":
+        sql = f'json_extract("{table}"."route", \'$[\' || "{table}"."step_index" || \'].\' || %s)'
+    else:
+        sql = f'("{table}"."route" -> "{table}"."step_index"::int ->> %s)'
     return queryset.annotate(
         step_group=Coalesce(
-            # The table name comes from the model, the key is a parameter: no input.
-            RawSQL(f'("{table}"."route" -> "{table}"."step_index"::int ->> %s)', ("group",)),  # noqa: S611
+            RawSQL(sql, ("group",)),  # noqa: S611
             Value(routing.REVOPS_GROUP),
             output_field=CharField(),
         )
