@@ -24,19 +24,32 @@ def environment_endpoints_ensure() -> dict[str, WebhookEndpoint]:
 
     Called after every ``migrate`` (and after a test flush) and by the relay's caller
     when a row is missing, so ``make run`` and existing deployments need no new step.
-    The row holds no URL or secret: those are read from the settings at each send.
+    The row holds no URL or secret: those are read from the settings at each send. It
+    subscribes to its kind's handoff and to that handoff's corrections (``.amended``,
+    ``.cancelled``): the system that received a booking hears of every change to it.
     """
     found = {e.environment_kind: e for e in WebhookEndpoint.objects.exclude(environment_kind="")}
     for kind in HandoffKind.values:
+        wanted = environment_event_types(kind)
         if kind not in found:
             found[kind], _ = WebhookEndpoint.objects.get_or_create(
                 environment_kind=kind,
                 defaults={
                     "description": f"HANDOFF_{kind.upper()}_URL (environment)",
-                    "event_types": [f"handoff.{kind}"],
+                    "event_types": wanted,
                 },
             )
+        elif found[kind].event_types != wanted:
+            # Operator-defined: RevOps cannot edit these types, so an upgrade sets them.
+            found[kind].event_types = wanted
+            found[kind].save(update_fields=["event_types", "updated_at"])
     return found
+
+
+def environment_event_types(kind: str) -> list[str]:
+    """What the ``HANDOFF_<KIND>_URL`` endpoint receives: the booking's handoff and its
+    corrections."""
+    return [f"handoff.{kind}", f"handoff.{kind}.amended", f"handoff.{kind}.cancelled"]
 
 
 def environment_target(kind: str) -> tuple[str, str]:

@@ -14,8 +14,10 @@ pytestmark = pytest.mark.django_db
 CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
-def _validate_all(deal, suffix):
-    rows = list(Handoff.outbox.filter(opportunity=deal, event_type__endswith=suffix))
+def _validate_all(deal, suffix, subscriber):
+    rows = list(
+        Handoff.outbox.filter(opportunity=deal, event_type__endswith=suffix, endpoint=subscriber)
+    )
     assert len(rows) == 5
     for row in rows:
         jsonschema.validate(
@@ -35,7 +37,7 @@ def test_amended_payloads_match_their_schemas(rep, revops, revops2, subscriber):
         line_items=[{"product": deal.seat.pk, "seats": 30, "unit_price": "100.00"}],
     )
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
-    payloads = _validate_all(deal, ".amended")
+    payloads = _validate_all(deal, ".amended", subscriber)
     assert payloads["deal.amended"]["data"]["delta"]["amount"] == "500.00"
 
 
@@ -45,7 +47,7 @@ def test_cancelled_payloads_match_their_schemas(rep, revops, revops2, subscriber
         opportunity=deal, actor=revops, kind="cancellation", reason="Churn"
     )
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
-    payloads = _validate_all(deal, ".cancelled")
+    payloads = _validate_all(deal, ".cancelled", subscriber)
     data = payloads["handoff.commission.cancelled"]["data"]
     assert data["after"] is None and data["delta"]["amount"] == "-2500.00"
     assert (
