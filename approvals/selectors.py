@@ -4,7 +4,8 @@ route, a pending approval's current step. No writes, no outbox."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -12,11 +13,12 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from currencies.conversion import to_reporting
-from currencies.selectors import rate_on
+from currencies.selectors import Pair, rate_on
+from opportunities import policies
 from opportunities.models import LineItem, Opportunity
 
 from . import routing
-from .models import ApprovalDecision, ApprovalPolicy, ApprovalRule, ApprovalStep
+from .models import ApprovalDecision, ApprovalPolicy, ApprovalRule, ApprovalStep, ApproverGroup
 
 # --- the policy -----------------------------------------------------------------------------
 
@@ -61,14 +63,20 @@ def policy_rules(policy: ApprovalPolicy | None) -> list[routing.RuleDef]:
 
 
 def deal_facts(
-    opportunity: Opportunity, lines: Iterable[LineItem] | None = None
+    opportunity: Opportunity,
+    lines: Iterable[LineItem] | None = None,
+    *,
+    rates: Mapping[Pair, Decimal | None] | None = None,
 ) -> routing.DealFacts:
     """What routing reads of ``opportunity``: the amount and each line's unit price in the
     reporting currency (at today's rate), the largest line discount against the products'
-    list prices, term, type, currency and the account's billing country."""
+    list prices, term, type, currency and the account's billing country. ``rates``: a
+    :func:`currencies.selectors.rates_for` result holding today's rate of the deal's
+    currency (no query then; without it, one)."""
     reporting = settings.REPORTING_CURRENCY
     today = timezone.localdate()
-    rates = {(opportunity.currency, today): rate_on(opportunity.currency, today)}
+    key = (opportunity.currency, today)
+    rates = {key: rates[key] if rates is not None and key in rates else rate_on(*key)}
     amount = to_reporting(opportunity.amount, opportunity.currency, today, rates)
     if lines is None:
         cache = getattr(opportunity, "_prefetched_objects_cache", {})
@@ -183,11 +191,9 @@ def decidable_by(
     their groups (RevOps' step: anyone with the approve permission), not their own deal
     or request, and no step of it approved by them already. Amendments name their
     columns: ``pending=Q(status="pending")``, ``requester="requested_by"``."""
-    if not (user and user.is_authenticated and user.is_active):
+    groups = policies.approver_groups_of(user)
+    if not groups:
         return queryset.none()
-    groups = set(user.groups.values_list("name", flat=True))
-    if user.has_perm("opportunities.approve_opportunity"):
-        groups.add(routing.REVOPS_GROUP)
     field = str(queryset.model._meta.concrete_model._meta.model_name)
     approved_by_them = ApprovalDecision.objects.filter(
         decided_by=user, decision="approved", **{f"{field}__isnull": False}
@@ -208,12 +214,79 @@ def approver_groups() -> list[str]:
     return [routing.REVOPS_GROUP, *sorted(names - {routing.REVOPS_GROUP})]
 
 
-def sla_due(approval: Any, step: dict[str, Any]) -> dt.datetime | None:
+def sla_due(approval: Any, step: dict[str, Any], *, times: int = 1) -> dt.datetime | None:
     """When the step's SLA runs out (business hours from when the step started) of an
-    Approval or an Amendment."""
+    Approval or an Amendment; ``times=2``: when it is escalated. None when the request
+    has no start time."""
     from .calendar import add_business_hours
 
     started = approval.step_started_at or getattr(
         approval, "submitted_at", getattr(approval, "requested_at", None)
     )
-    return add_business_hours(started, int(step.get("sla_hours") or 8)) if started else None
+    hours = times * int(step.get("sla_hours") or routing.DEFAULT_SLA_HOURS)
+    return add_business_hours(started, hours) if started else None
+
+
+class GroupDirectory:
+    """The members and the settings (:class:`ApproverGroup`) of approver groups, each
+    group read once and kept: a sweep over many requests asks for the same few groups.
+    Members are :func:`opportunities.policies.members_of` (the one member query)."""
+
+    def __init__(self) -> None:
+        self._members: dict[str, list[Any]] = {}
+        self._settings: dict[str, ApproverGroup | None] | None = None
+
+    def members(self, group: str) -> list[Any]:
+        if group not in self._members:
+            self._members[group] = list(policies.members_of(group))
+        return self._members[group]
+
+    def settings_of(self, group: str) -> ApproverGroup | None:
+        if self._settings is None:
+            # Every group's settings in one query: there are a handful.
+            self._settings = {
+                row.group.name: row
+                for row in ApproverGroup.objects.select_related("group", "escalation_group")
+            }
+        return self._settings.get(group)
+
+
+# --- policy versions, listed ----------------------------------------------------------------
+
+
+def with_rules(queryset: Any) -> Any:
+    """``queryset`` of policies with their rules, each rule's steps and each step's group
+    prefetched (three queries for a page of any size)."""
+    return queryset.prefetch_related(
+        Prefetch(
+            "rules",
+            queryset=ApprovalRule.objects.prefetch_related(
+                Prefetch("steps", queryset=ApprovalStep.objects.select_related("group"))
+            ),
+        )
+    )
+
+
+def published_policies() -> Any:
+    """Published versions, newest first, with their rules and steps (the API's list)."""
+    return with_rules(ApprovalPolicy.objects.filter(version__isnull=False).order_by("-version"))
+
+
+def with_in_force(queryset: Any) -> Any:
+    """Annotate each policy with ``in_force``: it is the version in force now (one
+    subquery, no query per row)."""
+    from django.db.models import BooleanField, ExpressionWrapper, Subquery
+    from django.db.models.functions import Coalesce
+
+    current = (
+        ApprovalPolicy.objects.filter(version__isnull=False, effective_at__lte=timezone.now())
+        .order_by("-effective_at", "-version")
+        .values("pk")[:1]
+    )
+    # No version in force: the comparison is NULL, read as False.
+    return queryset.annotate(
+        in_force=Coalesce(
+            ExpressionWrapper(Q(pk=Subquery(current)), output_field=BooleanField()),
+            False,
+        )
+    )

@@ -11,7 +11,7 @@ from core import errors
 from opportunities import services
 from opportunities.models import Approval, Opportunity
 from opportunities.stages import Stage
-from tests.factories import make_user, ready_deal
+from tests.factories import make_user, policy_author, ready_deal
 from tests.opportunities.test_concurrency import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +37,7 @@ def _policy(mode, count):
                 }
             ],
         },
-        actor=None,
+        actor=policy_author(),
     )
 
 
