@@ -162,6 +162,9 @@ def _decimal(value: Any, field: str, *, most: Decimal) -> Decimal | None:
         raise errors.InvalidInput.on(field, "Enter a number.") from exc
     if not out.is_finite() or out < 0 or out > most:
         raise errors.InvalidInput.on(field, f"Enter a number from 0 to {most}.")
+    if int(out.as_tuple().exponent) < -2:
+        # The column keeps two decimals: more would be rounded silently.
+        raise errors.InvalidInput.on(field, "At most 2 decimals.")
     return out
 
 

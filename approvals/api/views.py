@@ -10,7 +10,6 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.fields import MoneyField
 from api.strict import StrictInputMixin
 from api.views import ApiView
 from approvals import selectors, services
@@ -35,13 +34,15 @@ class PolicyStepSerializer(StrictInputMixin, serializers.Serializer):
     )
 
 
+def _decimal_string(help_text: str) -> serializers.RegexField:
+    return serializers.RegexField(
+        r"^[0-9]+(\.[0-9]+)?$", required=False, allow_null=True, help_text=help_text
+    )
+
+
 class PolicyConditionsSerializer(StrictInputMixin, serializers.Serializer):
-    amount_gte = MoneyField(
-        required=False, allow_null=True, help_text="Reporting currency, decimal string, ≥ 0."
-    )
-    max_discount_pct_gte = MoneyField(
-        required=False, allow_null=True, help_text='Percent, decimal string 0 to 100 (e.g. "20").'
-    )
+    amount_gte = _decimal_string("Reporting currency, decimal string, ≥ 0, 2 decimals at most.")
+    max_discount_pct_gte = _decimal_string('Percent, decimal string 0 to 100 (e.g. "20").')
     term_months_gt = serializers.IntegerField(
         required=False,
         allow_null=True,
