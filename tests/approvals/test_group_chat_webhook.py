@@ -48,9 +48,7 @@ def _chat_rows():
 def test_a_loopback_group_url_is_refused_at_save(revops, finance_group, receiver):
     for url in (receiver.url("finance"), "http://169.254.169.254/latest/", "http://10.0.0.5/x"):
         with pytest.raises(Exception) as refused:
-            services.approver_group_save(
-                actor=revops, group=finance_group, chat_webhook_url=url
-            )
+            services.approver_group_save(actor=revops, group=finance_group, chat_webhook_url=url)
         assert getattr(refused.value, "code", "") == "url_not_allowed", url
     assert not ApproverGroup.objects.exists()
 

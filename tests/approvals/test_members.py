@@ -26,7 +26,9 @@ def _approver_by_permission():
     """Not in the RevOps group: granted the approve permission directly."""
     user = make_user("rep", "direct_approver")
     user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="opportunities", codename="approve_opportunity")
+        Permission.objects.get(
+            content_type__app_label="opportunities", codename="approve_opportunity"
+        )
     )
     return type(user).objects.get(pk=user.pk)
 

@@ -116,6 +116,7 @@ def test_revops_cannot_add_or_delete_rules_and_steps_of_a_published_version_in_t
     ops = _admin(revops)
     rule = policy.rules.get()
     step = rule.steps.get()
+
     # Adding a rule: the published version is not a choice, and a forged POST is refused.
     def choices():
         form = ops.get(f"{RULES}add/").context["adminform"].form
