@@ -3,59 +3,75 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.strict import StrictInputMixin
 from api.views import ApiView
-from approvals import selectors, services
+from approvals import routing, selectors, services
 from opportunities import policies
 from opportunities.stages import OpportunityType
 
 # Shape only (types and keys; unknown keys refused): every bound, choice and group is
 # checked by ``approvals.services.policy_save``, the one place the rules of a definition
 # live, so the admin, commands and this API refuse the same definitions the same way.
+# The schema still states those bounds (from the service's constants) so that clients
+# know them before sending; the fields below validate the type only.
+
+
+def _schema_only(
+    schema: dict[str, Any], base: type[serializers.Field] = serializers.CharField
+) -> Any:
+    """A field of type ``base`` whose OpenAPI schema is ``schema`` (bounds, enum,
+    pattern): documented here, enforced by the service."""
+    return extend_schema_field(schema)(type(f"Documented{base.__name__}", (base,), {}))
+
+
+def _whole(low: int, high: int, help_text: str, **kwargs: Any) -> serializers.IntegerField:
+    cls = _schema_only(
+        {"type": "integer", "minimum": low, "maximum": high}, serializers.IntegerField
+    )
+    return cast(serializers.IntegerField, cls(required=False, help_text=help_text, **kwargs))
+
+
+MODE = _schema_only({"type": "string", "enum": list(routing.MODES)})
+TYPE = _schema_only({"type": "string", "enum": list(OpportunityType.values)})
+COUNTRY = _schema_only({"type": "string", "pattern": "^[A-Za-z]{2}$"})
+AMOUNT = _schema_only(
+    {"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]{1,2})?$", "nullable": True}
+)
+PERCENT = _schema_only(
+    {
+        "type": "string",
+        "pattern": r"^(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)$",
+        "nullable": True,
+    }
+)
 
 
 class PolicyStepSerializer(StrictInputMixin, serializers.Serializer):
     group = serializers.CharField(help_text="An approver group (a Django group) by name.")
-    mode = serializers.CharField(required=False, help_text="`any` (default) or `all`.")
-    count = serializers.IntegerField(
-        required=False,
-        help_text=f"Members needed for `all`: 1 to {services.MAX_STEP_COUNT} (default 1).",
-    )
-    sla_hours = serializers.IntegerField(
-        required=False,
-        help_text=f"Business hours, 1 to {services.MAX_SLA_HOURS} (default 8).",
-    )
-
-
-def _decimal_string(help_text: str) -> serializers.RegexField:
-    return serializers.RegexField(
-        r"^[0-9]+(\.[0-9]+)?$", required=False, allow_null=True, help_text=help_text
-    )
+    mode = MODE(required=False, help_text="`any` (default) or `all`.")
+    count = _whole(1, services.MAX_STEP_COUNT, "Members needed for `all` (default 1).")
+    sla_hours = _whole(1, services.MAX_SLA_HOURS, "Business hours (default 8).")
 
 
 class PolicyConditionsSerializer(StrictInputMixin, serializers.Serializer):
-    amount_gte = _decimal_string("Reporting currency, decimal string, ≥ 0, 2 decimals at most.")
-    max_discount_pct_gte = _decimal_string('Percent, decimal string 0 to 100 (e.g. "20").')
-    term_months_gt = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        help_text=f"Whole months, 0 to {services.MAX_TERM_MONTHS}.",
+    amount_gte = AMOUNT(
+        required=False, allow_null=True, help_text="Reporting currency, decimal string."
     )
-    type_in = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
-        help_text=f"Opportunity types: {', '.join(OpportunityType.values)}.",
+    max_discount_pct_gte = PERCENT(
+        required=False, allow_null=True, help_text='Percent, decimal string (e.g. "20").'
     )
+    term_months_gt = _whole(0, services.MAX_TERM_MONTHS, "Whole months.", allow_null=True)
+    type_in = serializers.ListField(child=TYPE(), required=False)
     currency_not_reporting = serializers.BooleanField(required=False)
     billing_country_in = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="ISO 3166 alpha-2 codes."
+        child=COUNTRY(), required=False, help_text="ISO 3166 alpha-2 codes."
     )
 
 
