@@ -186,26 +186,32 @@ def decidable_by(
     *,
     pending: Q | None = None,
     requester: str = "submitted_by",
+    mine: bool = True,
 ) -> Any:
     """The pending approvals whose current step ``user`` may approve: a step of one of
     their groups (RevOps' step: anyone with the approve permission), not their own deal
     or request, and no step of it approved by them already. Amendments name their
-    columns: ``pending=Q(status="pending")``, ``requester="requested_by"``."""
+    columns: ``pending=Q(status="pending")``, ``requester="requested_by"``.
+    ``mine=False``: every other row of ``queryset`` instead (the inbox's complement), in
+    the same single query."""
     groups = policies.approver_groups_of(user)
     if not groups:
-        return queryset.none()
+        return queryset.none() if mine else queryset
     field = str(queryset.model._meta.concrete_model._meta.model_name)
     approved_by_them = ApprovalDecision.objects.filter(
         decided_by=user, decision="approved", **{f"{field}__isnull": False}
     ).values(field)
-    return (
-        with_step_group(queryset)
-        .filter(pending if pending is not None else Q(decision="pending"))
-        .filter(step_group__in=sorted(groups))
-        .exclude(opportunity__owner=user)
-        .exclude(**{requester: user})
-        .exclude(pk__in=approved_by_them)
+    theirs = (
+        (pending if pending is not None else Q(decision="pending"))
+        & Q(step_group__in=sorted(groups))
+        & ~Q(opportunity__owner=user)
+        & ~Q(**{requester: user})
+        & ~Q(pk__in=approved_by_them)
     )
+    # One query, not a subquery of the inbox: ``step_group`` is raw SQL naming the table,
+    # which a subquery would alias away.
+    annotated = with_step_group(queryset)
+    return annotated.filter(theirs) if mine else annotated.exclude(theirs)
 
 
 def approver_groups() -> list[str]:

@@ -112,5 +112,4 @@ class ApprovalFilter(StrictFilterSet):
 
         if value is None:
             return queryset
-        mine = decidable_by(queryset, self.request.user if self.request else None)
-        return mine if value else queryset.exclude(pk__in=mine.values("pk"))
+        return decidable_by(queryset, self.request.user if self.request else None, mine=bool(value))
