@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Q
 
 from approvals import selectors as approval_selectors
-from approvals.services import members_of
+from opportunities import policies
 from opportunities.models import Opportunity
 from opportunities.selectors import line_items_loaded
 from opportunities.stages import Source, Stage
@@ -39,7 +39,7 @@ def _decide_every_step(amendment: Amendment) -> Amendment:
         step = approval_selectors.current_step(amendment)
         if step is None:
             break
-        approver = next((u for u in members_of(step["group"]) if u.pk not in used), None)
+        approver = next((u for u in policies.members_of(step["group"]) if u.pk not in used), None)
         if approver is None:
             break  # nobody left to decide: the amendment waits in the queue
         used.add(approver.pk)

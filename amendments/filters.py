@@ -18,7 +18,8 @@ class AmendmentFilter(StrictFilterSet):
     opportunity = IdFilter(field_name="opportunity_id")
     mine = BooleanFilter(
         method="filter_mine",
-        help_text="`true`: only those whose current step the caller may decide.",
+        help_text="`true`: only those whose current step the caller may decide; "
+        "`false`: all the others; absent: all.",
     )
 
     class Meta:
@@ -28,6 +29,6 @@ class AmendmentFilter(StrictFilterSet):
     def filter_mine(self, queryset: Any, name: str, value: bool | None) -> Any:
         from .selectors import decidable_by
 
-        if not value:
+        if value is None:
             return queryset
-        return decidable_by(queryset, self.request.user if self.request else None)
+        return decidable_by(queryset, self.request.user if self.request else None, mine=bool(value))

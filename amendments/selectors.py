@@ -39,12 +39,18 @@ def pending_amendments() -> QuerySet[Amendment]:
     return amendment_list().filter(status=AmendmentStatus.PENDING).order_by("requested_at", "id")
 
 
-def decidable_by(queryset: QuerySet[Amendment], user: Any) -> QuerySet[Amendment]:
+def decidable_by(
+    queryset: QuerySet[Amendment], user: Any, *, mine: bool = True
+) -> QuerySet[Amendment]:
     """The pending amendments whose current step ``user`` may approve (the approvals'
     inbox rule: a step of one of their groups, not their deal or request, no step of it
-    approved by them already)."""
+    approved by them already); ``mine=False``: all the others."""
     return approval_selectors.decidable_by(
-        queryset, user, pending=Q(status=AmendmentStatus.PENDING), requester="requested_by"
+        queryset,
+        user,
+        pending=Q(status=AmendmentStatus.PENDING),
+        requester="requested_by",
+        mine=mine,
     )
 
 

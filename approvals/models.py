@@ -4,14 +4,64 @@ settings, the decision of each step, the rep's in-app notifications and used e-m
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core import errors
+
 MODE_CHOICES = [("any", "any one member"), ("all", "all of N members")]
+
+
+class PublishedPolicyLocked(errors.RecordLocked):
+    """A published policy version, its rules and its steps are never edited or deleted:
+    approvals name the version that routed them. Copy it to a draft instead."""
+
+    title = "A published policy version is never edited"
+
+
+def _refuse_published(policy_ids: Iterable[int | None]) -> None:
+    """Raise :class:`PublishedPolicyLocked` when one of ``policy_ids`` is published.
+    The rows are locked for the caller's transaction: a publish waits for an edit of its
+    draft to commit (or the edit, once the publish committed, sees the version)."""
+    ids = {pk for pk in policy_ids if pk is not None}
+    if not ids:
+        return
+    locked = ApprovalPolicy.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    if any(version is not None for version in locked.values_list("version", flat=True)):
+        raise PublishedPolicyLocked(
+            "This policy version is published: copy it to a new draft to change it."
+        )
+
+
+class DraftOnlyQuerySet(models.QuerySet):
+    """``delete()`` refuses when a row belongs to a published version (the admin's bulk
+    delete goes through here, not through each row's ``delete``)."""
+
+    policy_path = "pk"
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        with transaction.atomic():
+            _refuse_published(self.values_list(self.policy_path, flat=True).distinct())
+            return super().delete()
+
+
+class _PolicyQuerySet(DraftOnlyQuerySet):
+    policy_path = "pk"
+
+
+class _RuleQuerySet(DraftOnlyQuerySet):
+    policy_path = "policy_id"
+
+
+class _StepQuerySet(DraftOnlyQuerySet):
+    policy_path = "rule__policy_id"
 
 
 class ApproverGroup(models.Model):
@@ -44,12 +94,27 @@ class ApprovalPolicy(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = _PolicyQuerySet.as_manager()
+
     class Meta:
         ordering = ["-version", "-id"]
         verbose_name_plural = "approval policies"
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}" if self.version else f"{self.name} (draft)"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Publishing saves a row that is still a draft in the database; any save of a row
+        # published there is an edit of a published version.
+        with transaction.atomic():
+            if self.pk is not None:
+                _refuse_published([self.pk])
+            super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic():
+            _refuse_published([self.pk])
+            return super().delete(*args, **kwargs)
 
     @property
     def is_draft(self) -> bool:
@@ -83,11 +148,28 @@ class ApprovalRule(models.Model):
     currency_not_reporting = models.BooleanField("currency ≠ reporting currency", default=False)
     billing_country_in = models.JSONField("billing country in", default=list, blank=True)
 
+    objects = _RuleQuerySet.as_manager()
+
     class Meta:
         ordering = ["order", "id"]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        with transaction.atomic():
+            before = (
+                ApprovalRule.objects.filter(pk=self.pk).values_list("policy_id", flat=True)
+                if self.pk is not None
+                else []
+            )
+            _refuse_published([self.policy_id, *before])
+            super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic():
+            _refuse_published([self.policy_id])
+            return super().delete(*args, **kwargs)
 
 
 class ApprovalStep(models.Model):
@@ -103,11 +185,32 @@ class ApprovalStep(models.Model):
         "SLA (business hours)", default=8, validators=[MinValueValidator(1)]
     )
 
+    objects = _StepQuerySet.as_manager()
+
     class Meta:
         ordering = ["order", "id"]
 
     def __str__(self) -> str:
         return f"{self.group.name} ({self.mode})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        with transaction.atomic():
+            rules = [self.rule_id]
+            if self.pk is not None:
+                rules += list(
+                    ApprovalStep.objects.filter(pk=self.pk).values_list("rule_id", flat=True)
+                )
+            _refuse_published(
+                ApprovalRule.objects.filter(pk__in=rules).values_list("policy_id", flat=True)
+            )
+            super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic():
+            _refuse_published(
+                ApprovalRule.objects.filter(pk=self.rule_id).values_list("policy_id", flat=True)
+            )
+            return super().delete(*args, **kwargs)
 
 
 class ApprovalDecision(models.Model):

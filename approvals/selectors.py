@@ -16,10 +16,11 @@ from django.utils import timezone
 
 from currencies.conversion import to_reporting
 from currencies.selectors import Pair, rates_for
+from opportunities import policies
 from opportunities.models import LineItem, Opportunity
 
 from . import routing
-from .models import ApprovalDecision, ApprovalPolicy, ApprovalRule, ApprovalStep
+from .models import ApprovalDecision, ApprovalPolicy, ApprovalRule, ApprovalStep, ApproverGroup
 
 # --- the policy -----------------------------------------------------------------------------
 
@@ -347,28 +348,32 @@ def decidable_by(
     *,
     pending: Q | None = None,
     requester: str = "submitted_by",
+    mine: bool = True,
 ) -> Any:
     """The pending approvals whose current step ``user`` may approve: a step of one of
     their groups (RevOps' step: anyone with the approve permission), not their own deal
     or request, and no step of it approved by them already. Amendments name their
-    columns: ``pending=Q(status="pending")``, ``requester="requested_by"``."""
-    if not (user and user.is_authenticated and user.is_active):
-        return queryset.none()
-    groups = set(user.groups.values_list("name", flat=True))
-    if user.has_perm("opportunities.approve_opportunity"):
-        groups.add(routing.REVOPS_GROUP)
+    columns: ``pending=Q(status="pending")``, ``requester="requested_by"``.
+    ``mine=False``: every other row of ``queryset`` instead (the inbox's complement), in
+    the same single query."""
+    groups = policies.approver_groups_of(user)
+    if not groups:
+        return queryset.none() if mine else queryset
     field = str(queryset.model._meta.concrete_model._meta.model_name)
     approved_by_them = ApprovalDecision.objects.filter(
         decided_by=user, decision="approved", **{f"{field}__isnull": False}
     ).values(field)
-    return (
-        with_step_group(queryset)
-        .filter(pending if pending is not None else Q(decision="pending"))
-        .filter(step_group__in=sorted(groups))
-        .exclude(opportunity__owner=user)
-        .exclude(**{requester: user})
-        .exclude(pk__in=approved_by_them)
+    theirs = (
+        (pending if pending is not None else Q(decision="pending"))
+        & Q(step_group__in=sorted(groups))
+        & ~Q(opportunity__owner=user)
+        & ~Q(**{requester: user})
+        & ~Q(pk__in=approved_by_them)
     )
+    # One query, not a subquery of the inbox: ``step_group`` is raw SQL naming the table,
+    # which a subquery would alias away.
+    annotated = with_step_group(queryset)
+    return annotated.filter(theirs) if mine else annotated.exclude(theirs)
 
 
 def approver_groups() -> list[str]:
@@ -377,22 +382,89 @@ def approver_groups() -> list[str]:
     return [routing.REVOPS_GROUP, *sorted(names - {routing.REVOPS_GROUP})]
 
 
-def step_due_at(started: dt.datetime, step: dict[str, Any]) -> dt.datetime:
-    """When a step that became current at ``started`` runs out of SLA: its ``sla_hours``
-    business hours later (:mod:`approvals.calendar`), UTC."""
+def step_due_at(started: dt.datetime, step: dict[str, Any], *, times: int = 1) -> dt.datetime:
+    """When a step that became current at ``started`` runs out of SLA: ``times`` × its
+    ``sla_hours`` business hours later (:mod:`approvals.calendar`), UTC (``times=2``: when
+    it is escalated)."""
     from .calendar import add_business_hours
 
-    return add_business_hours(started, int(step.get("sla_hours") or routing.DEFAULT_SLA_HOURS))
+    hours = times * int(step.get("sla_hours") or routing.DEFAULT_SLA_HOURS)
+    return add_business_hours(started, hours)
 
 
-def sla_due(request: Any, step: dict[str, Any]) -> dt.datetime | None:
+def sla_due(request: Any, step: dict[str, Any], *, times: int = 1) -> dt.datetime | None:
     """When the step's SLA runs out, for an Approval or an Amendment: the due time frozen
     on a Closed-Won request when the step became current, else business hours from when
-    the step started."""
+    the step started; ``times=2``: when it is escalated. None without a start time."""
     due = getattr(request, "step_due_at", None)
-    if due is not None:
+    if due is not None and times == 1:
         return due
     started = request.step_started_at or getattr(
         request, "submitted_at", getattr(request, "requested_at", None)
     )
-    return step_due_at(started, step) if started else None
+    return step_due_at(started, step, times=times) if started else None
+
+
+class GroupDirectory:
+    """The members and the settings (:class:`ApproverGroup`) of approver groups, each
+    group read once and kept: a sweep over many requests asks for the same few groups.
+    Members are :func:`opportunities.policies.members_of` (the one member query)."""
+
+    def __init__(self) -> None:
+        self._members: dict[str, list[Any]] = {}
+        self._settings: dict[str, ApproverGroup | None] | None = None
+
+    def members(self, group: str) -> list[Any]:
+        if group not in self._members:
+            self._members[group] = list(policies.members_of(group))
+        return self._members[group]
+
+    def settings_of(self, group: str) -> ApproverGroup | None:
+        if self._settings is None:
+            # Every group's settings in one query: there are a handful.
+            self._settings = {
+                row.group.name: row
+                for row in ApproverGroup.objects.select_related("group", "escalation_group")
+            }
+        return self._settings.get(group)
+
+
+# --- policy versions, listed ----------------------------------------------------------------
+
+
+def with_rules(queryset: Any) -> Any:
+    """``queryset`` of policies with their rules, each rule's steps and each step's group
+    prefetched (three queries for a page of any size)."""
+    return queryset.prefetch_related(
+        Prefetch(
+            "rules",
+            queryset=ApprovalRule.objects.prefetch_related(
+                Prefetch("steps", queryset=ApprovalStep.objects.select_related("group"))
+            ),
+        )
+    )
+
+
+def published_policies() -> Any:
+    """Published versions, newest first, with their rules and steps (the API's list)."""
+    return with_rules(ApprovalPolicy.objects.filter(version__isnull=False).order_by("-version"))
+
+
+def with_in_force(queryset: Any) -> Any:
+    """Annotate each policy with ``in_force``: it is the version in force now (one
+    subquery, no query per row)."""
+    from django.db.models import BooleanField, ExpressionWrapper, Subquery
+    from django.db.models.functions import Coalesce
+
+    current = (
+        ApprovalPolicy.objects.filter(version__isnull=False, effective_at__lte=timezone.now())
+        .order_by("-effective_at", "-version")
+        .values("pk")[:1]
+    )
+    # No version in force: the comparison is NULL, read as False.
+    return queryset.annotate(
+        in_force=Coalesce(
+            ExpressionWrapper(Q(pk=Subquery(current)), output_field=BooleanField()),
+            False,
+        )
+    )

@@ -66,6 +66,9 @@ def decide(request: HttpRequest, token: str) -> HttpResponse:
                     actor=request.user,
                     source=Source.UI,
                     reason=comment,
+                    # The check above read without a lock: the service compares again
+                    # under it, so the link never decides a step it does not name.
+                    expected_step=(claim.approval_id, claim.step_index),
                 )
         except errors.DomainError as exc:
             context.update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,7 +11,7 @@ from django.db.models import Prefetch, QuerySet
 from opportunities import policies
 from opportunities.models import Opportunity
 
-from .models import CommissionCredit, Handoff, HandoffAttempt, WebhookDelivery
+from .models import Channel, CommissionCredit, Handoff, HandoffAttempt, WebhookDelivery
 
 
 def handoff_list(
@@ -68,3 +69,16 @@ def webhook_delivery_list() -> QuerySet[WebhookDelivery]:
         .prefetch_related(Prefetch("attempt_rows", HandoffAttempt.objects.order_by("number", "id")))
         .order_by("-created_at", "pk")
     )
+
+
+def sent_message_keys(*, topics: Iterable[str], opportunity_ids: Iterable[int]) -> list[str]:
+    """The dedupe keys of the e-mails of ``topics`` (``"reminder"``…) already in the outbox
+    for the deals ``opportunity_ids``, whatever their status: one query. A sweep reads
+    them once to skip what it told before, instead of one look-up per recipient."""
+    keys = Handoff.outbox.filter(
+        channel=Channel.EMAIL,
+        event_type__in=[f"{Channel.EMAIL}.{topic}" for topic in topics],
+        opportunity_id__in=list(opportunity_ids),
+        dedupe_key__isnull=False,
+    ).values_list("dedupe_key", flat=True)
+    return [key for key in keys if key]

@@ -344,6 +344,8 @@ def chat_enqueue(
     """Queue a chat post: ``POST {"text": text}`` as JSON to a Slack-compatible incoming
     webhook (Slack, Mattermost, Rocket.Chat, Teams workflows). ``url`` defaults to
     settings.CHAT_WEBHOOK_URL (operator-configured, trusted); none → a ``skipped`` row.
+    Any other ``url`` (an approver group's) passes ``handoffs.urlguard`` at every send
+    (``url_not_allowed`` in the attempt otherwise), like a RevOps webhook endpoint.
     Same outbox, retries and idempotency as :func:`email_enqueue`."""
     target = settings.CHAT_WEBHOOK_URL if url is None else url
     return _message_enqueue(
@@ -486,7 +488,14 @@ def _target(row: Handoff, now: dt.datetime) -> _Target:
         return _Target(url="mailto:" + ",".join(row.payload.get("to") or []))
     if row.channel == Channel.CHAT:
         url = str(row.payload.get("url") or "")
-        return _Target(url=url, skip="" if url else "No chat webhook URL (CHAT_WEBHOOK_URL).")
+        # Only the operator's CHAT_WEBHOOK_URL is trusted; an approver group's URL was
+        # typed by RevOps, so the address guard runs on it at every send.
+        trusted = bool(url) and url == settings.CHAT_WEBHOOK_URL
+        return _Target(
+            url=url,
+            trusted=trusted,
+            skip="" if url else "No chat webhook URL (CHAT_WEBHOOK_URL).",
+        )
     endpoint = row.endpoint
     if endpoint is None:
         return _Target(stop="The endpoint was deleted.")

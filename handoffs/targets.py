@@ -116,18 +116,10 @@ def endpoints_record_results(
 
 def revops_recipients() -> list[str]:
     """Where RevOps notices go: settings.REVOPS_NOTIFY_EMAILS, else the e-mail of every
-    active member of the RevOps group."""
+    RevOps member (``opportunities.policies.members_of``: whoever may decide RevOps'
+    step), sorted, each once."""
     if settings.REVOPS_NOTIFY_EMAILS:
         return list(settings.REVOPS_NOTIFY_EMAILS)
-    from django.contrib.auth import get_user_model
+    from opportunities.policies import REVOPS_GROUP, members_of
 
-    from opportunities.policies import REVOPS_GROUP
-
-    return sorted(
-        set(
-            get_user_model()
-            .objects.filter(groups__name=REVOPS_GROUP, is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    )
+    return sorted(set(members_of(REVOPS_GROUP).exclude(email="").values_list("email", flat=True)))

@@ -99,7 +99,8 @@ class ApprovalFilter(StrictFilterSet):
     opportunity = IdFilter(field_name="opportunity_id")
     mine = BooleanFilter(
         method="filter_mine",
-        help_text="`true`: only those whose current step the caller may decide.",
+        help_text="`true`: only those whose current step the caller may decide; "
+        "`false`: all the others; absent: all.",
     )
 
     class Meta:
@@ -111,4 +112,4 @@ class ApprovalFilter(StrictFilterSet):
 
         if value is None:
             return queryset
-        return decidable_by(queryset, self.request.user if self.request else None)
+        return decidable_by(queryset, self.request.user if self.request else None, mine=bool(value))

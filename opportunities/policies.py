@@ -245,10 +245,67 @@ def transition_permission_error(
     return errors.PermissionDenied("Only the deal's owner or RevOps can do this.")
 
 
-def _in_group(actor: Any, group: str) -> bool:
+# --- approver groups ------------------------------------------------------------------------
+#
+# One rule says who is a member of an approver group, in two forms that agree: a predicate
+# (may this user decide a step of that group?) and a query (who is told of that step?).
+# RevOps' membership is the approve permission (a superuser, the RevOps role, or the
+# permission granted to the user directly), not the group row: so everyone who may decide
+# RevOps' step is also told of it. Any other group: its active members.
+
+POLICY_PERM = "approvals.change_approvalpolicy"
+
+
+def approver_groups_of(user: Any) -> frozenset[str]:
+    """The approver groups ``user`` is a member of (names; RevOps when they hold the
+    approve permission). Empty for an anonymous or inactive user. One query (the groups),
+    plus the permission cache's on its first use in a request."""
+    if not (user and user.is_authenticated and user.is_active):
+        return frozenset()
+    names = set(user.groups.values_list("name", flat=True))
+    names.discard(REVOPS_GROUP)
+    if user.has_perm(APPROVE_PERM):
+        names.add(REVOPS_GROUP)
+    return frozenset(names)
+
+
+def is_member(user: Any, group: str) -> bool:
+    """May ``user`` decide a step of ``group``? (See :func:`approver_groups_of`.)"""
     if group == REVOPS_GROUP:
-        return is_revops(actor)
-    return actor.groups.filter(name=group).exists()
+        return is_revops(user)
+    return group in approver_groups_of(user)
+
+
+def members_of(group: str) -> Any:
+    """The active users who may decide a step of ``group``, by id: the query form of
+    :func:`is_member` (a QuerySet of users, one query when evaluated)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    users = get_user_model().objects.filter(is_active=True)
+    if group == REVOPS_GROUP:
+        app_label, codename = APPROVE_PERM.split(".")
+        approve = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+        users = users.filter(
+            Q(is_superuser=True)
+            | Q(user_permissions__in=approve)
+            | Q(groups__permissions__in=approve)
+        )
+    else:
+        users = users.filter(groups__name=group)
+    return users.distinct().order_by("id")
+
+
+def approval_policy_permission_error(user: Any) -> errors.DomainError | None:
+    """Why ``user`` may not change the approval policy or its approver-group settings
+    (None: they may): only RevOps, or someone granted ``approvals.change_approvalpolicy``.
+    Members of other approver groups decide steps; they never write the rules."""
+    if not (user and user.is_authenticated and user.is_active):
+        return errors.PermissionDenied("Sign in first.")
+    if is_revops(user) or user.has_perm(POLICY_PERM):
+        return None
+    return errors.PermissionDenied("Only RevOps change the approval policy.")
 
 
 def step_permission_error(name: str, actor: Any, approval: Any) -> errors.DomainError | None:
@@ -271,9 +328,9 @@ def step_permission_error(name: str, actor: Any, approval: Any) -> errors.Domain
             return errors.AlreadyDecided(
                 "You already approved a step of this request: another member must decide."
             )
-        if not _in_group(actor, group):
+        if not is_member(actor, group):
             return errors.PermissionDenied(f"This step is for {group}: you are not a member.")
         return None
-    if _in_group(actor, group) or is_revops(actor):
+    if is_member(actor, group) or is_revops(actor):
         return None
     return errors.PermissionDenied(f"This step is for {group}: you are not a member.")

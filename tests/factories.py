@@ -133,3 +133,17 @@ __all__ = [
     "make_user",
     "ready_deal",
 ]
+
+
+def policy_author():
+    """Someone who may change the approval policy and is no approver: a rep granted
+    ``approvals.change_approvalpolicy`` (so publishing a policy in a test tells nobody)."""
+    from django.contrib.auth.models import Permission
+
+    user = make_user("rep", "policy_author")
+    user.user_permissions.add(
+        Permission.objects.get(
+            content_type__app_label="approvals", codename="change_approvalpolicy"
+        )
+    )
+    return type(user).objects.get(pk=user.pk)  # a fresh permission cache

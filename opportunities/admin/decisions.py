@@ -130,7 +130,7 @@ def run_transition(
     opportunity: Opportunity,
     name: str,
     expected_version: int | None = None,
-    **params: str,
+    **params: Any,
 ) -> tuple[Opportunity | None, errors.DomainError | None]:
     """Run ``name`` as the signed-in user through the service; returns (deal, None) or
     (None, the refusal)."""

@@ -111,6 +111,7 @@ def opportunity_transition(
     loss_reason: str = "",
     loss_detail: str = "",
     expected_version: int | None = None,
+    expected_step: tuple[int, int] | None = None,
 ) -> Opportunity:
     """Run transition ``name``: the only code that changes a stage.
 
@@ -118,6 +119,12 @@ def opportunity_transition(
     duties, required reasons, the gate (every unmet requirement at once), the FSM
     transition, ``version`` +1, one StageChange with the gate snapshot, the Approval
     bookkeeping, and on ``approve`` the handoffs and commission credit.
+
+    ``expected_step`` — ``(approval id, step index)``, a decision naming one step of one
+    request, as an e-mail link does: that request must still be the pending one and wait
+    at that step under the lock, else ``concurrent_update`` (409) and nothing changes
+    (the step was decided meanwhile; the decision must not land on the next one, nor on
+    a resubmitted request).
     """
     spec = TRANSITIONS.get(name)
     if spec is None:
@@ -135,6 +142,12 @@ def opportunity_transition(
                     f"{spec.label} is not possible from {locked.stage_label}."
                 )
             approval = pending_approval_of(locked, for_update=True)
+            if expected_step is not None and (
+                approval is None or (approval.pk, approval.step_index) != expected_step
+            ):
+                raise errors.ConcurrentUpdate(
+                    "This step was decided meanwhile: open the deal to see where it stands."
+                )
             denied = policies.transition_permission_error(name, locked, actor, approval)
             if denied is not None:
                 raise denied

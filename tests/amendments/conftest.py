@@ -10,7 +10,7 @@ import pytest
 from handoffs.events import EVENT_TYPES
 from handoffs.models import WebhookEndpoint
 from opportunities.services import opportunity_transition
-from tests.factories import LineItemFactory, ProductFactory, ready_deal
+from tests.factories import LineItemFactory, ProductFactory, policy_author, ready_deal
 
 
 def won_deal(rep, revops, *, seats: int = 25, unit_price: Decimal = Decimal("100.00"), **kw):
@@ -100,7 +100,7 @@ def publish_policy(*, mode: str = "any", count: int = 1, amount_gte: str = "1000
                 }
             ],
         },
-        actor=None,
+        actor=policy_author(),
     )
 
 

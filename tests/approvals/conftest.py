@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from approvals import services
-from tests.factories import make_user
+from tests.factories import make_user, policy_author
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def policy(finance_group):
                 }
             ],
         },
-        actor=None,
+        actor=policy_author(),
     )
 
 

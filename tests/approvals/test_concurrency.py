@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.contrib.auth.models import Group
 
 from approvals import services as approval_services
-from approvals.models import ApprovalDecision
+from approvals.models import ApprovalDecision, ApprovalPolicy
 from core import errors
 from opportunities import services
 from opportunities.models import Approval, Opportunity
 from opportunities.stages import Stage
-from tests.factories import make_user, ready_deal
+from tests.factories import make_user, policy_author, ready_deal
 from tests.opportunities.test_concurrency import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +39,7 @@ def _policy(mode, count):
                 }
             ],
         },
-        actor=None,
+        actor=policy_author(),
     )
 
 
@@ -84,3 +86,24 @@ def test_two_members_on_the_last_any_step_one_wins(rep, revops):
     approval = Approval.objects.get(opportunity=deal)
     assert ApprovalDecision.objects.filter(approval=approval, group="Finance").count() == 1
     assert deal.handoffs.count() == 4
+
+
+def test_two_first_publishes_at_once_both_succeed_in_turn(monkeypatch, revops):
+    # No version is published yet: nothing to lock but the publish lock itself.
+    author = policy_author()
+    drafts = [approval_services.policy_copy_to_draft(None, actor=author) for _ in range(2)]
+    real = approval_services._next_version
+
+    def slow_next_version():
+        # Widen the window between reading the last version and writing the next one.
+        version = real()
+        time.sleep(0.3)
+        return version
+
+    monkeypatch.setattr(approval_services, "_next_version", slow_next_version)
+    results = race(2, lambda i: approval_services.policy_publish(drafts[i], actor=author))
+    assert all(isinstance(r, ApprovalPolicy) for r in results), results
+    assert sorted(r.version for r in results) == [1, 2]
+    assert sorted(
+        ApprovalPolicy.objects.filter(version__isnull=False).values_list("version", flat=True)
+    ) == [1, 2]

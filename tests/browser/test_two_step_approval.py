@@ -18,7 +18,7 @@ from approvals import services as approval_services
 from handoffs.models import OutgoingMessage
 from opportunities.models import Opportunity
 from opportunities.stages import Stage
-from tests.factories import AccountFactory, ContactFactory, make_user, ready_deal
+from tests.factories import AccountFactory, ContactFactory, make_user, policy_author, ready_deal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -64,7 +64,7 @@ def test_two_step_approval_from_request_to_finance_email_link(browser: Browser, 
                 }
             ],
         },
-        actor=None,
+        actor=policy_author(),
     )
     company = AccountFactory(name="Globex", domain="globex.example")
     contact = ContactFactory(account=company, first_name="Jordan", last_name="Lee")

@@ -51,7 +51,7 @@ from opportunities.models import Approval, Decision, Opportunity
 from opportunities.selectors import pipeline
 from opportunities.snapshot import values_snapshot
 from opportunities.stages import LOCKED_STAGES, TRANSITIONS, LossReason, Source, Stage
-from tests.factories import AccountFactory, ContactFactory, ProductFactory, make_user
+from tests.factories import AccountFactory, ContactFactory, ProductFactory, make_user, policy_author
 
 # Lookalikes of one key: case, spaces, a Unicode hyphen (U+2010), a zero-width space, a
 # full-width dash; and a value made only of invisible characters (missing).
@@ -106,7 +106,7 @@ class RevenueMachine(RuleBasedStateMachine):
                     },
                 ],
             },
-            actor=None,
+            actor=policy_author(),
         )
         self.accounts = [AccountFactory(), AccountFactory()]
         self.contacts = [
