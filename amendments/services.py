@@ -97,12 +97,16 @@ def _route(
 def step_permission_error(name: str, amendment: Amendment, actor: Any) -> errors.DomainError | None:
     """Who may approve or reject the current step: a member of its group (the shared
     step rules of ``policies.step_permission_error``) who is neither the requester nor
-    the deal's owner (segregation of duties, at every step)."""
+    the deal's owner (segregation of duties, at every step). Someone outside the step's
+    group is told that first (``permission_denied``), as for a Closed-Won request."""
+    denied = policies.step_permission_error(name, actor, amendment)
+    if isinstance(denied, errors.PermissionDenied):
+        return denied
     if actor.pk in (amendment.requested_by_id, amendment.opportunity.owner_id):
         return errors.SelfApprovalForbidden(
             "Someone other than the requester and the deal's owner must decide this amendment."
         )
-    return policies.step_permission_error(name, actor, amendment)
+    return denied
 
 
 # --- the proposal -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from approvals import routing, selectors
 from core.formatting import discount_text
 from currencies.models import ExchangeRate
 from opportunities.models import Opportunity
-from tests.factories import LineItemFactory, ProductFactory, ready_deal
+from tests.factories import LineItemFactory, ProductFactory, policy_author, ready_deal
 
 D = Decimal
 
@@ -158,7 +158,7 @@ def test_routes_for_page_matches_route_for_in_constant_queries(rep, finance_grou
                 },
             ],
         },
-        actor=None,
+        actor=policy_author(),
     )
 
     def deals(n):

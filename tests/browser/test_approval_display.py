@@ -15,7 +15,7 @@ from opportunities import services
 from opportunities.models import LineItem, Product
 from opportunities.stages import Source
 from tests.browser.test_two_step_approval import person, shot, sign_in
-from tests.factories import AccountFactory, ProductFactory, ready_deal
+from tests.factories import AccountFactory, ProductFactory, policy_author, ready_deal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,7 +41,7 @@ def test_board_card_will_need_and_deal_page_discounts(browser: Browser, live_ser
                 },
             ],
         },
-        actor=None,
+        actor=policy_author(),
     )
     discounted = ready_deal(
         alice,

@@ -16,7 +16,7 @@ from currencies.models import ExchangeRate
 from opportunities import services
 from opportunities.models import LineItem, Opportunity, Product
 from opportunities.stages import OPEN_STAGES, Source
-from tests.factories import AccountFactory, ProductFactory, ready_deal
+from tests.factories import AccountFactory, ProductFactory, policy_author, ready_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def demo_policy(db):
                 },
             ],
         },
-        actor=None,
+        actor=policy_author(),
     )
 
 
