@@ -76,7 +76,15 @@ def delta_html(amendment: Amendment) -> str:
 
 @admin.register(Amendment)
 class AmendmentAdmin(RevOpsReadOnlyAdmin):
-    list_display = ("deal", "kind", "requested", "delta_display", "step", "reason", "status")
+    list_display = (
+        "opportunity_name",
+        "kind",
+        "requested",
+        "delta_display",
+        "step",
+        "reason",
+        "status",
+    )
     list_filter = (StatusFilter, "kind")
     search_fields = ("opportunity__name", "reason")
     ordering = ("requested_at", "id")
@@ -109,7 +117,7 @@ class AmendmentAdmin(RevOpsReadOnlyAdmin):
         )
 
     @admin.display(description="Deal", ordering="opportunity__name")
-    def deal(self, obj: Amendment) -> str:
+    def opportunity_name(self, obj: Amendment) -> str:
         return format_html("<strong>{}</strong>", obj.opportunity.name)
 
     @admin.display(description="Requested", ordering="requested_at")
@@ -196,7 +204,8 @@ class AmendmentAdmin(RevOpsReadOnlyAdmin):
         except errors.DomainError as exc:
             messages.error(request, "\n".join(["Nothing was decided.", *error_lines(exc)]))
             return HttpResponseRedirect(reverse("admin:amendments_amendment_change", args=[pk]))
-        messages.success(request, f"Amendment #{pk}: {name} done.")
+        outcome = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn"}
+        messages.success(request, f"Amendment #{pk}: {outcome.get(name, name)}.")
         return HttpResponseRedirect(reverse("admin:amendments_amendment_changelist"))
 
 

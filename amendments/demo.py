@@ -20,7 +20,7 @@ from . import services
 from .models import Amendment, AmendmentKind, AmendmentStatus
 
 
-def _won_deals() -> list[Opportunity]:
+def _won_opportunities() -> list[Opportunity]:
     """Won demo deals with line items and no amendment yet, oldest first."""
     return list(
         Opportunity.objects.filter(stage=Stage.CLOSED_WON, line_items__isnull=False)
@@ -60,10 +60,10 @@ def demo_amendments_ensure(*, revops: Any) -> dict[str, int]:
     cancelled = Opportunity.objects.filter(
         Q(stage=Stage.CANCELLED) | Q(amendments__kind=AmendmentKind.CANCELLATION)
     ).exists()
-    deals = _won_deals()
-    if not applied and deals:
-        deal = deals.pop(0)
-        lines = list(line_items_loaded(deal))
+    opportunities = _won_opportunities()
+    if not applied and opportunities:
+        opportunity = opportunities.pop(0)
+        lines = list(line_items_loaded(opportunity))
         seats = [li.seats + (5 if i == 0 else 0) for i, li in enumerate(lines)]  # +5 seats
         items: list[dict[str, Any]] = [
             {"product": li.product_id, "seats": n, "unit_price": str(li.unit_price)}
@@ -74,18 +74,18 @@ def demo_amendments_ensure(*, revops: Any) -> dict[str, int]:
             Decimal(0),
         )
         amendment = services.amendment_request(
-            opportunity=deal,
-            actor=deal.owner,
+            opportunity=opportunity,
+            actor=opportunity.owner,
             kind=AmendmentKind.CHANGE,
             reason="The customer added five seats (order form v2).",
             changes={"amount": f"{total:.2f}"},
             line_items=items,
         )
         made["amended"] = int(_decide_every_step(amendment).status == AmendmentStatus.APPROVED)
-    if not cancelled and deals:
-        deal = deals.pop(0)
+    if not cancelled and opportunities:
+        opportunity = opportunities.pop(0)
         amendment = services.amendment_request(
-            opportunity=deal,
+            opportunity=opportunity,
             actor=revops,
             kind=AmendmentKind.CANCELLATION,
             reason="The customer went out of business before go-live.",

@@ -1,6 +1,6 @@
 """The bookings ledger and the deal states an amendment compares.
 
-* :func:`deal_state` — a deal's booked values as JSON (what ``before`` / ``after`` hold);
+* :func:`opportunity_state` — a deal's booked values as JSON (what ``before`` / ``after`` hold);
 * :func:`state_delta` — the pure difference of two states: amount, seats per SKU, term;
 * :func:`booking_record_approval` — the ``won`` booking, written by the approve
   transition inside its transaction (the one call from the opportunities app);
@@ -49,7 +49,9 @@ def _date(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def deal_state(opportunity: Opportunity, line_items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def opportunity_state(
+    opportunity: Opportunity, line_items: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
     """The booked values of ``opportunity`` with ``line_items`` (``{"sku", "name",
     "seats", "unit_price"}`` mappings) as JSON: money as 2-decimal strings, dates ISO
     8601, foreign keys as ids."""
@@ -77,7 +79,7 @@ def deal_state(opportunity: Opportunity, line_items: Iterable[Mapping[str, Any]]
 
 
 def saved_line_items(opportunity: Opportunity) -> list[dict[str, Any]]:
-    """The deal's saved line items as :func:`deal_state` takes them (the one prefetch)."""
+    """The deal's saved line items as :func:`opportunity_state` takes them (the one prefetch)."""
     from opportunities.selectors import line_items_loaded
 
     return [

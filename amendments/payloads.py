@@ -77,7 +77,7 @@ def handoff_change_data(
     return data
 
 
-def deal_change_data(
+def opportunity_change_data(
     *, opportunity: Opportunity, amendment: Amendment, from_stage: str
 ) -> dict[str, Any]:
     """``data`` of ``deal.amended`` / ``deal.cancelled``."""

@@ -64,7 +64,7 @@ from opportunities.services.transitions import lock_opportunity
 from opportunities.stages import GATED_FIELDS, Source, Stage
 
 from . import payloads
-from .ledger import booking_create, deal_state, saved_line_items, state_delta
+from .ledger import booking_create, opportunity_state, saved_line_items, state_delta
 from .models import (
     Amendment,
     AmendmentDecision,
@@ -122,7 +122,7 @@ def _proposed(
     line_items: Sequence[Mapping[str, Any]] | None,
 ) -> tuple[Opportunity, list[dict[str, Any]] | None, list[dict[str, Any]], list[LineItem]]:
     """An unsaved copy of ``opportunity`` with ``changes`` applied, the parsed line items
-    (None: unchanged), those line items as :func:`deal_state` takes them, and as
+    (None: unchanged), those line items as :func:`opportunity_state` takes them, and as
     (unsaved) LineItems with their products for routing. Raises
     ``InvalidInput`` for an unknown or non-amendable field, a bad value, a currency
     change, or a proposal that changes nothing."""
@@ -243,7 +243,7 @@ def _preview_checked(
     changes: Mapping[str, Any],
     line_items: Sequence[Mapping[str, Any]] | None,
 ) -> dict[str, Any]:
-    before = deal_state(locked, saved_line_items(locked))
+    before = opportunity_state(locked, saved_line_items(locked))
     if kind == AmendmentKind.CANCELLATION:
         route, policy_version = _route(kind, locked, None)
         return {
@@ -258,7 +258,7 @@ def _preview_checked(
             "policy_version": policy_version,
         }
     proposed, parsed, items, lines = _proposed(locked, changes, line_items)
-    after = deal_state(proposed, items)
+    after = opportunity_state(proposed, items)
     delta = state_delta(before, after)
     if after == before:
         raise _invalid(NO_CHANGE, "changes", "The proposed values are the deal's current values.")
@@ -707,7 +707,9 @@ def _apply(
         )
     deliveries_create_for_event(
         event_type=f"deal.{change}",
-        data=payloads.deal_change_data(opportunity=locked, amendment=row, from_stage=from_stage),
+        data=payloads.opportunity_change_data(
+            opportunity=locked, amendment=row, from_stage=from_stage
+        ),
         opportunity=locked,
         occurred_at=now,
     )

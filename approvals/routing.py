@@ -35,7 +35,7 @@ MODES = ("any", "all")
 
 
 @dataclass(frozen=True)
-class DealFacts:
+class OpportunityFacts:
     """What routing reads of a deal. Amounts in the reporting currency (None: unknown)."""
 
     amount_reporting: Decimal | None
@@ -106,7 +106,7 @@ def _num(value: Decimal) -> str:
     return text
 
 
-def matches(facts: DealFacts, conditions: Conditions) -> list[str]:
+def matches(facts: OpportunityFacts, conditions: Conditions) -> list[str]:
     """Why the conditions hold for the deal, one phrase each (``[]``: they do not all hold).
     A rule with no condition holds with the phrase ``"always"``."""
     why: list[str] = []
@@ -145,7 +145,7 @@ def matches(facts: DealFacts, conditions: Conditions) -> list[str]:
 
 
 def route(
-    facts: DealFacts, rules: Sequence[RuleDef], *, first: RouteStep = BUILT_IN_STEP
+    facts: OpportunityFacts, rules: Sequence[RuleDef], *, first: RouteStep = BUILT_IN_STEP
 ) -> list[RouteStep]:
     """The steps of the deal's approval, in order (see the module docstring). ``first``
     is the built-in RevOps step (an amendment's names its own rule)."""

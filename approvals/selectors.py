@@ -90,7 +90,7 @@ def rates_today(currencies: Iterable[str], rates: Rates | None = None) -> Rates:
     """``rates`` (a :func:`currencies.selectors.rates_for` result, completed in place)
     with today's rate of each of ``currencies``: one query for those it lacks, none when
     it holds them all or they are the reporting currency. Pass the result on to
-    :func:`line_prices` / :func:`deal_facts` so a page reads each rate once."""
+    :func:`line_prices` / :func:`opportunity_facts` so a page reads each rate once."""
     return _rates_with(currencies, timezone.localdate(), rates)
 
 
@@ -152,10 +152,10 @@ def _facts(
     prices: Iterable[tuple[Decimal | None, Decimal | None]],
     today: dt.date,
     rates: Rates,
-) -> routing.DealFacts:
+) -> routing.OpportunityFacts:
     amount = to_reporting(opportunity.amount, opportunity.currency, today, rates)
     pairs = _reporting_pairs(opportunity.currency, prices, today, rates)
-    return routing.DealFacts(
+    return routing.OpportunityFacts(
         amount_reporting=amount.amount,
         amount_converted=not amount.missing,
         max_discount_pct=routing.max_discount_pct(pairs),
@@ -167,12 +167,12 @@ def _facts(
     )
 
 
-def deal_facts(
+def opportunity_facts(
     opportunity: Opportunity,
     lines: Iterable[LineItem] | None = None,
     *,
     rates: Rates | None = None,
-) -> routing.DealFacts:
+) -> routing.OpportunityFacts:
     """What routing reads of ``opportunity``: the amount and each line's unit price in the
     reporting currency (at today's rate), the largest line discount against the products'
     list prices, term, type, currency and the account's billing country."""
@@ -264,7 +264,7 @@ def route_for(
     ``policy`` (default: the policy in force)."""
     if rules is None:
         rules = policy_rules(policy) if policy is not None else rules_in_force()
-    return routing.route_dicts(routing.route(deal_facts(opportunity), rules))
+    return routing.route_dicts(routing.route(opportunity_facts(opportunity), rules))
 
 
 def route_for_submission(opportunity: Opportunity) -> tuple[list[dict[str, Any]], int | None]:
@@ -284,7 +284,7 @@ def route_for_values(
     products), routed by the policy in force. Returns the step dicts, ``first`` (the
     built-in RevOps step) first, and the policy version (None: no policy published)."""
     policy = current_policy()
-    steps = routing.route(deal_facts(opportunity, lines), policy_rules(policy), first=first)
+    steps = routing.route(opportunity_facts(opportunity, lines), policy_rules(policy), first=first)
     return routing.route_dicts(steps), policy.version if policy else None
 
 

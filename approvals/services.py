@@ -51,8 +51,8 @@ from .selectors import (
     GroupDirectory,
     current_policy,
     current_step,
-    deal_facts,
     decisions_of,
+    opportunity_facts,
     policy_rules,
     route_of,
     sla_due,
@@ -398,22 +398,23 @@ def preview_changes(draft: ApprovalPolicy, *, limit: int = PREVIEW_LIMIT) -> Rou
     (two queries per chunk), so neither the queries nor the memory grow with a row each."""
     now_rules = policy_rules(current_policy())
     draft_rules = policy_rules(draft)
-    deals = Opportunity.objects.filter(stage__in=(*OPEN_STAGES, Stage.PENDING_APPROVAL))
+    opportunities = Opportunity.objects.filter(stage__in=(*OPEN_STAGES, Stage.PENDING_APPROVAL))
     today = timezone.localdate()
     rates = rates_for(
-        (currency, today) for currency in deals.values_list("currency", flat=True).distinct()
+        (currency, today)
+        for currency in opportunities.values_list("currency", flat=True).distinct()
     )
     rows: list[dict[str, Any]] = []
     total = 0
     for opp in (
-        deals.select_related("account")
+        opportunities.select_related("account")
         .prefetch_related(
             Prefetch("line_items", queryset=LineItem.objects.select_related("product"))
         )
         .order_by("id")
         .iterator(chunk_size=PREVIEW_CHUNK)
     ):
-        facts = deal_facts(opp, opp.line_items.all(), rates=rates)
+        facts = opportunity_facts(opp, opp.line_items.all(), rates=rates)
         before = routing.route(facts, now_rules)
         after = routing.route(facts, draft_rules)
         if before == after:

@@ -37,16 +37,16 @@ def approve_once(lines: int, rep, ops) -> tuple[float, float, int]:
     from django.test.utils import CaptureQueriesContext
 
     from opportunities.services import opportunity_transition
-    from tests.factories import ready_deal
+    from tests.factories import ready_opportunity
 
     result: tuple[float, float, int] = (0.0, 0.0, 0)
     try:
         with transaction.atomic():
-            deal = ready_deal(rep, lines=lines, seats=1, unit_price=Decimal("10.00"))
-            opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+            opportunity = ready_opportunity(rep, lines=lines, seats=1, unit_price=Decimal("10.00"))
+            opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
             started, cpu = time.perf_counter(), time.process_time()
             with CaptureQueriesContext(connection) as ctx:
-                opportunity_transition(opportunity=deal.pk, name="approve", actor=ops)
+                opportunity_transition(opportunity=opportunity.pk, name="approve", actor=ops)
             result = (
                 time.perf_counter() - started,
                 time.process_time() - cpu,

@@ -27,7 +27,7 @@ from bench.common import BENCH_DATABASE_URL, setup_django, table, write_section 
 def prepare(count: int):
     from bench.common import ensure_users
     from opportunities import services
-    from tests.factories import ready_deal
+    from tests.factories import ready_opportunity
 
     rep, _rep2, ops, _admin = ensure_users()
     # Deal and approval ids far from every other id, so that substituting them in the
@@ -38,15 +38,17 @@ def prepare(count: int):
         cursor.execute("ALTER SEQUENCE opportunities_opportunity_id_seq RESTART WITH 10000000")
         cursor.execute("ALTER SEQUENCE opportunities_approval_id_seq RESTART WITH 20000000")
         cursor.execute("ALTER SEQUENCE opportunities_stagechange_id_seq RESTART WITH 30000000")
-    deals = []
+    opportunities = []
     for _ in range(count):
-        deal = ready_deal(rep)
-        services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-        deals.append(deal.pk)
-    return deals, ops
+        opportunity = ready_opportunity(rep)
+        services.opportunity_transition(
+            opportunity=opportunity, name="submit_for_approval", actor=rep
+        )
+        opportunities.append(opportunity.pk)
+    return opportunities, ops
 
 
-def record_one(deal_id: int, ops) -> list[tuple[str, tuple]]:
+def record_one(opportunity_id: int, ops) -> list[tuple[str, tuple]]:
     from django.db import connection
 
     from opportunities import services
@@ -58,7 +60,7 @@ def record_one(deal_id: int, ops) -> list[tuple[str, tuple]]:
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(recorder):
-        services.opportunity_transition(opportunity=deal_id, name="approve", actor=ops)
+        services.opportunity_transition(opportunity=opportunity_id, name="approve", actor=ops)
     return statements
 
 
@@ -81,7 +83,7 @@ def substitute(value, mapping, uuids):
 
 
 def replay(
-    statements, sample_deal, sample_approval, sample_contract, sample_change, targets
+    statements, sample_opportunity, sample_approval, sample_contract, sample_change, targets
 ) -> float:
     """Run ``statements`` once per target deal with ids substituted; returns seconds."""
     import psycopg
@@ -90,9 +92,9 @@ def replay(
 
     with psycopg.connect(BENCH_DATABASE_URL, cursor_factory=psycopg.ClientCursor) as conn:
         started = time.perf_counter()
-        for deal_id, approval_id, contract in targets:
+        for opportunity_id, approval_id, contract in targets:
             mapping = {
-                sample_deal: deal_id,
+                sample_opportunity: opportunity_id,
                 sample_approval: approval_id,
                 sample_contract: contract,
                 normalize_key(sample_contract): normalize_key(contract),
@@ -120,21 +122,21 @@ def main() -> int:
     setup_django()
     from opportunities.models import Approval, Opportunity
 
-    deals, ops = prepare(args.deals + 1)
-    sample, rest = deals[0], deals[1:]
+    opportunities, ops = prepare(args.opportunities + 1)
+    sample, rest = opportunities[0], opportunities[1:]
     sample_approval = Approval.objects.get(opportunity_id=sample, decision="pending").pk
     sample_contract = Opportunity.objects.get(pk=sample).contract_id
     if sample == sample_approval:
         raise SystemExit("sample deal id equals its approval id; re-run")
     statements = record_one(sample, ops)
     half = len(rest) // 2
-    service_deals, raw_deals = rest[:half], rest[half : 2 * half]
+    service_opportunities, raw_opportunities = rest[:half], rest[half : 2 * half]
 
     from opportunities import services
 
     started = time.perf_counter()
-    for deal_id in service_deals:
-        services.opportunity_transition(opportunity=deal_id, name="approve", actor=ops)
+    for opportunity_id in service_opportunities:
+        services.opportunity_transition(opportunity=opportunity_id, name="approve", actor=ops)
     service_seconds = time.perf_counter() - started
 
     targets = [
@@ -143,7 +145,7 @@ def main() -> int:
             Approval.objects.get(opportunity_id=d, decision="pending").pk,
             Opportunity.objects.get(pk=d).contract_id,
         )
-        for d in raw_deals
+        for d in raw_opportunities
     ]
     from opportunities.models import StageChange
 
@@ -151,28 +153,28 @@ def main() -> int:
     raw_seconds = replay(
         statements, sample, sample_approval, sample_contract, sample_change, targets
     )
-    won = Opportunity.objects.filter(pk__in=raw_deals, stage="closed_won").count()
-    if won != len(raw_deals):
+    won = Opportunity.objects.filter(pk__in=raw_opportunities, stage="closed_won").count()
+    if won != len(raw_opportunities):
         raise SystemExit(
-            f"raw replay approved {won} of {len(raw_deals)} deals: the substitution is wrong"
+            f"raw replay approved {won} of {len(raw_opportunities)} deals: the substitution is wrong"
         )
 
-    service_rate = len(service_deals) / service_seconds
-    raw_rate = len(raw_deals) / raw_seconds
+    service_rate = len(service_opportunities) / service_seconds
+    raw_rate = len(raw_opportunities) / raw_seconds
     fraction = service_rate / raw_rate
     body = table(
         ["path", "approvals", "seconds", "approvals/s", "SQL statements per approval"],
         [
             [
                 "raw psycopg, same statements",
-                len(raw_deals),
+                len(raw_opportunities),
                 f"{raw_seconds:.2f}",
                 f"{raw_rate:,.0f}",
                 len(statements),
             ],
             [
                 "opportunity_transition (service)",
-                len(service_deals),
+                len(service_opportunities),
                 f"{service_seconds:.2f}",
                 f"{service_rate:,.0f}",
                 len(statements),

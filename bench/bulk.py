@@ -34,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
-from bench.common import bench_env, load_deals, setup_django, table, write_section  # noqa: E402
+from bench.common import bench_env, load_opportunities, setup_django, table, write_section  # noqa: E402
 
 IMPORT_TARGET_ROWS_S = 1000
 EXPORT_TARGET_S = 10.0
@@ -196,7 +196,7 @@ def main() -> int:
         print(json.dumps(result))
         return 0
     setup_django(recreate=not args.keep_db)
-    load_deals(args.deals)
+    load_opportunities(args.opportunities)
     path = import_file(args.import_rows)
     out = tempfile.mktemp(suffix=".csv")
     imp = run_child(args.tree, "import", path)

@@ -161,7 +161,7 @@ def ensure_users():
     return rep, rep2, ops, admin
 
 
-def load_deals(
+def load_opportunities(
     total: int, *, pending_share: float = 0.05, batch: int = 5000, progress: bool = True
 ) -> None:
     """Bulk-load deals until there are ``total``: open stages plus a share pending approval

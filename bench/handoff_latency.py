@@ -73,14 +73,14 @@ class Arrivals:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.by_deal: dict[int, list[float]] = {}
+        self.by_opportunity: dict[int, list[float]] = {}
         self.ids: dict[str, int] = {}
         self.invalid = 0
         self.duplicates = 0
 
     def total(self) -> int:
         with self.lock:
-            return sum(len(v) for v in self.by_deal.values())
+            return sum(len(v) for v in self.by_opportunity.values())
 
 
 def start_receiver(arrivals: Arrivals) -> ThreadingHTTPServer:
@@ -106,13 +106,13 @@ def start_receiver(arrivals: Arrivals) -> ThreadingHTTPServer:
                 self.send_header("content-length", "0")
                 self.end_headers()
                 return
-            deal = payload["data"]["opportunity"]["id"]
+            opportunity = payload["data"]["opportunity"]["id"]
             with arrivals.lock:
                 if payload["id"] in arrivals.ids:
                     arrivals.duplicates += 1
                 else:
-                    arrivals.ids[payload["id"]] = deal
-                    arrivals.by_deal.setdefault(deal, []).append(at)
+                    arrivals.ids[payload["id"]] = opportunity
+                    arrivals.by_opportunity.setdefault(opportunity, []).append(at)
             self.send_response(204)
             self.send_header("content-length", "0")
             self.end_headers()
@@ -296,7 +296,7 @@ def start_worker(concurrency: int, workdir: Path) -> subprocess.Popen[bytes]:
     sys.exit("worker did not start:\n" + (workdir / "worker.log").read_text()[-3000:])
 
 
-def prepare_deals(count: int, offset: int = 0):
+def prepare_opportunities(count: int, offset: int = 0):
     """``count`` deals that pass the gate, submitted for approval by their rep."""
     from django.utils import timezone
 
@@ -314,7 +314,7 @@ def prepare_deals(count: int, offset: int = 0):
         contact = Contact.objects.create(
             account=account, first_name="Pat", last_name=f"Buyer {i}", email=f"b{i}@x.test"
         )
-        deal = Opportunity.objects.create(
+        opportunity = Opportunity.objects.create(
             name=f"Bench deal {i}",
             account=account,
             owner=rep,
@@ -328,13 +328,13 @@ def prepare_deals(count: int, offset: int = 0):
             stage="negotiation",
         )
         LineItem.objects.create(
-            opportunity=deal, product=product, seats=10, unit_price=Decimal("1000.00")
+            opportunity=opportunity, product=product, seats=10, unit_price=Decimal("1000.00")
         )
         LineItem.objects.create(
-            opportunity=deal, product=addon, seats=10, unit_price=Decimal("200.00")
+            opportunity=opportunity, product=addon, seats=10, unit_price=Decimal("200.00")
         )
-        opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-        ids.append(deal.pk)
+        opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+        ids.append(opportunity.pk)
     return ids, ops
 
 
@@ -486,8 +486,8 @@ def main() -> None:
     offset = 0
     for _ in batches:
         for _ in rate_specs:
-            warm, ops = prepare_deals(2 * args.clients, offset=offset)
-            ids, _ = prepare_deals(args.approvals, offset=offset + len(warm))
+            warm, ops = prepare_opportunities(2 * args.clients, offset=offset)
+            ids, _ = prepare_opportunities(args.approvals, offset=offset + len(warm))
             offset += len(warm) + len(ids)
             phases.append((warm, ids))
     print(f"{offset} deals pending approval", file=sys.stderr)
@@ -522,14 +522,16 @@ def main() -> None:
                     load += " → " + load_average()
                     starts = sorted(c[0] for c in calls.values())
                     achieved = (len(starts) - 1) / ((starts[-1] - starts[0]) or 1)
-                    complete = [pk for pk in ids if len(arrivals.by_deal.get(pk, [])) == 4]
+                    complete = [pk for pk in ids if len(arrivals.by_opportunity.get(pk, [])) == 4]
                     failures += len(ids) - len(complete)
-                    last = [(max(arrivals.by_deal[pk]) - calls[pk][0]) * 1000 for pk in complete]
+                    last = [
+                        (max(arrivals.by_opportunity[pk]) - calls[pk][0]) * 1000 for pk in complete
+                    ]
                     approve_ms = [(calls[pk][1] - calls[pk][0]) * 1000 for pk in ids]
                     if rate == float("inf") and complete:
                         # Approvals fully handed off per second, first approve call to
                         # last webhook: what the whole pipeline sustains on this machine.
-                        span = max(max(arrivals.by_deal[pk]) for pk in complete) - starts[0]
+                        span = max(max(arrivals.by_opportunity[pk]) for pk in complete) - starts[0]
                         saturation = len(complete) / span
                         achieved = saturation
                     per = {k: v * 1000 / max(1, len(ids)) for k, v in cpu.items()}

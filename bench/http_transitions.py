@@ -75,17 +75,19 @@ def prepare(pool: int):
 
     from bench.common import ensure_users
     from opportunities import services
-    from tests.factories import ready_deal
+    from tests.factories import ready_opportunity
 
     rep, _rep2, ops, _admin = ensure_users()
     submit_ids, approve_ids = [], []
     for _ in range(pool):
-        submit_ids.append(ready_deal(rep).pk)
+        submit_ids.append(ready_opportunity(rep).pk)
     for _ in range(pool):
-        deal = ready_deal(rep)
-        services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-        approve_ids.append(deal.pk)
-    bare_id = ready_deal(rep).pk
+        opportunity = ready_opportunity(rep)
+        services.opportunity_transition(
+            opportunity=opportunity, name="submit_for_approval", actor=rep
+        )
+        approve_ids.append(opportunity.pk)
+    bare_id = ready_opportunity(rep).pk
     return {
         "rep_token": AuthToken.objects.create(user=rep)[1],
         "ops_token": AuthToken.objects.create(user=ops)[1],

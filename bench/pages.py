@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import load_deals, setup_django, table, timed, write_section  # noqa: E402
+from bench.common import load_opportunities, setup_django, table, timed, write_section  # noqa: E402
 
 PAGES = [
     ("Pipeline board", "rep", "/pipeline/?scope=all"),
@@ -68,7 +68,7 @@ def measure(sizes: list[int], repeat: int) -> tuple[str, bool]:
         name: {} for name, _, _ in PAGES
     }
     for size in sizes:
-        load_deals(size)
+        load_opportunities(size)
         rep, _rep2, ops, _admin = ensure_users()
         clients = {"rep": Client(), "ops": Client()}
         clients["rep"].force_login(rep)

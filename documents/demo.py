@@ -31,7 +31,7 @@ def demo_signed_contract_attach(*, opportunity: Opportunity) -> Document:
     """Attach a generated signed contract as if the e-signature service had sent it."""
     signer = opportunity.primary_contact or opportunity.owner
     pdf = sample_signed_contract(
-        deal=opportunity.name,
+        opportunity=opportunity.name,
         account=opportunity.account.name if opportunity.account else "",
         signer=str(signer),
         date=timezone.localdate().isoformat(),

@@ -40,12 +40,12 @@ def sample_pdf(lines: list[str]) -> bytes:
     return bytes(out)
 
 
-def sample_signed_contract(*, deal: str, account: str, signer: str, date: str) -> bytes:
+def sample_signed_contract(*, opportunity: str, account: str, signer: str, date: str) -> bytes:
     return sample_pdf(
         [
             "Order agreement (demo)",
             "",
-            f"Deal: {deal}",
+            f"Deal: {opportunity}",
             f"Customer: {account}",
             f"Signed by: {signer}",
             f"Date: {date}",

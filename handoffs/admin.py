@@ -593,8 +593,8 @@ class OpenHandoffAdmin(ReadOnlyAdmin):
 
     @admin.display(description="account")
     def account(self, obj: Handoff) -> str:
-        deal = obj.opportunity
-        return deal.account.name if deal and deal.account else ""
+        opportunity = obj.opportunity
+        return opportunity.account.name if opportunity and opportunity.account else ""
 
     @admin.display(description="due")
     def due(self, obj: Handoff) -> dt.datetime:

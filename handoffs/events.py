@@ -14,7 +14,7 @@ from .models import HandoffKind
 from .payloads import PAYLOAD_VERSION
 
 HANDOFF_EVENT_TYPES = tuple(f"handoff.{kind}" for kind in HandoffKind.values)
-DEAL_EVENT_TYPES = (
+LIFECYCLE_EVENT_TYPES = (
     "deal.submitted",
     "deal.approved",
     "deal.rejected",
@@ -27,7 +27,7 @@ DEAL_EVENT_TYPES = (
 HANDOFF_CHANGE_EVENT_TYPES = tuple(
     f"handoff.{kind}.{change}" for kind in HandoffKind.values for change in ("amended", "cancelled")
 )
-EVENT_TYPES = HANDOFF_EVENT_TYPES + DEAL_EVENT_TYPES + HANDOFF_CHANGE_EVENT_TYPES
+EVENT_TYPES = HANDOFF_EVENT_TYPES + LIFECYCLE_EVENT_TYPES + HANDOFF_CHANGE_EVENT_TYPES
 
 
 def handoff_kind_of(event_type: str) -> str:
@@ -212,7 +212,7 @@ LIFECYCLE = obj(
 
 # The amendment events (a won deal changed or cancelled): the deal's booked values before
 # and after (``after`` null once cancelled) and what changed.
-DEAL_STATE = obj(
+OPPORTUNITY_STATE = obj(
     {
         "type": STR,
         "amount": NMONEY,
@@ -267,8 +267,8 @@ def _change_schema(kind: str) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "opportunity": OPPORTUNITY_SUMMARY,
         "amendment": AMENDMENT,
-        "before": DEAL_STATE,
-        "after": {**DEAL_STATE, "type": ["object", "null"]},
+        "before": OPPORTUNITY_STATE,
+        "after": {**OPPORTUNITY_STATE, "type": ["object", "null"]},
         "delta": DELTA,
     }
     if kind == HandoffKind.COMMISSION:
@@ -277,7 +277,7 @@ def _change_schema(kind: str) -> dict[str, Any]:
     return obj(properties)
 
 
-DEAL_CHANGE = obj({**LIFECYCLE["properties"], "amendment": AMENDMENT, "delta": DELTA})
+OPPORTUNITY_CHANGE = obj({**LIFECYCLE["properties"], "amendment": AMENDMENT, "delta": DELTA})
 
 
 def data_schema(event_type: str) -> dict[str, Any]:
@@ -290,7 +290,7 @@ def data_schema(event_type: str) -> dict[str, Any]:
     if event_type in HANDOFF_CHANGE_EVENT_TYPES:
         return _change_schema(event_type.split(".")[1])
     if event_type in ("deal.amended", "deal.cancelled"):
-        return DEAL_CHANGE
+        return OPPORTUNITY_CHANGE
     return LIFECYCLE
 
 

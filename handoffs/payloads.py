@@ -118,14 +118,14 @@ def shared_data(
 
 
 def _billing(shared: dict[str, Any], approval: Approval) -> dict[str, Any]:
-    deal, account = shared["opportunity"], shared["account"]
+    opportunity, account = shared["opportunity"], shared["account"]
     return {
-        "amount": deal["amount"],
-        "currency": deal["currency"],
-        "contract_id": deal["contract_id"],
-        "po_number": deal["po_number"],
-        "contract_start_date": deal["contract_start_date"],
-        "term_months": deal["term_months"],
+        "amount": opportunity["amount"],
+        "currency": opportunity["currency"],
+        "contract_id": opportunity["contract_id"],
+        "po_number": opportunity["po_number"],
+        "contract_start_date": opportunity["contract_start_date"],
+        "term_months": opportunity["term_months"],
         # Invoices go to the deal's primary contact (the gate guarantees an email).
         "bill_to": shared["primary_contact"],
         "billing_country": account["billing_country"] if account else "",

@@ -70,8 +70,8 @@ def handoffs_notify_overdue(*, now: dt.datetime | None = None) -> list[Handoff]:
         )
         recipients = revops_recipients() if rows else []
         for handoff in rows:
-            deal = handoff.opportunity
-            name = deal.name if deal else "a deal"
+            opportunity = handoff.opportunity
+            name = opportunity.name if opportunity else "a deal"
             late = now - due_at(handoff)
             email_enqueue(
                 to=recipients,
@@ -85,7 +85,7 @@ def handoffs_notify_overdue(*, now: dt.datetime | None = None) -> list[Handoff]:
                     "See Handoffs → Won deals not yet billed / provisioned / onboarded / "
                     "credited in the admin."
                 ),
-                opportunity=deal,
+                opportunity=opportunity,
                 topic="handoff_overdue",
                 dedupe_key=f"handoff-overdue:{handoff.pk}",
             )

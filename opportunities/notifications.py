@@ -20,7 +20,7 @@ from .models import Approval, Opportunity, StageChange
 DECISIONS = ("approve", "reject")
 
 
-def _deal_url(opportunity: Opportunity) -> str:
+def _opportunity_url(opportunity: Opportunity) -> str:
     # With SITE_URL set (the public base URL) the link is absolute.
     return f"{settings.SITE_URL.rstrip('/')}/opportunities/{opportunity.pk}/"
 
@@ -65,7 +65,7 @@ def decision_email(*, stage_change: StageChange, approval: Approval | None) -> d
             "",
             "The deal is back in Negotiation: fix what the reason says and request Closed-Won again.",
         ]
-    lines += ["", f"Open the deal: {_deal_url(opportunity)}"]
+    lines += ["", f"Open the deal: {_opportunity_url(opportunity)}"]
 
     to = [opportunity.owner.email] if opportunity.owner.email else []
     cc = []

@@ -83,7 +83,7 @@ class LineItemFactory(factory.django.DjangoModelFactory):
 _contract_seq = iter(range(1, 10**9))
 
 
-def ready_deal(
+def ready_opportunity(
     owner=None,
     *,
     stage: str = "negotiation",
@@ -131,7 +131,7 @@ __all__ = [
     "StageRequirement",
     "UserFactory",
     "make_user",
-    "ready_deal",
+    "ready_opportunity",
 ]
 
 

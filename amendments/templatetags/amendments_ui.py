@@ -18,26 +18,26 @@ register = template.Library()
 
 
 @register.inclusion_tag("amendments/_panel.html", takes_context=True)
-def amendments_panel(context: template.Context, deal: Any) -> dict[str, Any]:
+def amendments_panel(context: template.Context, opportunity: Any) -> dict[str, Any]:
     request = context.get("request")
     user = getattr(request, "user", None)
-    if deal.stage not in (Stage.CLOSED_WON, Stage.CANCELLED):
+    if opportunity.stage not in (Stage.CLOSED_WON, Stage.CANCELLED):
         return {"show": False}
-    amendments = list(selectors.amendment_list().filter(opportunity=deal)[:20])
+    amendments = list(selectors.amendment_list().filter(opportunity=opportunity)[:20])
     pending = next((a for a in amendments if a.status == "pending"), None)
-    won = deal.stage == Stage.CLOSED_WON
+    won = opportunity.stage == Stage.CLOSED_WON
     return {
         "show": True,
-        "deal": deal,
+        "opportunity": opportunity,
         "amendments": amendments,
         "pending": pending,
         "pending_step": approval_selectors.current_step(pending) if pending else None,
         "pending_route": route_label(approval_selectors.route_of(pending)) if pending else "",
-        "can_request": won and pending is None and policies.can_change(user, deal),
+        "can_request": won and pending is None and policies.can_change(user, opportunity),
         "can_cancel": won and pending is None and policies.is_revops(user),
         "can_withdraw": pending is not None
         and user is not None
-        and user.pk in (pending.requested_by_id, deal.owner_id),
+        and user.pk in (pending.requested_by_id, opportunity.owner_id),
         "is_revops": policies.is_revops(user),
         "csrf_token": context.get("csrf_token"),
         "request": request,

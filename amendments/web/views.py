@@ -39,15 +39,15 @@ def reader(view: Any) -> Any:
     return login_required(permission_required(VIEW_PERM, raise_exception=True)(view))
 
 
-def _deal(pk: int) -> Opportunity:
-    deal = (
+def _opportunity(pk: int) -> Opportunity:
+    opportunity = (
         Opportunity.objects.select_related("account", "owner", "primary_contact")
         .filter(pk=pk)
         .first()
     )
-    if deal is None:
+    if opportunity is None:
         raise Http404("No such deal.")
-    return deal
+    return opportunity
 
 
 def _text(value: Any) -> str:
@@ -55,13 +55,13 @@ def _text(value: Any) -> str:
 
 
 def _proposal(
-    request: HttpRequest, deal: Opportunity
+    request: HttpRequest, opportunity: Opportunity
 ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     """The changed values and line items the form posted (unchanged ones left out)."""
     changes: dict[str, Any] = {}
     for name, _label in FORM_FIELDS:
         raw = request.POST.get(name, "").strip()
-        current = getattr(deal, name)
+        current = getattr(opportunity, name)
         if raw == _text(
             current if name != "amount" else (f"{current:.2f}" if current is not None else "")
         ):
@@ -73,7 +73,7 @@ def _proposal(
             changes[name] = raw or (None if name in ("amount", "contract_start_date") else "")
     items = []
     changed_items = False
-    for li in line_items_loaded(deal):
+    for li in line_items_loaded(opportunity):
         seats = request.POST.get(f"seats_{li.pk}", str(li.seats)).strip()
         price = request.POST.get(f"unit_price_{li.pk}", _text(li.unit_price)).strip()
         if seats != str(li.seats) or price != _text(li.unit_price):
@@ -90,16 +90,16 @@ def _proposal(
 def amend(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the form with the deal's values; POST ``action=preview``: the dry run (gate,
     route, diff and delta); POST ``action=submit``: the request."""
-    deal = _deal(pk)
-    if not policies.can_change(request.user, deal):
+    opportunity = _opportunity(pk)
+    if not policies.can_change(request.user, opportunity):
         raise PermissionDenied("Only the deal's owner or RevOps can amend it.")
     preview = None
     if request.method == "POST":
-        changes, line_items = _proposal(request, deal)
+        changes, line_items = _proposal(request, opportunity)
         try:
             if request.POST.get("action") == "submit":
                 services.amendment_request(
-                    opportunity=deal,
+                    opportunity=opportunity,
                     actor=request.user,
                     kind="change",
                     reason=request.POST.get("reason", ""),
@@ -107,9 +107,11 @@ def amend(request: HttpRequest, pk: int) -> HttpResponse:
                     line_items=line_items,
                 )
                 messages.success(request, "Change requested: RevOps will review it.")
-                return HttpResponseRedirect(reverse("deal-detail", args=[deal.pk]) + "#amendments")
+                return HttpResponseRedirect(
+                    reverse("opportunity-detail", args=[opportunity.pk]) + "#amendments"
+                )
             preview = services.amendment_dry_run(
-                opportunity=deal,
+                opportunity=opportunity,
                 actor=request.user,
                 kind="change",
                 changes=changes,
@@ -122,7 +124,9 @@ def amend(request: HttpRequest, pk: int) -> HttpResponse:
         name: request.POST.get(name)
         if request.method == "POST"
         else _text(
-            getattr(deal, name) if name != "amount" or deal.amount is None else f"{deal.amount:.2f}"
+            getattr(opportunity, name)
+            if name != "amount" or opportunity.amount is None
+            else f"{opportunity.amount:.2f}"
         )
         for name, _ in FORM_FIELDS
     }
@@ -132,13 +136,13 @@ def amend(request: HttpRequest, pk: int) -> HttpResponse:
             "seats": request.POST.get(f"seats_{li.pk}", li.seats),
             "unit_price": request.POST.get(f"unit_price_{li.pk}", _text(li.unit_price)),
         }
-        for li in line_items_loaded(deal)
+        for li in line_items_loaded(opportunity)
     ]
     return render(
         request,
         "amendments/amend.html",
         {
-            "deal": deal,
+            "opportunity": opportunity,
             "fields": [(name, label, values[name]) for name, label in FORM_FIELDS],
             "lines": lines,
             "reason": request.POST.get("reason", ""),
@@ -151,11 +155,11 @@ def amend(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """RevOps ask to cancel a won deal (a second RevOps member approves it)."""
-    deal = _deal(pk)
+    opportunity = _opportunity(pk)
     if request.method == "POST":
         try:
             services.amendment_request(
-                opportunity=deal,
+                opportunity=opportunity,
                 actor=request.user,
                 kind="cancellation",
                 reason=request.POST.get("reason", ""),
@@ -163,12 +167,16 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, "Cancellation requested: another RevOps member must approve it."
             )
-            return HttpResponseRedirect(reverse("deal-detail", args=[deal.pk]) + "#amendments")
+            return HttpResponseRedirect(
+                reverse("opportunity-detail", args=[opportunity.pk]) + "#amendments"
+            )
         except errors.DomainError as exc:
             lines = [e.message for e in exc.errors] or [exc.detail]
             messages.error(request, "\n".join(["The deal cannot be cancelled.", *lines]))
     return render(
-        request, "amendments/cancel.html", {"deal": deal, "reason": request.POST.get("reason", "")}
+        request,
+        "amendments/cancel.html",
+        {"opportunity": opportunity, "reason": request.POST.get("reason", "")},
     )
 
 
@@ -195,5 +203,5 @@ def decide(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     except errors.DomainError as exc:
         messages.error(request, "\n".join(["The amendment was not changed.", exc.detail]))
     return HttpResponseRedirect(
-        reverse("deal-detail", args=[amendment.opportunity_id]) + "#amendments"
+        reverse("opportunity-detail", args=[amendment.opportunity_id]) + "#amendments"
     )

@@ -16,17 +16,17 @@ register = template.Library()
 
 
 @register.inclusion_tag("documents/_panel.html", takes_context=True)
-def documents_panel(context: template.Context, deal: Any) -> dict[str, Any]:
+def documents_panel(context: template.Context, opportunity: Any) -> dict[str, Any]:
     request = context.get("request")
     user = getattr(request, "user", None)
-    can_manage = services.can_manage(user, deal)
+    can_manage = services.can_manage(user, opportunity)
     return {
-        "deal": deal,
-        "documents": list(selectors.documents_for_opportunity(deal.pk)),
+        "opportunity": opportunity,
+        "documents": list(selectors.documents_for_opportunity(opportunity.pk)),
         "kinds": DocumentKind.choices,
         "can_upload": can_manage,
-        "can_remove": can_manage and deal.stage not in LOCKED_STAGES,
-        "locked": deal.stage in LOCKED_STAGES,
+        "can_remove": can_manage and opportunity.stage not in LOCKED_STAGES,
+        "locked": opportunity.stage in LOCKED_STAGES,
         "csrf_token": context.get("csrf_token"),
         "request": request,
     }

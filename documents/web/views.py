@@ -25,7 +25,7 @@ def _refuse(request: HttpRequest, headline: str, exc: errors.DomainError) -> Non
 
 
 def _back(pk: int) -> str:
-    return reverse("deal-detail", args=[pk]) + "#documents"
+    return reverse("opportunity-detail", args=[pk]) + "#documents"
 
 
 @login_required

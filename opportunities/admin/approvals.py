@@ -178,7 +178,7 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
     ready, and Approve / Reject that run the transition service."""
 
     list_display = (
-        "deal",
+        "opportunity_name",
         "account",
         "owner",
         "amount_display",
@@ -190,7 +190,7 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         "discounts",
         "gate",
     )
-    list_display_links = ("deal",)
+    list_display_links = ("opportunity_name",)
     list_filter = (DecisionFilter, StepFilter, OwnerFilter, AmountBandFilter, WaitingFilter)
     search_fields = (
         "opportunity__name",
@@ -240,7 +240,7 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
 
     # --- columns
     @admin.display(description="Deal", ordering="opportunity__name")
-    def deal(self, obj: Approval) -> str:
+    def opportunity_name(self, obj: Approval) -> str:
         return format_html(
             "<strong>{}</strong><br><span class='cw-muted'>{}</span>",
             obj.opportunity.name,
@@ -464,11 +464,13 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         refused = self._guard(request, approval, "approve")
         if refused is not None:
             return refused
-        deal_url = reverse("admin:opportunities_closedwonapproval_change", args=[approval.pk])
+        opportunity_url = reverse(
+            "admin:opportunities_closedwonapproval_change", args=[approval.pk]
+        )
         if approval.decision != Decision.PENDING:
             messages.error(request, "This request was already decided.")
-            return HttpResponseRedirect(deal_url)
-        done_url = deal_url
+            return HttpResponseRedirect(opportunity_url)
+        done_url = opportunity_url
         if request.POST.get("next"):
             # Approve and next: the oldest other request whose current step is theirs.
             following = (
@@ -488,8 +490,8 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
             opportunity=approval.opportunity,
             name="approve",
             done_url=done_url,
-            back_url=deal_url,
-            refused_url=deal_url,
+            back_url=opportunity_url,
+            refused_url=opportunity_url,
         )
 
     def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -497,18 +499,20 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         refused = self._guard(request, approval, "reject")
         if refused is not None:
             return refused
-        deal_url = reverse("admin:opportunities_closedwonapproval_change", args=[approval.pk])
+        opportunity_url = reverse(
+            "admin:opportunities_closedwonapproval_change", args=[approval.pk]
+        )
         if approval.decision != Decision.PENDING:
             messages.error(request, "This request was already decided.")
-            return HttpResponseRedirect(deal_url)
+            return HttpResponseRedirect(opportunity_url)
         return decisions.transition_view(
             request,
             self.admin_site,
             opportunity=approval.opportunity,
             name="reject",
             done_url=reverse("admin:opportunities_closedwonapproval_changelist"),
-            back_url=deal_url,
-            refused_url=deal_url,
+            back_url=opportunity_url,
+            refused_url=opportunity_url,
         )
 
     # --- bulk actions: each deal through the service on its own, reported per row

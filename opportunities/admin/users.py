@@ -22,15 +22,15 @@ class ClosedwonUserAdmin(UserAdmin):
     def deactivate_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         for user in queryset:
             try:
-                deals = user_deactivate(user=user, actor=request.user)
+                opportunities = user_deactivate(user=user, actor=request.user)
             except errors.DomainError as exc:
                 self.message_user(request, f"{user}: {exc.detail}", messages.ERROR)
                 continue
-            if deals:
-                names = "; ".join(f"#{d.pk} {d.name} ({d.stage_label})" for d in deals)
+            if opportunities:
+                names = "; ".join(f"#{d.pk} {d.name} ({d.stage_label})" for d in opportunities)
                 self.message_user(
                     request,
-                    f"Deactivated {user}. Reassign their {len(deals)} open or pending "
+                    f"Deactivated {user}. Reassign their {len(opportunities)} open or pending "
                     f"deal(s), which cannot be won until then: {names}.",
                     messages.WARNING,
                 )

@@ -60,7 +60,7 @@ DEFAULT_LIST_SORT = "-updated"
 
 
 @dataclass(frozen=True)
-class DealFilter:
+class PipelineFilter:
     """What the board, the list and the dashboard filter on (all optional), applied by the
     same filter set as the API's opportunity list (``filters.OpportunityFilter``)."""
 
@@ -126,7 +126,7 @@ class BoardColumn:
 
 
 def stage_totals(
-    flt: DealFilter,
+    flt: PipelineFilter,
     stages: Sequence[str] = BOARD_STAGES,
     *,
     rates_into: dict[Pair, Decimal | None] | None = None,
@@ -172,7 +172,7 @@ def unconverted_sum(totals: Iterable[StageTotals], *, weighted: bool = False) ->
 
 
 def board_cards(
-    flt: DealFilter,
+    flt: PipelineFilter,
     *,
     stages: Sequence[str] = BOARD_STAGES,
     limit: int = BOARD_CARD_LIMIT,
@@ -280,7 +280,7 @@ def card_approvals(
     return out
 
 
-def board(flt: DealFilter) -> list[BoardColumn]:
+def board(flt: PipelineFilter) -> list[BoardColumn]:
     """The pipeline board whatever the number of deals: the totals (one query, one for
     rates), the approval rules in force (one), the cards with what their approval lines
     need (one on PostgreSQL; one more for line prices elsewhere). Each card gets
@@ -318,7 +318,9 @@ def owner_choices() -> list[Any]:
 # --- deal list --------------------------------------------------------------------------
 
 
-def deal_table(flt: DealFilter, *, sort: str = DEFAULT_LIST_SORT) -> QuerySet[Opportunity]:
+def opportunity_table(
+    flt: PipelineFilter, *, sort: str = DEFAULT_LIST_SORT
+) -> QuerySet[Opportunity]:
     """The deal list with its account and owner joined (no per-row query)."""
     key = sort.lstrip("-")
     columns = LIST_SORTS.get(key, LIST_SORTS["updated"])
@@ -383,7 +385,7 @@ class MonthBookings:
     amount: Decimal
 
 
-def _ledger(flt: DealFilter) -> QuerySet[Any]:
+def _ledger(flt: PipelineFilter) -> QuerySet[Any]:
     """The bookings ledger of the deals ``flt`` selects."""
     from amendments.models import Booking
 
@@ -392,10 +394,10 @@ def _ledger(flt: DealFilter) -> QuerySet[Any]:
 
 # Each won booking counts a deal, each cancellation takes one away; amendments only move
 # the amount.
-_NET_DEALS = Count("id", filter=Q(kind="won")) - Count("id", filter=Q(kind="cancellation"))
+_NET_OPPORTUNITIES = Count("id", filter=Q(kind="won")) - Count("id", filter=Q(kind="cancellation"))
 
 
-def bookings_by_month(flt: DealFilter, *, months: int = 12) -> list[MonthBookings]:
+def bookings_by_month(flt: PipelineFilter, *, months: int = 12) -> list[MonthBookings]:
     """Net bookings per month of the ledger (``amendments.models.Booking``), the last
     ``months`` months (zeros kept): a won deal counts in the month of its close date, an
     amendment's delta and a cancellation in the month they were approved, so a past
@@ -408,7 +410,7 @@ def bookings_by_month(flt: DealFilter, *, months: int = 12) -> list[MonthBooking
         .order_by()
         .annotate(month=TruncMonth("booked_on"))
         .values("month")
-        .annotate(n=_NET_DEALS, total=Sum("amount_delta"))
+        .annotate(n=_NET_OPPORTUNITIES, total=Sum("amount_delta"))
     )
     found = {_as_date(row["month"]): row for row in rows}
     out = []
@@ -447,13 +449,15 @@ class WinRate:
         return round(100 * self.won / self.closed) if self.closed else None
 
 
-def win_rate(flt: DealFilter, *, days: int = 365) -> WinRate:
+def win_rate(flt: PipelineFilter, *, days: int = 365) -> WinRate:
     """Won ÷ (won + lost) over the last ``days`` days: the won deals and their amount come
     from the bookings ledger, net of amendments and cancellations (a cancelled deal is no
     longer a win); the lost ones from the deals closed lost. Two queries."""
     since = timezone.now() - dt.timedelta(days=days)
     booked = (
-        _ledger(flt).filter(at__gte=since).aggregate(won=_NET_DEALS, amount=Sum("amount_delta"))
+        _ledger(flt)
+        .filter(at__gte=since)
+        .aggregate(won=_NET_OPPORTUNITIES, amount=Sum("amount_delta"))
     )
     lost = (
         flt.apply(Opportunity.objects.filter(stage=Stage.CLOSED_LOST, closed_at__gte=since))
@@ -463,7 +467,7 @@ def win_rate(flt: DealFilter, *, days: int = 365) -> WinRate:
     return WinRate(max(booked["won"] or 0, 0), lost, booked["amount"] or Decimal(0))
 
 
-def pending_approvals(flt: DealFilter, *, limit: int = 8) -> tuple[int, list[Any]]:
+def pending_approvals(flt: PipelineFilter, *, limit: int = 8) -> tuple[int, list[Any]]:
     """The oldest Closed-Won requests waiting for RevOps, and how many there are."""
     qs = queue_queryset(with_line_items=False)
     if flt.owner_id is not None:

@@ -69,7 +69,7 @@ def fields_for(unmet: list[gate.Unmet]) -> list[str]:
     return [name for name in FIELD_ORDER if name in wanted]
 
 
-class FixItForm(forms.DealForm):
+class FixItForm(forms.OpportunityForm):
     """The deal form cut down to the fields a transition still needs, plus an optional
     new primary contact (created at the deal's account in the same transaction)."""
 
@@ -171,7 +171,7 @@ def _render(
     refusal: list[str] | None = None,
 ) -> HttpResponse:
     context = {
-        "deal": opportunity,
+        "opportunity": opportunity,
         "name": name,
         "spec": TRANSITIONS[name],
         "action_label": _target_label(name),
@@ -181,8 +181,8 @@ def _render(
         "unmet": [u.as_dict() for u in unmet],
         "back": back,
         "refusal": refusal or [],
-        "fix_url": reverse("deal-fixit", args=[opportunity.pk, name]),
-        "contact_create_url": reverse("deal-contact-create"),
+        "fix_url": reverse("opportunity-fixit", args=[opportunity.pk, name]),
+        "contact_create_url": reverse("opportunity-contact-create"),
     }
     if is_htmx(request):
         # htmx swaps only 2xx answers: the dialog body carries the errors itself.
@@ -202,7 +202,7 @@ def fixit(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     opportunity = selectors.opportunity_get(pk)
     if opportunity is None:
         raise Http404("No such deal.")
-    back = safe_next(request, reverse("deal-detail", args=[pk]))
+    back = safe_next(request, reverse("opportunity-detail", args=[pk]))
     if not policies.can_change(request.user, opportunity):
         messages.error(
             request,
@@ -321,7 +321,7 @@ def _show_errors(form: FixItForm, formset: Any, rows: list[Any], exc: errors.Dom
         form.add_error(None, exc.detail)
 
 
-def _done(name: str, deal: str) -> str:
+def _done(name: str, opportunity: str) -> str:
     if name == "submit_for_approval":
-        return f"Closed-Won requested for “{deal}”: it now waits for RevOps approval."
-    return f"“{deal}” moved to {Stage(TRANSITIONS[name].target).label}."
+        return f"Closed-Won requested for “{opportunity}”: it now waits for RevOps approval."
+    return f"“{opportunity}” moved to {Stage(TRANSITIONS[name].target).label}."

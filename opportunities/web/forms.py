@@ -25,7 +25,7 @@ from ..services import line_items
 from ..stages import GATED_FIELDS, LOCKED_STAGES, LossReason, OpportunityType
 
 # Fields of the deal form, in the order the service accepts them (stages.EDITABLE_FIELDS).
-DEAL_FIELDS = (
+OPPORTUNITY_FIELDS = (
     "name",
     "account",
     "primary_contact",
@@ -65,7 +65,7 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-class DealForm(forms.Form):
+class OpportunityForm(forms.Form):
     name = forms.CharField(label="Deal name", max_length=200)
     account = forms.TypedChoiceField(label="Account", coerce=int, required=False, empty_value=None)
     primary_contact = forms.TypedChoiceField(
@@ -108,7 +108,7 @@ class DealForm(forms.Form):
         # on the next render of the form.
         self.fields["account"].widget.attrs.update(
             {
-                "hx-get": reverse("deal-contact-field"),
+                "hx-get": reverse("opportunity-contact-field"),
                 "hx-trigger": "change",
                 "hx-target": "#contact-field",
                 "hx-swap": "outerHTML",
@@ -137,7 +137,7 @@ class DealForm(forms.Form):
         return _int_or_none(self.initial.get("account"))
 
     def service_data(self) -> dict[str, Any]:
-        data = {name: self.cleaned_data.get(name) for name in DEAL_FIELDS}
+        data = {name: self.cleaned_data.get(name) for name in OPPORTUNITY_FIELDS}
         for name in ("contract_id", "po_number"):
             data[name] = data[name] or ""
         return data

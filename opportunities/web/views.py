@@ -57,7 +57,7 @@ def reader(view: Any) -> Any:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _unsaved_deal(request: HttpRequest) -> Opportunity:
+def _unsaved_opportunity(request: HttpRequest) -> Opportunity:
     """A new, never-saved deal owned by the signed-in rep (the new-deal checklist)."""
     return Opportunity(owner_id=cast(int, request.user.pk))
 
@@ -80,7 +80,7 @@ def _refuse(request: HttpRequest, headline: str, exc: errors.DomainError) -> Non
     messages.error(request, "\n".join([headline, *lines]))
 
 
-def _deal_filter(request: HttpRequest) -> tuple[ui_selectors.DealFilter, dict[str, Any]]:
+def _opportunity_filter(request: HttpRequest) -> tuple[ui_selectors.PipelineFilter, dict[str, Any]]:
     """Filters shared by the board, the list and the dashboard (``scope``, ``owner``, ``q``).
 
     Reps start on their own deals, RevOps on everyone's; choosing an owner implies
@@ -103,7 +103,7 @@ def _deal_filter(request: HttpRequest) -> tuple[ui_selectors.DealFilter, dict[st
     stage = request.GET.get("stage", "")
     if stage not in Stage.values:
         stage = ""
-    flt = ui_selectors.DealFilter(owner_id=owner_id, search=search, stage=stage)
+    flt = ui_selectors.PipelineFilter(owner_id=owner_id, search=search, stage=stage)
     params = {
         "scope": scope,
         "owner": str(owner_id) if scope == "all" and owner_id is not None else "",
@@ -134,14 +134,14 @@ def signed_in(request: HttpRequest) -> HttpResponse:
 @require_GET
 def pipeline(request: HttpRequest) -> HttpResponse:
     """The board: a constant number of queries (cards capped per column, totals aggregated)."""
-    flt, params = _deal_filter(request)
-    flt = ui_selectors.DealFilter(owner_id=flt.owner_id, search=flt.search)
+    flt, params = _opportunity_filter(request)
+    flt = ui_selectors.PipelineFilter(owner_id=flt.owner_id, search=flt.search)
     columns = ui_selectors.board(flt)
     web_board.decorate_columns(columns)
     list_params = {k: v for k, v in params.items() if v and k != "stage"}
     for column in columns:
         column.more_url = (
-            reverse("deal-list") + "?" + urlencode({**list_params, "stage": column.stage})
+            reverse("opportunity-list") + "?" + urlencode({**list_params, "stage": column.stage})
         )
     editable = {
         opp.pk
@@ -176,11 +176,11 @@ def pipeline(request: HttpRequest) -> HttpResponse:
 @reader
 @require_GET
 def opportunity_list(request: HttpRequest) -> HttpResponse:
-    flt, params = _deal_filter(request)
+    flt, params = _opportunity_filter(request)
     sort = request.GET.get("sort", ui_selectors.DEFAULT_LIST_SORT)
     if sort.lstrip("-") not in ui_selectors.LIST_SORTS:
         sort = ui_selectors.DEFAULT_LIST_SORT
-    page = Paginator(ui_selectors.deal_table(flt, sort=sort), LIST_PAGE_SIZE).get_page(
+    page = Paginator(ui_selectors.opportunity_table(flt, sort=sort), LIST_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     base = {k: v for k, v in params.items() if v}
@@ -221,7 +221,7 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
 # --- detail ----------------------------------------------------------------------------------
 
 
-def _get_deal(pk: int) -> Opportunity:
+def _get_opportunity(pk: int) -> Opportunity:
     opportunity = selectors.opportunity_get(pk)
     if opportunity is None:
         raise Http404("No such deal.")
@@ -231,7 +231,7 @@ def _get_deal(pk: int) -> Opportunity:
 @reader
 @require_GET
 def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    opportunity = _get_deal(pk)
+    opportunity = _get_opportunity(pk)
     options = selectors.opportunity_transition_options(opportunity, request.user)
     actions = [
         o
@@ -245,7 +245,7 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else None
     )
     context = {
-        "deal": opportunity,
+        "opportunity": opportunity,
         "path": web_board.stage_path(opportunity),
         "checklist": checklist,
         "primary_actions": [o for o in actions if o["name"] in ("submit_for_approval", "reopen")],
@@ -321,14 +321,14 @@ def _handoffs(opportunity: Opportunity) -> list[Any]:
 
 
 def _form_context(
-    request: HttpRequest, form: forms.DealForm, formset: Any, opportunity: Opportunity | None
+    request: HttpRequest, form: forms.OpportunityForm, formset: Any, opportunity: Opportunity | None
 ) -> dict[str, Any]:
     if opportunity is not None:
         preview = forms.apply_lenient(_fresh(opportunity.pk), _form_values(form))
-        checklist_url = reverse("deal-checklist", args=[opportunity.pk])
+        checklist_url = reverse("opportunity-checklist", args=[opportunity.pk])
     else:
-        preview = forms.apply_lenient(_unsaved_deal(request), _form_values(form))
-        checklist_url = reverse("deal-new-checklist")
+        preview = forms.apply_lenient(_unsaved_opportunity(request), _form_values(form))
+        checklist_url = reverse("opportunity-new-checklist")
     rows = (
         forms.lenient_line_items(request.POST)
         if form.is_bound
@@ -340,7 +340,7 @@ def _form_context(
     return {
         "form": form,
         "formset": formset,
-        "deal": opportunity,
+        "opportunity": opportunity,
         "checklist": ui_selectors.checklist_for_values(preview, rows),
         "checklist_url": checklist_url,
         "here": request.get_full_path(),
@@ -351,7 +351,7 @@ def _form_context(
     }
 
 
-def _form_values(form: forms.DealForm) -> dict[str, Any]:
+def _form_values(form: forms.OpportunityForm) -> dict[str, Any]:
     """What the form shows now (posted data, else initial), keyed by field name."""
     if form.is_bound:
         values = {name: form.data.get(form.add_prefix(name), "") for name in form.fields}
@@ -388,7 +388,7 @@ def opportunity_create(request: HttpRequest) -> HttpResponse:
         messages.error(request, "You may not create deals.")
         return redirect("pipeline")
     if request.method == "POST":
-        form = forms.DealForm(request.POST)
+        form = forms.OpportunityForm(request.POST)
         add_row = "add_line" in request.POST
         formset = forms.line_item_formset(request.POST, add_row=add_row)
         if not add_row and form.is_valid() and formset.is_valid():
@@ -410,9 +410,9 @@ def opportunity_create(request: HttpRequest) -> HttpResponse:
                     f"Deal “{opportunity.name}” created. The checklist shows what it still "
                     "needs before Closed-Won.",
                 )
-                return redirect("deal-detail", pk=opportunity.pk)
+                return redirect("opportunity-detail", pk=opportunity.pk)
     else:
-        form = forms.DealForm(initial=_initial_from_query(request))
+        form = forms.OpportunityForm(initial=_initial_from_query(request))
         formset = forms.line_item_formset()
     status = 200 if request.method == "GET" or "add_line" in request.POST else 422
     return render(
@@ -426,15 +426,15 @@ def opportunity_create(request: HttpRequest) -> HttpResponse:
 @reader
 @require_http_methods(["GET", "POST"])
 def opportunity_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    opportunity = _get_deal(pk)
+    opportunity = _get_opportunity(pk)
     if not policies.can_change(request.user, opportunity):
         messages.error(
             request,
             "You can see this deal but not change it.\nOnly its owner or RevOps can change it.",
         )
-        return redirect("deal-detail", pk=pk)
+        return redirect("opportunity-detail", pk=pk)
     if request.method == "POST":
-        form = forms.DealForm(request.POST, opportunity=opportunity)
+        form = forms.OpportunityForm(request.POST, opportunity=opportunity)
         # A locked deal's page has no line item formset; a stale form may still post one
         # (the service then refuses a change with record_locked).
         lines_posted = "lines-TOTAL_FORMS" in request.POST
@@ -469,10 +469,10 @@ def opportunity_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     form.add_error(None, exc.detail)
             else:
                 messages.success(request, "Deal saved.")
-                return redirect("deal-detail", pk=pk)
+                return redirect("opportunity-detail", pk=pk)
     else:
         initial = {**forms.initial_for(opportunity), **_initial_from_query(request)}
-        form = forms.DealForm(opportunity=opportunity, initial=initial)
+        form = forms.OpportunityForm(opportunity=opportunity, initial=initial)
         formset = forms.line_item_formset(opportunity=opportunity)
     status = 200 if request.method == "GET" or "add_line" in request.POST else 422
     return render(
@@ -487,7 +487,7 @@ def opportunity_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def checklist_preview(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """The live checklist (htmx): the gate evaluated on the form's unsaved values."""
-    opportunity = _unsaved_deal(request) if pk is None else _fresh(pk)
+    opportunity = _unsaved_opportunity(request) if pk is None else _fresh(pk)
     line_items = forms.lenient_line_items(request.POST)
     if opportunity.pk and opportunity.stage in LOCKED_STAGES:
         line_items = [(li.seats, li.unit_price) for li in opportunity.line_items.all()]
@@ -496,7 +496,11 @@ def checklist_preview(request: HttpRequest, pk: int | None = None) -> HttpRespon
     return render(
         request,
         "opportunities/_checklist.html",
-        {"checklist": checklist, "live": True, "deal": opportunity if opportunity.pk else None},
+        {
+            "checklist": checklist,
+            "live": True,
+            "opportunity": opportunity if opportunity.pk else None,
+        },
     )
 
 
@@ -504,7 +508,7 @@ def checklist_preview(request: HttpRequest, pk: int | None = None) -> HttpRespon
 @require_GET
 def contact_field(request: HttpRequest) -> HttpResponse:
     """The primary contact select for the account chosen in the deal form (htmx)."""
-    form = forms.DealForm(
+    form = forms.OpportunityForm(
         initial={
             "account": request.GET.get("account") or None,
             "primary_contact": request.GET.get("primary_contact") or None,
@@ -531,7 +535,7 @@ def _created_response(
 @reader
 @require_http_methods(["GET", "POST"])
 def account_create(request: HttpRequest) -> HttpResponse:
-    back = safe_next(request, reverse("deal-create"))
+    back = safe_next(request, reverse("opportunity-create"))
     prefix = "new_account" if is_htmx(request) else None
     form = forms.AccountForm(request.POST if request.method == "POST" else None, prefix=prefix)
     if request.method == "POST" and form.is_valid():
@@ -544,7 +548,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
         else:
             if is_htmx(request):
                 context = {
-                    "form": forms.DealForm(initial={"account": account.pk}),
+                    "form": forms.OpportunityForm(initial={"account": account.pk}),
                     "contact_form": forms.ContactForm(
                         prefix="new_contact", initial={"account": account.pk}
                     ),
@@ -583,7 +587,7 @@ def _inline_create_form(request: HttpRequest, kind: str, form: Any, back: str) -
 @reader
 @require_http_methods(["GET", "POST"])
 def contact_create(request: HttpRequest) -> HttpResponse:
-    back = safe_next(request, reverse("deal-create"))
+    back = safe_next(request, reverse("opportunity-create"))
     prefix = "new_contact" if is_htmx(request) else None
     initial = {"account": request.GET.get("account") or None}
     form = forms.ContactForm(
@@ -598,13 +602,13 @@ def contact_create(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, exc.detail)
         else:
             if is_htmx(request):
-                deal_form = forms.DealForm(
+                opportunity_form = forms.OpportunityForm(
                     initial={"account": contact.account_id, "primary_contact": contact.pk}
                 )
                 return _created_response(
                     request,
                     "opportunities/_contact_field.html",
-                    {"form": deal_form},
+                    {"form": opportunity_form},
                     "closedwon:contact-created",
                     {"id": contact.pk, "account": contact.account_id},
                 )
@@ -629,8 +633,8 @@ def opportunity_transition(request: HttpRequest, pk: int, name: str) -> HttpResp
     spec = TRANSITIONS.get(name)
     if spec is None or name in ADMIN_ONLY_TRANSITIONS:
         raise Http404("No such action.")
-    opportunity = _get_deal(pk)
-    detail_url = reverse("deal-detail", args=[pk])
+    opportunity = _get_opportunity(pk)
+    detail_url = reverse("opportunity-detail", args=[pk])
     back = safe_next(request, detail_url)
     data = request.POST if request.method == "POST" else None
     form = forms.TransitionForm(data, transition=name)
@@ -653,7 +657,7 @@ def opportunity_transition(request: HttpRequest, pk: int, name: str) -> HttpResp
             _refuse(request, f"“{opportunity.name}” was not changed: {spec.label} refused.", exc)
             if name in web_fixit.FIXABLE and policies.can_change(request.user, opportunity):
                 # Straight to the fields that are missing (the same form as the dialog).
-                fix = reverse("deal-fixit", args=[pk, name])
+                fix = reverse("opportunity-fixit", args=[pk, name])
                 return HttpResponseRedirect(_with_query(fix, next=back))
             return HttpResponseRedirect(back)
         except errors.DomainError as exc:
@@ -666,22 +670,22 @@ def opportunity_transition(request: HttpRequest, pk: int, name: str) -> HttpResp
     return render(
         request,
         "opportunities/transition.html",
-        {"deal": opportunity, "spec": spec, "form": form, "back": back},
+        {"opportunity": opportunity, "spec": spec, "form": form, "back": back},
         status=status,
     )
 
 
-def _done_message(name: str, deal: str) -> str:
+def _done_message(name: str, opportunity: str) -> str:
     spec = TRANSITIONS[name]
     if name == "submit_for_approval":
-        return f"Closed-Won requested for “{deal}”: it now waits for RevOps approval."
+        return f"Closed-Won requested for “{opportunity}”: it now waits for RevOps approval."
     if name == "withdraw":
-        return f"Request withdrawn: “{deal}” is back in Negotiation."
+        return f"Request withdrawn: “{opportunity}” is back in Negotiation."
     if name == "mark_lost":
-        return f"“{deal}” marked lost."
+        return f"“{opportunity}” marked lost."
     if name == "reopen":
-        return f"“{deal}” reopened in Qualification."
-    return f"“{deal}” moved to {Stage(spec.target).label}."
+        return f"“{opportunity}” reopened in Qualification."
+    return f"“{opportunity}” moved to {Stage(spec.target).label}."
 
 
 # --- dashboard -------------------------------------------------------------------------------
@@ -690,8 +694,8 @@ def _done_message(name: str, deal: str) -> str:
 @reader
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    flt, params = _deal_filter(request)
-    flt = ui_selectors.DealFilter(owner_id=flt.owner_id)
+    flt, params = _opportunity_filter(request)
+    flt = ui_selectors.PipelineFilter(owner_id=flt.owner_id)
     totals = ui_selectors.stage_totals(flt)
     pipeline_rows = [totals[s] for s in ui_selectors.BOARD_STAGES]
     bookings = ui_selectors.bookings_by_month(flt)

@@ -4,7 +4,7 @@
   "use strict";
 
   function refreshChecklist() {
-    var form = document.getElementById("deal-form");
+    var form = document.getElementById("opportunity-form");
     if (form && window.htmx) window.htmx.trigger(form, "change");
   }
 
@@ -295,7 +295,7 @@
   /* --- saving the deal form: never abort a live checklist request ---------------------- */
   var checklistInFlight = 0;
   document.body.addEventListener("htmx:beforeRequest", function (event) {
-    var form = document.getElementById("deal-form");
+    var form = document.getElementById("opportunity-form");
     if (form && form.dataset.saving === "1" && event.detail.elt && event.detail.elt.id === "checklist-live") {
       event.preventDefault();  // the page is being left: no new checklist request
       return;
@@ -305,7 +305,7 @@
   document.body.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.elt && event.detail.elt.id === "checklist-live") {
       checklistInFlight = Math.max(0, checklistInFlight - 1);
-      var form = document.getElementById("deal-form");
+      var form = document.getElementById("opportunity-form");
       if (form && form.dataset.saving === "1" && checklistInFlight === 0 && form._pendingSubmitter !== undefined) {
         var submitter = form._pendingSubmitter;
         form._pendingSubmitter = undefined;
@@ -316,7 +316,7 @@
   });
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.id !== "deal-form") return;
+    if (form.id !== "opportunity-form") return;
     form.dataset.saving = "1";
     if (form.dataset.released === "1" || checklistInFlight === 0) return;
     // A checklist request is still on its way: wait for it rather than abort it.

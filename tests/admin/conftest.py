@@ -12,15 +12,18 @@ from django.utils import timezone
 from opportunities import services
 from opportunities.models import Approval, Decision, Opportunity
 from opportunities.stages import Source
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 
-def submit(deal: Opportunity, actor=None, *, hours_ago: float | None = None) -> Approval:
+def submit(opportunity: Opportunity, actor=None, *, hours_ago: float | None = None) -> Approval:
     """Request Closed-Won for ``deal`` as its owner (or ``actor``) through the service."""
     services.opportunity_transition(
-        opportunity=deal, name="submit_for_approval", actor=actor or deal.owner, source=Source.UI
+        opportunity=opportunity,
+        name="submit_for_approval",
+        actor=actor or opportunity.owner,
+        source=Source.UI,
     )
-    approval = Approval.objects.get(opportunity=deal, decision=Decision.PENDING)
+    approval = Approval.objects.get(opportunity=opportunity, decision=Decision.PENDING)
     if hours_ago is not None:
         # The only way to make a request old in a test: it was submitted earlier.
         approval.submitted_at = timezone.now() - dt.timedelta(hours=hours_ago)
@@ -28,8 +31,8 @@ def submit(deal: Opportunity, actor=None, *, hours_ago: float | None = None) -> 
     return approval
 
 
-def pending_deal(owner, *, hours_ago: float | None = None, **fields) -> Approval:
-    return submit(ready_deal(owner, **fields), hours_ago=hours_ago)
+def pending_opportunity(owner, *, hours_ago: float | None = None, **fields) -> Approval:
+    return submit(ready_opportunity(owner, **fields), hours_ago=hours_ago)
 
 
 @pytest.fixture
@@ -37,7 +40,7 @@ def queue_url() -> str:
     return reverse("admin:opportunities_closedwonapproval_changelist")
 
 
-def deal_url(approval: Approval) -> str:
+def opportunity_url(approval: Approval) -> str:
     return reverse("admin:opportunities_closedwonapproval_change", args=[approval.pk])
 
 
@@ -60,6 +63,6 @@ def revops_client(revops) -> Client:
     return client_for(revops)
 
 
-def stage_of(deal_or_approval) -> str:
-    pk = getattr(deal_or_approval, "opportunity_id", None) or deal_or_approval.pk
+def stage_of(opportunity_or_approval) -> str:
+    pk = getattr(opportunity_or_approval, "opportunity_id", None) or opportunity_or_approval.pk
     return Opportunity.objects.values_list("stage", flat=True).get(pk=pk)

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
 from opportunities.models import Approval, Decision, StageRequirement
-from tests.admin.conftest import client_for, pending_deal, stage_of
+from tests.admin.conftest import client_for, pending_opportunity, stage_of
 
 pytestmark = pytest.mark.django_db
 
@@ -17,9 +17,9 @@ def act(client, url, action, approvals, **extra):
 
 
 def test_bulk_approve_reports_each_deal_it_did_not_approve(rep, rep2, revops, queue_url):
-    ready = [pending_deal(rep, hours_ago=5 - n, name=f"Ready {n}") for n in range(3)]
-    own = pending_deal(revops, name="Acme renewal", hours_ago=1)
-    unready = pending_deal(rep2, name="Globex pilot", term_months=None, hours_ago=0.5)
+    ready = [pending_opportunity(rep, hours_ago=5 - n, name=f"Ready {n}") for n in range(3)]
+    own = pending_opportunity(revops, name="Acme renewal", hours_ago=1)
+    unready = pending_opportunity(rep2, name="Globex pilot", term_months=None, hours_ago=0.5)
     StageRequirement.objects.create(stage="pending_approval", field="term_months")
 
     client = client_for(revops)
@@ -43,7 +43,7 @@ def test_bulk_approve_reports_each_deal_it_did_not_approve(rep, rep2, revops, qu
 
 
 def test_bulk_approve_of_only_refused_deals_is_an_error(revops, queue_url):
-    own = pending_deal(revops, name="Mine")
+    own = pending_opportunity(revops, name="Mine")
 
     response = act(client_for(revops), queue_url, "approve_selected", [own], apply="1")
 
@@ -53,7 +53,7 @@ def test_bulk_approve_of_only_refused_deals_is_an_error(revops, queue_url):
 
 
 def test_bulk_approve_skips_requests_already_decided(rep, revops, revops2, queue_url):
-    approval = pending_deal(rep, name="Done already")
+    approval = pending_opportunity(rep, name="Done already")
     client_for(revops2).post(f"{queue_url}{approval.pk}/reject/", {"reason": "Wrong PO"})
 
     response = act(
@@ -65,7 +65,7 @@ def test_bulk_approve_skips_requests_already_decided(rep, revops, revops2, queue
 
 
 def test_bulk_reject_asks_one_reason_for_all_then_rejects_each(rep, rep2, revops, queue_url):
-    approvals = [pending_deal(rep, name="First"), pending_deal(rep2, name="Second")]
+    approvals = [pending_opportunity(rep, name="First"), pending_opportunity(rep2, name="Second")]
     client = client_for(revops)
 
     page = act(client, queue_url, "reject_selected", approvals)
@@ -95,7 +95,7 @@ def test_bulk_reject_asks_one_reason_for_all_then_rejects_each(rep, rep2, revops
 
 
 def test_reps_cannot_run_the_actions(rep, rep2, queue_url):
-    approval = pending_deal(rep2)
+    approval = pending_opportunity(rep2)
 
     response = client_for(rep).post(
         queue_url, {"action": "approve_selected", ACTION_CHECKBOX_NAME: [approval.pk]}

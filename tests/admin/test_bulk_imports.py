@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from events.models import Event
 from opportunities.models import LineItem, Opportunity
 from opportunities.services import imports
-from tests.factories import AccountFactory, ContactFactory, ProductFactory, ready_deal
+from tests.factories import AccountFactory, ContactFactory, ProductFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -52,21 +52,26 @@ def test_a_batch_creates_deals_with_line_items_history_and_events(rep, revops, c
     )
 
     assert (report.rows, report.new, report.failures) == (30, 30, 0)
-    deal = Opportunity.objects.get(name="Deal 3")
-    assert (deal.stage, deal.owner, deal.account, deal.version) == ("prospecting", rep, catalog, 1)
-    assert deal.primary_contact.email == "pat@acme.example"
-    assert [(li.product.sku, li.seats, li.unit_price) for li in deal.line_items.all()] == [
+    opportunity = Opportunity.objects.get(name="Deal 3")
+    assert (opportunity.stage, opportunity.owner, opportunity.account, opportunity.version) == (
+        "prospecting",
+        rep,
+        catalog,
+        1,
+    )
+    assert opportunity.primary_contact.email == "pat@acme.example"
+    assert [(li.product.sku, li.seats, li.unit_price) for li in opportunity.line_items.all()] == [
         ("CW-CORE", 4, Decimal("100.0000")),
         ("CW-SSO", 2, None),
     ]
-    history = deal.history.get()
+    history = opportunity.history.get()
     assert (history.history_type, history.history_user, history.history_change_reason) == (
         "+",
         revops,
         "admin",
     )
-    assert LineItem.history.filter(opportunity_id=deal.pk).count() == 2
-    event = Event.objects.get(type="opportunity.created", object_id=deal.pk)
+    assert LineItem.history.filter(opportunity_id=opportunity.pk).count() == 2
+    event = Event.objects.get(type="opportunity.created", object_id=opportunity.pk)
     assert event.actor == revops and len(event.data["line_items"]) == 2
     assert Opportunity.objects.filter(contract_key="").count() == 30
 
@@ -137,16 +142,16 @@ def test_queries_per_batch_stay_flat_as_the_file_grows(rep, revops, catalog):
 
 
 def test_rows_with_an_id_or_a_stage_still_go_through_the_services(rep, revops, catalog):
-    deal = ready_deal(owner=rep)
+    opportunity = ready_opportunity(owner=rep)
     rows = [
-        {"id": str(deal.pk), "name": "Renamed"},
+        {"id": str(opportunity.pk), "name": "Renamed"},
         {**new_rows(1, rep.username)[0], "stage": "qualification"},
         new_rows(1, rep.username, start=9)[0],
     ]
     outcomes = imports.opportunity_import_batch(actor=revops, rows=list(enumerate(rows, 1)))
     assert [o.action for o in outcomes] == ["update", "new", "new"]
     assert outcomes[1].transitions == ["move_to_qualification"]
-    assert Opportunity.objects.get(pk=deal.pk).name == "Renamed"
+    assert Opportunity.objects.get(pk=opportunity.pk).name == "Renamed"
 
 
 # --- the commands -------------------------------------------------------------------------
@@ -178,19 +183,21 @@ def test_export_then_import_round_trip_creates_the_same_deals(rep, revops, catal
 
     assert "5 new" in stdout.getvalue()
 
-    def shape(deal):
+    def shape(opportunity):
         return (
-            deal.owner_id,
-            deal.account_id,
-            deal.amount,
-            deal.primary_contact_id,
-            tuple((li.product_id, li.seats, li.unit_price) for li in deal.line_items.all()),
+            opportunity.owner_id,
+            opportunity.account_id,
+            opportunity.amount,
+            opportunity.primary_contact_id,
+            tuple((li.product_id, li.seats, li.unit_price) for li in opportunity.line_items.all()),
         )
 
-    deals = {}
-    for deal in Opportunity.objects.order_by("id"):
-        deals.setdefault(deal.name, []).append(shape(deal))
-    assert len(deals) == 5 and all(len(v) == 2 and v[0] == v[1] for v in deals.values())
+    opportunities = {}
+    for opportunity in Opportunity.objects.order_by("id"):
+        opportunities.setdefault(opportunity.name, []).append(shape(opportunity))
+    assert len(opportunities) == 5 and all(
+        len(v) == 2 and v[0] == v[1] for v in opportunities.values()
+    )
 
 
 def test_the_export_command_escapes_formulas_and_matches_the_admin_header(rep, revops, catalog):
@@ -236,7 +243,7 @@ def test_the_fast_export_rows_equal_the_resources_own_cells(rep, revops, catalog
     from opportunities.admin.resources import OpportunityResource
 
     imports.import_rows(kind="opportunities", actor=revops, rows=new_rows(3, rep.username))
-    ready_deal(owner=rep, currency="JPY", amount=Decimal("1000"), name="@SUM(1)")
+    ready_opportunity(owner=rep, currency="JPY", amount=Decimal("1000"), name="@SUM(1)")
     Opportunity.objects.create(name="Bare", owner=rep)  # no account, contact, amount or items
     resource = OpportunityResource()
     queryset = resource.get_queryset()

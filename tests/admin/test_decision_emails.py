@@ -19,7 +19,7 @@ from handoffs.models import Handoff, HandoffStatus
 from opportunities import services
 from opportunities.models import StageChange
 from opportunities.stages import Source
-from tests.admin.conftest import approve_url, client_for, pending_deal, reject_url
+from tests.admin.conftest import approve_url, client_for, pending_opportunity, reject_url
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def deliver(row: Handoff) -> Handoff:
 def test_a_decision_queues_an_email_in_the_outbox_and_sends_only_after_commit(
     rep, revops, django_capture_on_commit_callbacks
 ):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client_for(revops).post(reject_url(approval), {"reason": "Wrong PO"})
@@ -58,7 +58,7 @@ def test_a_decision_queues_an_email_in_the_outbox_and_sends_only_after_commit(
 
 
 def test_other_transitions_send_no_decision_email(rep):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
 
     services.opportunity_transition(opportunity=approval.opportunity_id, name="withdraw", actor=rep)
 
@@ -68,7 +68,7 @@ def test_other_transitions_send_no_decision_email(rep):
 def test_the_rep_is_told_their_deal_was_approved(rep, revops):
     revops.first_name, revops.last_name = "Rita", "Reyes"
     revops.save()
-    change = decide(pending_deal(rep, name="Acme renewal"), "approve", revops)
+    change = decide(pending_opportunity(rep, name="Acme renewal"), "approve", revops)
 
     row = deliver(decision_row(change))
 
@@ -83,7 +83,10 @@ def test_the_rep_is_told_their_deal_was_approved(rep, revops):
 
 def test_the_rep_is_told_why_their_deal_was_rejected(rep, revops):
     change = decide(
-        pending_deal(rep, name="Globex"), "reject", revops, reason="PO is for the wrong entity"
+        pending_opportunity(rep, name="Globex"),
+        "reject",
+        revops,
+        reason="PO is for the wrong entity",
     )
 
     deliver(decision_row(change))
@@ -94,7 +97,7 @@ def test_the_rep_is_told_why_their_deal_was_rejected(rep, revops):
 
 
 def test_the_submitter_is_copied_when_someone_else_owns_the_deal(rep, revops, revops2):
-    approval = pending_deal(revops2)
+    approval = pending_opportunity(revops2)
     services.opportunity_update(
         opportunity=approval.opportunity_id, actor=revops, data={"owner": rep}, source=Source.ADMIN
     )
@@ -107,7 +110,7 @@ def test_the_submitter_is_copied_when_someone_else_owns_the_deal(rep, revops, re
 
 
 def test_a_redelivered_message_does_not_email_twice(rep, revops):
-    change = decide(pending_deal(rep), "approve", revops)
+    change = decide(pending_opportunity(rep), "approve", revops)
     row = decision_row(change)
 
     deliver(row)
@@ -119,7 +122,7 @@ def test_a_redelivered_message_does_not_email_twice(rep, revops):
 def test_a_rep_without_an_email_address_is_skipped_visibly(rep, revops):
     rep.email = ""
     rep.save()
-    change = decide(pending_deal(rep), "approve", revops)
+    change = decide(pending_opportunity(rep), "approve", revops)
 
     row = decision_row(change)
 
@@ -131,7 +134,7 @@ def test_a_mail_server_that_is_down_is_recorded_and_retried(rep, revops, setting
     # a real SMTP backend aimed at a closed local port
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
-    change = decide(pending_deal(rep), "approve", revops)
+    change = decide(pending_opportunity(rep), "approve", revops)
 
     row = deliver(decision_row(change))
 
@@ -154,7 +157,7 @@ def test_a_celery_worker_sends_the_email_after_the_approval_commits(rep, revops)
     from tests.celery_worker import purge_queues
 
     purge_queues()  # messages left by earlier tests that approved without a worker
-    approval = pending_deal(rep, name="Worker deal")
+    approval = pending_opportunity(rep, name="Worker deal")
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         response = client_for(revops).post(approve_url(approval))
         assert response.status_code == 302

@@ -10,8 +10,8 @@ from opportunities.stages import Source
 from tests.admin.conftest import (
     approve_url,
     client_for,
-    deal_url,
-    pending_deal,
+    opportunity_url,
+    pending_opportunity,
     reject_url,
     stage_of,
 )
@@ -23,9 +23,9 @@ APPROVE_BUTTON = "Approve Closed-Won</button>"
 
 
 def test_revops_sees_the_deal_and_both_buttons(rep, revops):
-    approval = pending_deal(rep, name="Acme renewal", po_number="PO-9")
+    approval = pending_opportunity(rep, name="Acme renewal", po_number="PO-9")
 
-    response = client_for(revops).get(deal_url(approval))
+    response = client_for(revops).get(opportunity_url(approval))
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -52,10 +52,10 @@ def test_revops_sees_the_deal_and_both_buttons(rep, revops):
 
 
 def test_the_checklist_shows_each_unmet_requirement(rep, revops):
-    approval = pending_deal(rep, po_number="")
+    approval = pending_opportunity(rep, po_number="")
     StageRequirement.objects.create(stage="pending_approval", field="po_number")
 
-    response = client_for(revops).get(deal_url(approval))
+    response = client_for(revops).get(opportunity_url(approval))
 
     checklist = response.context["checklist"]
     assert checklist["passes"] is False
@@ -66,19 +66,19 @@ def test_the_checklist_shows_each_unmet_requirement(rep, revops):
 
 
 def test_approve_runs_the_service_and_shows_the_four_handoffs(rep, revops):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
     client = client_for(revops)
 
     response = client.post(approve_url(approval), {"version": approval.opportunity.version})
 
-    assert response.status_code == 302 and response["Location"] == deal_url(approval)
+    assert response.status_code == 302 and response["Location"] == opportunity_url(approval)
     assert stage_of(approval) == "closed_won"
     change = StageChange.objects.get(opportunity=approval.opportunity, transition="approve")
     assert (change.actor, change.source) == (revops, Source.ADMIN)
     approval.refresh_from_db()
     assert (approval.decision, approval.decided_by) == (Decision.APPROVED, revops)
 
-    page = client.get(deal_url(approval))
+    page = client.get(opportunity_url(approval))
     kinds = [h["handoff"].kind for h in page.context["handoffs"]]
     assert kinds == ["billing", "provisioning", "customer_success", "commission"]
     html = page.content.decode()
@@ -88,10 +88,10 @@ def test_approve_runs_the_service_and_shows_the_four_handoffs(rep, revops):
 
 def test_the_owner_sees_no_approve_button_and_a_forged_post_gets_403(revops, revops2):
     # given a RevOps member who also sells: their own deal waits in the queue
-    approval = pending_deal(revops)
+    approval = pending_opportunity(revops)
     client = client_for(revops)
 
-    page = client.get(deal_url(approval))
+    page = client.get(opportunity_url(approval))
     forged = client.post(approve_url(approval), {"version": approval.opportunity.version})
 
     assert APPROVE_BUTTON not in page.content.decode()
@@ -101,18 +101,18 @@ def test_the_owner_sees_no_approve_button_and_a_forged_post_gets_403(revops, rev
     assert stage_of(approval) == "pending_approval"
     assert not StageChange.objects.filter(transition="approve").exists()
     # another RevOps member may
-    assert APPROVE_BUTTON in client_for(revops2).get(deal_url(approval)).content.decode()
+    assert APPROVE_BUTTON in client_for(revops2).get(opportunity_url(approval)).content.decode()
 
 
 def test_the_submitter_may_not_approve_after_the_deal_changed_hands(rep, revops, revops2):
     # given revops2 owned and submitted the deal, then RevOps handed it to a rep
-    approval = pending_deal(revops2)
+    approval = pending_opportunity(revops2)
     services.opportunity_update(
         opportunity=approval.opportunity_id, actor=revops, data={"owner": rep}, source=Source.ADMIN
     )
     client = client_for(revops2)
 
-    page = client.get(deal_url(approval))
+    page = client.get(opportunity_url(approval))
     forged = client.post(approve_url(approval))
 
     assert APPROVE_BUTTON not in page.content.decode()
@@ -121,7 +121,7 @@ def test_the_submitter_may_not_approve_after_the_deal_changed_hands(rep, revops,
 
 
 def test_a_rep_gets_403_on_a_forged_approve_or_reject(rep, rep2):
-    approval = pending_deal(rep2)
+    approval = pending_opportunity(rep2)
     client = client_for(rep)
 
     approve = client.post(approve_url(approval))
@@ -133,7 +133,7 @@ def test_a_rep_gets_403_on_a_forged_approve_or_reject(rep, rep2):
 
 
 def test_signed_out_visitors_are_sent_to_log_in(rep, client):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
 
     response = client.post(approve_url(approval))
 
@@ -142,7 +142,7 @@ def test_signed_out_visitors_are_sent_to_log_in(rep, client):
 
 
 def test_approve_is_refused_when_the_gate_fails_at_approval_time(rep, revops):
-    approval = pending_deal(rep, term_months=None)
+    approval = pending_opportunity(rep, term_months=None)
     StageRequirement.objects.create(stage="pending_approval", field="term_months")
     client = client_for(revops)
 
@@ -154,7 +154,7 @@ def test_approve_is_refused_when_the_gate_fails_at_approval_time(rep, revops):
 
 
 def test_approve_is_refused_when_the_deal_changed_since_the_page_was_loaded(rep, revops):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
     loaded_version = approval.opportunity.version
     services.opportunity_update(
         opportunity=approval.opportunity_id,
@@ -169,7 +169,7 @@ def test_approve_is_refused_when_the_deal_changed_since_the_page_was_loaded(rep,
 
 
 def test_approve_needs_a_post(rep, revops):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
 
     response = client_for(revops).get(approve_url(approval))
 
@@ -178,7 +178,7 @@ def test_approve_needs_a_post(rep, revops):
 
 
 def test_reject_asks_for_a_reason_on_its_own_page(rep, revops):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
     client = client_for(revops)
 
     page = client.get(reject_url(approval))
@@ -191,7 +191,7 @@ def test_reject_asks_for_a_reason_on_its_own_page(rep, revops):
 
 
 def test_reject_with_a_reason_sends_the_deal_back(rep, revops, queue_url):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
 
     response = client_for(revops).post(
         reject_url(approval), {"reason": "PO is for the wrong entity"}
@@ -211,7 +211,7 @@ def test_reject_with_a_reason_sends_the_deal_back(rep, revops, queue_url):
 
 def test_the_owner_may_reject_their_own_deal(revops):
     # SPEC §2: reject is RevOps' without the owner exception that approve has.
-    approval = pending_deal(revops)
+    approval = pending_opportunity(revops)
 
     client_for(revops).post(reject_url(approval), {"reason": "Wrong amount, my mistake"})
 
@@ -219,7 +219,7 @@ def test_the_owner_may_reject_their_own_deal(revops):
 
 
 def test_a_decided_request_cannot_be_decided_again(rep, revops, revops2):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
     client_for(revops).post(reject_url(approval), {"reason": "Missing PO"})
     # the rep fixes it and asks again: a new request; the old page must not decide it
     services.opportunity_transition(
@@ -236,7 +236,7 @@ def test_a_staff_user_without_the_revops_role_cannot_decide(rep):
     staff = make_user("rep", "staff_without_role")
     staff.is_staff = True
     staff.save()
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
 
     response = client_for(staff).post(approve_url(approval))
 

@@ -9,13 +9,13 @@ from django.db import connection
 
 from opportunities.admin import mixins
 from opportunities.models import Opportunity
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 
 @pytest.mark.django_db
 def test_a_small_table_is_counted_exactly_in_one_query(rep, django_assert_num_queries):
     for _ in range(3):
-        ready_deal(rep, lines=0)
+        ready_opportunity(rep, lines=0)
     paginator = mixins.EstimatedCountPaginator(Opportunity.objects.order_by("pk"), 100)
 
     with django_assert_num_queries(1):
@@ -29,7 +29,7 @@ def test_a_large_table_takes_the_estimate_in_the_same_one_query(
     """Given statistics saying the table is above the threshold, the count is the
     planner's figure (here exact, fresh from ANALYZE) and still one query."""
     for _ in range(3):
-        ready_deal(rep, lines=0)
+        ready_opportunity(rep, lines=0)
     Opportunity.objects.filter(pk=Opportunity.objects.order_by("pk")[0].pk).delete()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE opportunities_opportunity")
@@ -47,8 +47,8 @@ def test_a_large_table_takes_the_estimate_in_the_same_one_query(
 @pytest.mark.django_db
 def test_a_filtered_list_is_counted_exactly(rep, monkeypatch):
     monkeypatch.setattr(mixins, "ESTIMATE_ABOVE", 0)
-    deal = ready_deal(rep, lines=0)
-    ready_deal(rep, lines=0)
-    paginator = mixins.EstimatedCountPaginator(Opportunity.objects.filter(pk=deal.pk), 100)
+    opportunity = ready_opportunity(rep, lines=0)
+    ready_opportunity(rep, lines=0)
+    paginator = mixins.EstimatedCountPaginator(Opportunity.objects.filter(pk=opportunity.pk), 100)
 
     assert paginator.count == 1

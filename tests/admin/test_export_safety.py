@@ -17,7 +17,7 @@ from core.export_formats import SafeCSV, SafeTSV
 from currencies.models import ExchangeRate
 from opportunities.models import Account
 from tests.admin.conftest import client_for
-from tests.factories import AccountFactory, ContactFactory, ready_deal
+from tests.factories import AccountFactory, ContactFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def test_the_contact_export_escapes_names_and_account_names(revops, fmt):
 @pytest.mark.parametrize("fmt", [SafeCSV, SafeTSV])
 def test_the_opportunity_export_escapes_names_and_ids(revops, rep, fmt):
     account = AccountFactory(name=HYPERLINK)
-    ready_deal(rep, account=account, name="=1+1", contract_id="-2+3", po_number="@x")
+    ready_opportunity(rep, account=account, name="=1+1", contract_id="-2+3", po_number="@x")
 
     [row] = export(client_for(revops), reverse("admin:opportunities_opportunity_export"), fmt)
 

@@ -13,8 +13,8 @@ from django.urls import reverse
 from opportunities.models import Account, Contact, Opportunity, StageChange
 from opportunities.services import imports
 from opportunities.stages import Source
-from tests.admin.conftest import client_for, pending_deal, stage_of
-from tests.factories import AccountFactory, ContactFactory, ProductFactory, ready_deal
+from tests.admin.conftest import client_for, pending_opportunity, stage_of
+from tests.factories import AccountFactory, ContactFactory, ProductFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -47,21 +47,26 @@ def test_a_new_deal_is_created_and_walked_to_its_stage_through_the_gate(rep, rev
     )
 
     assert outcome.ok and outcome.action == "new"
-    deal = Opportunity.objects.get(name="Imported deal")
-    assert (deal.stage, deal.owner, deal.account, deal.primary_contact) == (
+    opportunity = Opportunity.objects.get(name="Imported deal")
+    assert (
+        opportunity.stage,
+        opportunity.owner,
+        opportunity.account,
+        opportunity.primary_contact,
+    ) == (
         "negotiation",
         rep,
         account,
         contact,
     )
-    assert deal.amount == Decimal("12000.00")
-    change = StageChange.objects.get(opportunity=deal)
+    assert opportunity.amount == Decimal("12000.00")
+    change = StageChange.objects.get(opportunity=opportunity)
     assert (change.transition, change.source, change.actor) == (
         "move_to_negotiation",
         Source.ADMIN,
         revops,
     )
-    assert deal.history.earliest().history_user == revops
+    assert opportunity.history.earliest().history_user == revops
 
 
 def test_a_row_asking_for_a_stage_it_does_not_meet_is_refused_whole(rep, revops):
@@ -87,16 +92,18 @@ def test_a_row_asking_for_a_stage_it_does_not_meet_is_refused_whole(rep, revops)
     [("closed_won", "approval_required"), ("pending_approval", "permission_denied")],
 )
 def test_an_import_can_never_put_a_deal_past_the_approval(rep, revops, stage, code):
-    deal = ready_deal(rep, stage="negotiation")
+    opportunity = ready_opportunity(rep, stage="negotiation")
 
-    outcome = imports.opportunity_import_row(actor=revops, row={"id": str(deal.pk), "stage": stage})
+    outcome = imports.opportunity_import_row(
+        actor=revops, row={"id": str(opportunity.pk), "stage": stage}
+    )
 
     assert code in codes(outcome)
-    assert stage_of(deal) == "negotiation"
+    assert stage_of(opportunity) == "negotiation"
 
 
 def test_gated_fields_of_a_pending_deal_are_locked_in_imports_too(rep, revops):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
 
     outcome = imports.opportunity_import_row(
         actor=revops, row={"id": str(approval.opportunity_id), "amount": "1.00"}
@@ -107,30 +114,32 @@ def test_gated_fields_of_a_pending_deal_are_locked_in_imports_too(rep, revops):
 
 
 def test_mark_lost_from_an_import_needs_the_loss_reason(rep, revops):
-    deal = ready_deal(rep, stage="proposal")
+    opportunity = ready_opportunity(rep, stage="proposal")
 
     refused = imports.opportunity_import_row(
-        actor=revops, row={"id": str(deal.pk), "stage": "closed_lost"}
+        actor=revops, row={"id": str(opportunity.pk), "stage": "closed_lost"}
     )
     lost = imports.opportunity_import_row(
-        actor=revops, row={"id": str(deal.pk), "stage": "Closed Lost", "loss_reason": "price"}
+        actor=revops,
+        row={"id": str(opportunity.pk), "stage": "Closed Lost", "loss_reason": "price"},
     )
 
     assert codes(refused) == ["reason_required"]
     assert lost.ok and lost.transitions == ["mark_lost"]
-    assert stage_of(deal) == "closed_lost"
+    assert stage_of(opportunity) == "closed_lost"
 
 
 def test_a_lost_deal_is_reopened_before_it_moves(rep, revops):
-    deal = ready_deal(rep, stage="closed_lost")
+    opportunity = ready_opportunity(rep, stage="closed_lost")
 
     outcome = imports.opportunity_import_row(
-        actor=revops, row={"id": str(deal.pk), "stage": "proposal", "name": "Back from the dead"}
+        actor=revops,
+        row={"id": str(opportunity.pk), "stage": "proposal", "name": "Back from the dead"},
     )
 
     assert outcome.ok and outcome.transitions == ["reopen", "move_to_proposal"]
-    deal.refresh_from_db()
-    assert (deal.stage, deal.name) == ("proposal", "Back from the dead")
+    opportunity.refresh_from_db()
+    assert (opportunity.stage, opportunity.name) == ("proposal", "Back from the dead")
 
 
 def test_a_file_imports_the_good_rows_and_reports_the_bad_ones(rep, revops):
@@ -189,7 +198,7 @@ crm-404,Nobody,Home,nobody@example.com
 
 
 def test_a_contact_of_a_pending_deal_cannot_be_moved_by_an_import(rep, revops):
-    approval = pending_deal(rep)
+    approval = pending_opportunity(rep)
     contact = approval.opportunity.primary_contact
     elsewhere = AccountFactory()
 
@@ -217,7 +226,9 @@ def export_csv(client, model: str) -> list[dict[str, str]]:
 
 
 def test_the_admin_exports_deals_with_their_line_items_and_stage(rep, revops):
-    approval = pending_deal(rep, seats=3, unit_price=Decimal("200.00"), amount=Decimal("600.00"))
+    approval = pending_opportunity(
+        rep, seats=3, unit_price=Decimal("200.00"), amount=Decimal("600.00")
+    )
 
     [row] = export_csv(client_for(revops), "opportunity")
 
@@ -228,8 +239,8 @@ def test_the_admin_exports_deals_with_their_line_items_and_stage(rep, revops):
 
 
 def test_re_importing_an_export_changes_nothing_even_for_locked_deals(rep, revops):
-    pending_deal(rep)
-    ready_deal(rep, stage="proposal")
+    pending_opportunity(rep)
+    ready_opportunity(rep, stage="proposal")
     client = client_for(revops)
     exported = export_csv(client, "opportunity")
     versions = dict(Opportunity.objects.values_list("pk", "version"))
@@ -265,8 +276,12 @@ def test_the_admin_import_previews_then_imports_on_confirm(rep, revops):
         {name: confirm.initial.get(name, "") for name in confirm.fields},
     )
     assert done.status_code == 302
-    deal = Opportunity.objects.get(name="From the admin")
-    assert (deal.owner, deal.stage, deal.amount) == (rep, "prospecting", Decimal("250"))
+    opportunity = Opportunity.objects.get(name="From the admin")
+    assert (opportunity.owner, opportunity.stage, opportunity.amount) == (
+        rep,
+        "prospecting",
+        Decimal("250"),
+    )
 
 
 def test_the_admin_import_lists_invalid_rows_and_offers_no_confirm(rep, revops):

@@ -9,15 +9,15 @@ from django.test.utils import CaptureQueriesContext
 from handoffs.models import Handoff
 from opportunities import services
 from opportunities.stages import Source
-from tests.admin.conftest import client_for, pending_deal
+from tests.admin.conftest import client_for, pending_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_index_counts_pending_approvals_and_dead_handoffs(rep, revops, revops2):
-    pending_deal(rep)
-    pending_deal(rep)
-    approved = pending_deal(rep)
+    pending_opportunity(rep)
+    pending_opportunity(rep)
+    approved = pending_opportunity(rep)
     services.opportunity_transition(
         opportunity=approved.opportunity_id, name="approve", actor=revops2, source=Source.ADMIN
     )
@@ -35,13 +35,13 @@ def test_the_index_counts_pending_approvals_and_dead_handoffs(rep, revops, revop
 
 def test_the_index_costs_the_same_queries_however_many_deals_wait(rep, revops):
     client = client_for(revops)
-    pending_deal(rep)
+    pending_opportunity(rep)
     client.get("/admin/")
 
     with CaptureQueriesContext(connection) as few:
         client.get("/admin/")
     for _ in range(10):
-        pending_deal(rep)
+        pending_opportunity(rep)
     with CaptureQueriesContext(connection) as many:
         client.get("/admin/")
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from opportunities import services
 from opportunities.models import StageRequirement
 from opportunities.stages import Source
-from tests.admin.conftest import client_for, pending_deal
+from tests.admin.conftest import client_for, pending_opportunity
 from tests.factories import AccountFactory, make_user
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +25,10 @@ def rows_of(response) -> list[str]:
 
 def test_it_lists_waiting_deals_oldest_first_with_what_revops_needs(rep, rep2, revops, queue_url):
     acme = AccountFactory(name="Acme Corp")
-    newer = pending_deal(rep, hours_ago=3.2, name="Acme renewal", account=acme, po_number="PO-77")
-    older = pending_deal(
+    newer = pending_opportunity(
+        rep, hours_ago=3.2, name="Acme renewal", account=acme, po_number="PO-77"
+    )
+    older = pending_opportunity(
         rep2,
         hours_ago=30,
         name="Globex platform",
@@ -51,7 +53,7 @@ def test_it_lists_waiting_deals_oldest_first_with_what_revops_needs(rep, rep2, r
 
 
 def test_it_shows_how_many_requirements_a_deal_misses_now(rep, revops, queue_url):
-    approval = pending_deal(rep, po_number="")
+    approval = pending_opportunity(rep, po_number="")
     # given RevOps made PO numbers and terms required after the rep submitted
     StageRequirement.objects.create(stage="pending_approval", field="po_number")
 
@@ -64,8 +66,8 @@ def test_it_shows_how_many_requirements_a_deal_misses_now(rep, revops, queue_url
 
 
 def test_decided_requests_leave_the_queue_but_stay_findable(rep, revops, revops2, queue_url):
-    decided = pending_deal(rep, name="Decided deal")
-    pending_deal(rep, name="Still waiting")
+    decided = pending_opportunity(rep, name="Decided deal")
+    pending_opportunity(rep, name="Still waiting")
     services.opportunity_transition(
         opportunity=decided.opportunity_id, name="approve", actor=revops2, source=Source.ADMIN
     )
@@ -80,9 +82,13 @@ def test_decided_requests_leave_the_queue_but_stay_findable(rep, revops, revops2
 
 
 def test_it_filters_by_owner_amount_band_and_waiting_time(rep, rep2, revops, queue_url):
-    pending_deal(rep, name="Small fresh", hours_ago=1, seats=10, unit_price=Decimal("500.00"))
-    pending_deal(rep2, name="Mid old", hours_ago=50, seats=10, unit_price=Decimal("3000.00"))
-    pending_deal(rep2, name="Big ancient", hours_ago=100, seats=100, unit_price=Decimal("5000.00"))
+    pending_opportunity(
+        rep, name="Small fresh", hours_ago=1, seats=10, unit_price=Decimal("500.00")
+    )
+    pending_opportunity(rep2, name="Mid old", hours_ago=50, seats=10, unit_price=Decimal("3000.00"))
+    pending_opportunity(
+        rep2, name="Big ancient", hours_ago=100, seats=100, unit_price=Decimal("5000.00")
+    )
     client = client_for(revops)
 
     assert rows_of(client.get(queue_url, {"owner": rep2.pk})) == ["Big ancient", "Mid old"]
@@ -101,14 +107,14 @@ def test_it_filters_by_owner_amount_band_and_waiting_time(rep, rep2, revops, que
     ids=["account", "deal", "contract_id", "po_number"],
 )
 def test_it_searches_deal_account_contract_id_and_po(rep, revops, queue_url, term):
-    pending_deal(
+    pending_opportunity(
         rep,
         name="Initech Rollout",
         account=AccountFactory(name="Initech"),
         contract_id="CT-SEARCH-1",
         po_number="PO-SEARCH-9",
     )
-    pending_deal(rep, name="Other deal")
+    pending_opportunity(rep, name="Other deal")
 
     response = client_for(revops).get(queue_url, {"q": term})
 
@@ -139,7 +145,7 @@ def test_the_queue_costs_the_same_queries_for_5_or_50_deals(
 ):
     owners = [make_user("rep") for _ in range(5)]
     for n in range(5):
-        pending_deal(owners[n % 5], hours_ago=n, lines=2)
+        pending_opportunity(owners[n % 5], hours_ago=n, lines=2)
     # one with a claimed PO and a configured requirement, so every gate query runs
     StageRequirement.objects.create(stage="pending_approval", field="term_months")
     client = client_for(revops)
@@ -148,7 +154,7 @@ def test_the_queue_costs_the_same_queries_for_5_or_50_deals(
     with django_assert_max_num_queries(QUEUE_QUERY_BUDGET):
         small = _queries_for_queue(client, queue_url)
     for n in range(45):
-        pending_deal(owners[n % 5], hours_ago=10 + n, lines=2, po_number=f"PO-{n}")
+        pending_opportunity(owners[n % 5], hours_ago=10 + n, lines=2, po_number=f"PO-{n}")
     with django_assert_max_num_queries(QUEUE_QUERY_BUDGET):
         large = _queries_for_queue(client, queue_url)
 

@@ -15,7 +15,7 @@ from approvals import services as approval_services
 from opportunities.models import Approval
 from opportunities.selectors.approvals import queue_queryset
 from tests.admin.conftest import client_for, submit
-from tests.factories import make_user, ready_deal
+from tests.factories import make_user, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +25,11 @@ PER_PAGE = 50  # ClosedWonApprovalAdmin.list_per_page
 def _submitted(owner, *, at: dt.datetime, name: str) -> Approval:
     """A request submitted at ``at`` (the clock moved there, so its due time is real)."""
     with time_machine.travel(at, tick=False):
-        return submit(ready_deal(owner, name=name))
+        return submit(ready_opportunity(owner, name=name))
 
 
 def test_sla_due_reads_the_frozen_time(rep):
-    approval = submit(ready_deal(rep))
+    approval = submit(ready_opportunity(rep))
     frozen = timezone.now() + dt.timedelta(days=3)
     Approval.objects.filter(pk=approval.pk).update(step_due_at=frozen)
     approval.refresh_from_db()

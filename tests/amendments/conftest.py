@@ -10,19 +10,19 @@ import pytest
 from handoffs.events import EVENT_TYPES
 from handoffs.models import WebhookEndpoint
 from opportunities.services import opportunity_transition
-from tests.factories import LineItemFactory, ProductFactory, policy_author, ready_deal
+from tests.factories import LineItemFactory, ProductFactory, policy_author, ready_opportunity
 
 
-def won_deal(rep, revops, *, seats: int = 25, unit_price: Decimal = Decimal("100.00"), **kw):
+def won_opportunity(rep, revops, *, seats: int = 25, unit_price: Decimal = Decimal("100.00"), **kw):
     """A Closed-Won deal of ``seats`` × SEAT at ``unit_price``."""
-    deal = ready_deal(rep, lines=0, amount=seats * unit_price, **kw)
-    product = ProductFactory(sku=f"SEAT-{deal.pk}", name="Seat")
-    LineItemFactory(opportunity=deal, product=product, seats=seats, unit_price=unit_price)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    opportunity_transition(opportunity=deal, name="approve", actor=revops)
-    deal.refresh_from_db()
-    deal.seat = product  # type: ignore[attr-defined]
-    return deal
+    opportunity = ready_opportunity(rep, lines=0, amount=seats * unit_price, **kw)
+    product = ProductFactory(sku=f"SEAT-{opportunity.pk}", name="Seat")
+    LineItemFactory(opportunity=opportunity, product=product, seats=seats, unit_price=unit_price)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
+    opportunity.refresh_from_db()
+    opportunity.seat = product  # type: ignore[attr-defined]
+    return opportunity
 
 
 @pytest.fixture
@@ -104,16 +104,16 @@ def publish_policy(*, mode: str = "any", count: int = 1, amount_gte: str = "1000
     )
 
 
-def big_change(deal, actor, *, seats: int = 1000, price: str = "100.00", **kw):
+def big_change(opportunity, actor, *, seats: int = 1000, price: str = "100.00", **kw):
     """Request ``seats`` × ``price`` (1000 × 100 = 100,000: Finance's threshold)."""
     from amendments.services import amendment_request
 
     return amendment_request(
-        opportunity=deal,
+        opportunity=opportunity,
         actor=actor,
         kind="change",
         reason="The customer rolls out company-wide",
         changes={"amount": f"{Decimal(price) * seats:.2f}"},
-        line_items=[{"product": deal.seat.pk, "seats": seats, "unit_price": price}],
+        line_items=[{"product": opportunity.seat.pk, "seats": seats, "unit_price": price}],
         **kw,
     )

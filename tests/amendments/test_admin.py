@@ -9,7 +9,7 @@ from django.test import Client
 
 from amendments.models import Amendment
 from amendments.services import amendment_request
-from tests.amendments.conftest import won_deal
+from tests.amendments.conftest import won_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -20,20 +20,20 @@ def _client(user):
     return client
 
 
-def _request(deal, actor):
+def _request(opportunity, actor):
     return amendment_request(
-        opportunity=deal,
+        opportunity=opportunity,
         actor=actor,
         kind="change",
         reason="Order form says 30",
         changes={"amount": "3000.00"},
-        line_items=[{"product": deal.seat.pk, "seats": 30, "unit_price": "100.00"}],
+        line_items=[{"product": opportunity.seat.pk, "seats": 30, "unit_price": "100.00"}],
     )
 
 
 def test_queue_shows_pending_amendments_beside_closed_won_requests(rep, revops):
-    deal = won_deal(rep, revops)
-    amendment = _request(deal, rep)
+    opportunity = won_opportunity(rep, revops)
+    amendment = _request(opportunity, rep)
     html = _client(revops).get("/admin/opportunities/closedwonapproval/").content.decode()
     assert 'data-testid="amendments-pending-count">1<' in html
     assert f'data-amendment="{amendment.pk}"' in html and "500.00 USD" in html
@@ -44,8 +44,8 @@ def test_queue_shows_pending_amendments_beside_closed_won_requests(rep, revops):
 def test_revops_approve_from_the_page_and_the_console_shows_the_deliveries(
     rep, revops, revops2, subscriber
 ):
-    deal = won_deal(rep, revops)
-    amendment = _request(deal, rep)
+    opportunity = won_opportunity(rep, revops)
+    amendment = _request(opportunity, rep)
     page = _client(revops2).get(f"/admin/amendments/amendment/{amendment.pk}/change/")
     html = page.content.decode()
     assert 'data-changed="Amount"' in html and 'data-testid="amendment-approve"' in html
@@ -60,15 +60,15 @@ def test_revops_approve_from_the_page_and_the_console_shows_the_deliveries(
 
 
 def test_the_requester_cannot_approve_in_the_admin(rep, revops):
-    deal = won_deal(rep, revops)
-    amendment = _request(deal, revops)
+    opportunity = won_opportunity(rep, revops)
+    amendment = _request(opportunity, revops)
     _client(revops).post(f"/admin/amendments/amendment/{amendment.pk}/decide/approve/")
     assert Amendment.objects.get().status == "pending"
 
 
 def test_reps_do_not_see_the_queue(rep, revops):
-    deal = won_deal(rep, revops)
-    amendment = _request(deal, rep)
+    opportunity = won_opportunity(rep, revops)
+    amendment = _request(opportunity, rep)
     response = _client(rep).post(f"/admin/amendments/amendment/{amendment.pk}/decide/approve/")
     assert response.status_code in (302, 403)
     assert Amendment.objects.get().status == "pending"

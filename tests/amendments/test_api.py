@@ -8,7 +8,7 @@ import pytest
 
 from amendments.models import Amendment
 from handoffs.models import Handoff
-from tests.amendments.conftest import won_deal
+from tests.amendments.conftest import won_opportunity
 from tests.api.conftest import client_for as api
 from tests.api.conftest import db_state, error_codes, problem
 
@@ -19,18 +19,20 @@ def post(client, path, body=None, **headers):
     return client.post(path, json.dumps(body or {}), content_type="application/json", **headers)
 
 
-def body_30(deal):
+def body_30(opportunity):
     return {
         "kind": "change",
         "reason": "Order form says 30",
         "changes": {"amount": "3000.00"},
-        "line_items": [{"product": deal.seat.pk, "seats": 30, "unit_price": "100.00"}],
+        "line_items": [{"product": opportunity.seat.pk, "seats": 30, "unit_price": "100.00"}],
     }
 
 
 def test_request_approve_and_read_back(rep, revops, revops2, subscriber):
-    deal = won_deal(rep, revops)
-    created = post(api(revops), f"/api/v1/opportunities/{deal.pk}/amendments/", body_30(deal))
+    opportunity = won_opportunity(rep, revops)
+    created = post(
+        api(revops), f"/api/v1/opportunities/{opportunity.pk}/amendments/", body_30(opportunity)
+    )
     assert created.status_code == 201, created.content
     data = created.json()
     assert data["status"] == "pending" and data["delta"]["amount"] == "500.00"
@@ -39,7 +41,7 @@ def test_request_approve_and_read_back(rep, revops, revops2, subscriber):
 
     listed = api(rep).get("/api/v1/amendments/?status=pending").json()
     assert [a["id"] for a in listed["results"]] == [data["id"]]
-    assert api(rep).get(f"/api/v1/amendments/?opportunity={deal.pk}").json()["results"]
+    assert api(rep).get(f"/api/v1/amendments/?opportunity={opportunity.pk}").json()["results"]
 
     problem(
         post(api(revops), f"/api/v1/amendments/{data['id']}/transitions/approve/"),
@@ -51,7 +53,9 @@ def test_request_approve_and_read_back(rep, revops, revops2, subscriber):
     assert approved.json()["decisions"][0]["decision"] == "approved"
     assert (
         Handoff.outbox.filter(
-            event_type="handoff.billing.amended", opportunity=deal, endpoint__environment_kind=""
+            event_type="handoff.billing.amended",
+            opportunity=opportunity,
+            endpoint__environment_kind="",
         ).count()
         == 1
     )
@@ -65,11 +69,11 @@ def test_request_approve_and_read_back(rep, revops, revops2, subscriber):
 
 
 def test_dry_run_writes_nothing(rep, revops):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     before = db_state()
     response = post(
         api(rep),
-        f"/api/v1/opportunities/{deal.pk}/amendments/dry-run/",
+        f"/api/v1/opportunities/{opportunity.pk}/amendments/dry-run/",
         {"kind": "change", "reason": "", "changes": {"amount": "1.00"}},
     )
     assert response.status_code == 200, response.content
@@ -79,12 +83,12 @@ def test_dry_run_writes_nothing(rep, revops):
 
 
 def test_error_codes_leave_the_database_as_it_was(rep, rep2, revops):
-    deal = won_deal(rep, revops)
-    path = f"/api/v1/opportunities/{deal.pk}/amendments/"
+    opportunity = won_opportunity(rep, revops)
+    path = f"/api/v1/opportunities/{opportunity.pk}/amendments/"
     before = db_state()
-    problem(post(api(rep), path, {**body_30(deal), "reason": ""}), 422, "reason_required")
+    problem(post(api(rep), path, {**body_30(opportunity), "reason": ""}), 422, "reason_required")
     body = problem(
-        post(api(rep), path, {**body_30(deal), "changes": {"currency": "EUR"}}),
+        post(api(rep), path, {**body_30(opportunity), "changes": {"currency": "EUR"}}),
         422,
         "amendment_invalid",
     )
@@ -94,7 +98,10 @@ def test_error_codes_leave_the_database_as_it_was(rep, rep2, revops):
         post(
             api(rep),
             path,
-            {**body_30(deal), "line_items": [{"product": 10**9, "seats": 1, "unit_price": "1.00"}]},
+            {
+                **body_30(opportunity),
+                "line_items": [{"product": 10**9, "seats": 1, "unit_price": "1.00"}],
+            },
         ),
         422,
         "amendment_invalid",
@@ -110,24 +117,30 @@ def test_error_codes_leave_the_database_as_it_was(rep, rep2, revops):
         "amendment_invalid",
     )
     body = problem(
-        post(api(rep), path, {**body_30(deal), "changes": {"amount": 3000.0}}), 400, "invalid"
+        post(api(rep), path, {**body_30(opportunity), "changes": {"amount": 3000.0}}),
+        400,
+        "invalid",
     )
     body = problem(
-        post(api(rep), path, {**body_30(deal), "changes": {"name": "x"}}), 400, "invalid"
+        post(api(rep), path, {**body_30(opportunity), "changes": {"name": "x"}}), 400, "invalid"
     )
     assert error_codes(body) == ["unknown_field"]
     body = problem(
-        post(api(rep), path, {**body_30(deal), "changes": {"amount": "9.00"}}), 422, "gate_failed"
+        post(api(rep), path, {**body_30(opportunity), "changes": {"amount": "9.00"}}),
+        422,
+        "gate_failed",
     )
     assert error_codes(body) == ["amount_mismatch"]
-    problem(post(api(rep2), path, body_30(deal)), 403, "permission_denied")
+    problem(post(api(rep2), path, body_30(opportunity)), 403, "permission_denied")
     problem(post(api(rep), path, {"kind": "cancellation", "reason": "x"}), 403, "permission_denied")
     problem(
-        post(api(rep), "/api/v1/opportunities/999999/amendments/", body_30(deal)), 404, "not_found"
+        post(api(rep), "/api/v1/opportunities/999999/amendments/", body_30(opportunity)),
+        404,
+        "not_found",
     )
-    problem(post(api(rep), path, {**body_30(deal), "extra": 1}), 400, "invalid")
+    problem(post(api(rep), path, {**body_30(opportunity), "extra": 1}), 400, "invalid")
     assert db_state() == before
-    assert post(api(rep), path, body_30(deal)).status_code == 201
+    assert post(api(rep), path, body_30(opportunity)).status_code == 201
     problem(
         post(api(revops), path, {"kind": "cancellation", "reason": "x"}), 409, "amendment_pending"
     )
@@ -146,19 +159,21 @@ def test_error_codes_leave_the_database_as_it_was(rep, rep2, revops):
 
 
 def test_idempotent_request(rep, revops):
-    deal = won_deal(rep, revops)
-    path = f"/api/v1/opportunities/{deal.pk}/amendments/"
+    opportunity = won_opportunity(rep, revops)
+    path = f"/api/v1/opportunities/{opportunity.pk}/amendments/"
     client = api(rep)
-    first = post(client, path, body_30(deal), HTTP_IDEMPOTENCY_KEY="amend-1")
-    again = post(client, path, body_30(deal), HTTP_IDEMPOTENCY_KEY="amend-1")
+    first = post(client, path, body_30(opportunity), HTTP_IDEMPOTENCY_KEY="amend-1")
+    again = post(client, path, body_30(opportunity), HTTP_IDEMPOTENCY_KEY="amend-1")
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
     assert Amendment.objects.count() == 1
 
 
 def test_anonymous_is_refused(rep, revops):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     assert (
-        post(api(None), f"/api/v1/opportunities/{deal.pk}/amendments/", body_30(deal)).status_code
+        post(
+            api(None), f"/api/v1/opportunities/{opportunity.pk}/amendments/", body_30(opportunity)
+        ).status_code
         == 401
     )

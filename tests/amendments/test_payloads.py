@@ -8,15 +8,17 @@ import pytest
 from amendments.services import amendment_decide, amendment_request
 from handoffs import events
 from handoffs.models import Handoff
-from tests.amendments.conftest import won_deal
+from tests.amendments.conftest import won_opportunity
 
 pytestmark = pytest.mark.django_db
 CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
-def _validate_all(deal, suffix, subscriber):
+def _validate_all(opportunity, suffix, subscriber):
     rows = list(
-        Handoff.outbox.filter(opportunity=deal, event_type__endswith=suffix, endpoint=subscriber)
+        Handoff.outbox.filter(
+            opportunity=opportunity, event_type__endswith=suffix, endpoint=subscriber
+        )
     )
     assert len(rows) == 5
     for row in rows:
@@ -27,27 +29,27 @@ def _validate_all(deal, suffix, subscriber):
 
 
 def test_amended_payloads_match_their_schemas(rep, revops, revops2, subscriber):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     amendment = amendment_request(
-        opportunity=deal,
+        opportunity=opportunity,
         actor=rep,
         kind="change",
         reason="More seats",
         changes={"amount": "3000.00"},
-        line_items=[{"product": deal.seat.pk, "seats": 30, "unit_price": "100.00"}],
+        line_items=[{"product": opportunity.seat.pk, "seats": 30, "unit_price": "100.00"}],
     )
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
-    payloads = _validate_all(deal, ".amended", subscriber)
+    payloads = _validate_all(opportunity, ".amended", subscriber)
     assert payloads["deal.amended"]["data"]["delta"]["amount"] == "500.00"
 
 
 def test_cancelled_payloads_match_their_schemas(rep, revops, revops2, subscriber):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     amendment = amendment_request(
-        opportunity=deal, actor=revops, kind="cancellation", reason="Churn"
+        opportunity=opportunity, actor=revops, kind="cancellation", reason="Churn"
     )
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
-    payloads = _validate_all(deal, ".cancelled", subscriber)
+    payloads = _validate_all(opportunity, ".cancelled", subscriber)
     data = payloads["handoff.commission.cancelled"]["data"]
     assert data["after"] is None and data["delta"]["amount"] == "-2500.00"
     assert (

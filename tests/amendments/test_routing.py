@@ -18,7 +18,7 @@ from approvals.models import ApprovalDecision, Notification
 from core import errors
 from handoffs.models import Handoff
 from opportunities.stages import Stage
-from tests.amendments.conftest import big_change, publish_policy, won_deal
+from tests.amendments.conftest import big_change, publish_policy, won_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -30,19 +30,19 @@ def codes_of(exc_info) -> str:
 
 
 def test_dry_run_shows_the_route_of_the_proposed_values(rep, revops, finance_group):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     policy = publish_policy()
-    line = [{"product": deal.seat.pk, "seats": 1000, "unit_price": "100.00"}]
+    line = [{"product": opportunity.seat.pk, "seats": 1000, "unit_price": "100.00"}]
 
     big = amendment_dry_run(
-        opportunity=deal,
+        opportunity=opportunity,
         actor=rep,
         kind="change",
         changes={"amount": "100000.00"},
         line_items=line,
     )
     small = amendment_dry_run(
-        opportunity=deal, actor=rep, kind="change", changes={"term_months": 24}
+        opportunity=opportunity, actor=rep, kind="change", changes={"term_months": 24}
     )
 
     assert big["route_label"] == ROUTE and big["policy_version"] == policy.version
@@ -55,9 +55,9 @@ def test_dry_run_shows_the_route_of_the_proposed_values(rep, revops, finance_gro
 def test_a_big_amendment_waits_for_finance_and_applies_only_after_the_last_step(
     rep, revops, revops2, fiona, subscriber
 ):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     policy = publish_policy()
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     assert [s["group"] for s in amendment.route] == ["RevOps", "Finance"]
     assert amendment.policy_version == policy.version and amendment.step_index == 0
     # The RevOps step is the first; Finance hears of it when its step comes.
@@ -67,9 +67,9 @@ def test_a_big_amendment_waits_for_finance_and_applies_only_after_the_last_step(
 
     after_revops = amendment_decide(amendment=amendment, actor=revops2, decision="approve")
 
-    deal.refresh_from_db()
+    opportunity.refresh_from_db()
     assert after_revops.status == "pending" and after_revops.step_index == 1
-    assert deal.amount == Decimal("2500.00")  # nothing applied yet
+    assert opportunity.amount == Decimal("2500.00")  # nothing applied yet
     assert not Booking.objects.filter(amendment=amendment).exists()
     finance_mail = Handoff.outbox.filter(topic="approval", payload__to__contains=[fiona.email])
     assert finance_mail.count() == 1
@@ -79,8 +79,8 @@ def test_a_big_amendment_waits_for_finance_and_applies_only_after_the_last_step(
         amendment=amendment, actor=fiona, decision="approve", reason="Budget confirmed"
     )
 
-    deal.refresh_from_db()
-    assert applied.status == "approved" and deal.amount == Decimal("100000.00")
+    opportunity.refresh_from_db()
+    assert applied.status == "approved" and opportunity.amount == Decimal("100000.00")
     steps = list(ApprovalDecision.objects.filter(amendment=amendment).order_by("step_index"))
     assert [(d.step_index, d.group, d.decided_by_id) for d in steps] == [
         (0, "RevOps", revops2.pk),
@@ -96,8 +96,8 @@ def test_a_big_amendment_waits_for_finance_and_applies_only_after_the_last_step(
 
 
 def test_a_published_policy_does_not_reroute_a_pending_amendment(rep, revops, revops2, fiona):
-    deal = won_deal(rep, revops)
-    amendment = big_change(deal, rep)  # no policy yet: the RevOps step only
+    opportunity = won_opportunity(rep, revops)
+    amendment = big_change(opportunity, rep)  # no policy yet: the RevOps step only
     publish_policy()
 
     applied = amendment_decide(amendment=amendment, actor=revops2, decision="approve")
@@ -110,12 +110,12 @@ def test_a_published_policy_does_not_reroute_a_pending_amendment(rep, revops, re
 def test_the_requester_and_the_owner_never_decide_a_step(
     who, rep, revops, revops2, fiona, finance_group
 ):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy()
     # The owner (or the RevOps requester) is also a Finance member: still never decides.
     requester = rep if who == "owner" else revops
     requester.groups.add(finance_group)
-    amendment = big_change(deal, requester)
+    amendment = big_change(opportunity, requester)
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
 
     for actor in {rep, requester}:
@@ -131,10 +131,10 @@ def test_the_requester_and_the_owner_never_decide_a_step(
 
 
 def test_one_person_never_approves_two_steps(rep, revops, revops2, fiona, finance_group):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy()
     revops2.groups.add(finance_group)
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
 
     with pytest.raises(errors.DomainError) as exc:
@@ -145,9 +145,9 @@ def test_one_person_never_approves_two_steps(rep, revops, revops2, fiona, financ
 
 
 def test_a_step_that_is_not_theirs_is_permission_denied(rep, revops, revops2, fiona):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy()
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
 
     with pytest.raises(errors.DomainError) as finance_first:
         amendment_decide(amendment=amendment, actor=fiona, decision="approve")
@@ -162,9 +162,9 @@ def test_a_step_that_is_not_theirs_is_permission_denied(rep, revops, revops2, fi
 
 
 def test_finance_rejects_at_its_step_with_a_reason(rep, revops, revops2, fiona, subscriber):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy()
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
 
     with pytest.raises(errors.ReasonRequired):
@@ -173,9 +173,9 @@ def test_finance_rejects_at_its_step_with_a_reason(rep, revops, revops2, fiona, 
         amendment=amendment, actor=fiona, decision="reject", reason="No budget"
     )
 
-    deal.refresh_from_db()
+    opportunity.refresh_from_db()
     assert rejected.status == "rejected" and rejected.decision_reason == "No budget"
-    assert deal.amount == Decimal("2500.00")
+    assert opportunity.amount == Decimal("2500.00")
     last = ApprovalDecision.objects.filter(amendment=amendment).latest("id")
     assert (last.step_index, last.decision, last.comment) == (1, "rejected", "No budget")
     assert not Handoff.outbox.filter(event_type="deal.amended").exists()
@@ -183,9 +183,9 @@ def test_finance_rejects_at_its_step_with_a_reason(rep, revops, revops2, fiona, 
 
 
 def test_an_all_two_step_needs_two_distinct_members(rep, revops, revops2, fiona, fred):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy(mode="all", count=2)
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
 
     first = amendment_decide(amendment=amendment, actor=fiona, decision="approve")
@@ -200,11 +200,11 @@ def test_an_all_two_step_needs_two_distinct_members(rep, revops, revops2, fiona,
 
 
 def test_the_gate_holds_at_every_step(rep, revops, revops2, fiona):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy()
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     # The deal's contract ID disappears behind the amendment's back: no step passes.
-    type(deal).objects.filter(pk=deal.pk).update(contract_id="")
+    type(opportunity).objects.filter(pk=opportunity.pk).update(contract_id="")
 
     with pytest.raises(errors.GateFailed):
         amendment_decide(amendment=amendment, actor=revops2, decision="approve")
@@ -214,13 +214,13 @@ def test_the_gate_holds_at_every_step(rep, revops, revops2, fiona):
 def test_a_cancellation_keeps_the_revops_step_and_has_no_after(
     rep, revops, revops2, fiona, subscriber
 ):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy(amount_gte="0")  # would route every change to Finance
-    dry = amendment_dry_run(opportunity=deal, actor=revops, kind="cancellation")
+    dry = amendment_dry_run(opportunity=opportunity, actor=revops, kind="cancellation")
     assert dry["route_label"] == "RevOps" and dry["after"] is None
 
     amendment = amendment_request(
-        opportunity=deal, actor=revops, kind="cancellation", reason="Churned"
+        opportunity=opportunity, actor=revops, kind="cancellation", reason="Churned"
     )
     assert [s["rule"] for s in amendment.route] == ["Every cancellation"]
     assert amendment.policy_version is None and amendment.after is None
@@ -228,18 +228,18 @@ def test_a_cancellation_keeps_the_revops_step_and_has_no_after(
         amendment_decide(amendment=amendment, actor=revops, decision="approve")
     done = amendment_decide(amendment=amendment, actor=revops2, decision="approve")
 
-    deal.refresh_from_db()
-    assert done.status == "approved" and deal.stage == Stage.CANCELLED
+    opportunity.refresh_from_db()
+    assert done.status == "approved" and opportunity.stage == Stage.CANCELLED
     Amendment.objects.filter(pk=done.pk, after__isnull=True).get()
-    billing = Handoff.outbox.filter(event_type="handoff.billing.cancelled", opportunity=deal)
+    billing = Handoff.outbox.filter(event_type="handoff.billing.cancelled", opportunity=opportunity)
     assert billing.count() == 2  # the subscriber and HANDOFF_BILLING_URL's endpoint
     assert all(row.payload["data"]["after"] is None for row in billing)
 
 
 def test_the_sla_sweep_reminds_the_finance_step_of_an_amendment(rep, revops, revops2, fiona):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy()
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
 
     later = timezone.now() + dt.timedelta(days=7)

@@ -15,7 +15,7 @@ from amendments.models import Amendment, Booking
 from amendments.services import amendment_decide
 from approvals.models import ApprovalDecision
 from core import errors
-from tests.amendments.conftest import big_change, publish_policy, won_deal
+from tests.amendments.conftest import big_change, publish_policy, won_opportunity
 from tests.api.conftest import client_for as api
 from tests.opportunities.test_concurrency import race
 
@@ -26,19 +26,19 @@ def post(client, path, body=None):
 
 @pytest.mark.django_db
 def test_api_dry_run_list_mine_and_step_decisions(rep, revops, revops2, fiona):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy()
     body = {
         "kind": "change",
         "reason": "",
         "changes": {"amount": "100000.00"},
-        "line_items": [{"product": deal.seat.pk, "seats": 1000, "unit_price": "100.00"}],
+        "line_items": [{"product": opportunity.seat.pk, "seats": 1000, "unit_price": "100.00"}],
     }
-    dry = post(api(rep), f"/api/v1/opportunities/{deal.pk}/amendments/dry-run/", body)
+    dry = post(api(rep), f"/api/v1/opportunities/{opportunity.pk}/amendments/dry-run/", body)
     assert dry.status_code == 200, dry.content
     assert dry.json()["route_label"] == "RevOps → Finance (amount ≥ 100,000)"
 
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     assert api(fiona).get("/api/v1/amendments/?mine=true").json()["results"] == []
     mine = api(revops2).get("/api/v1/amendments/?mine=true").json()["results"]
     assert [a["id"] for a in mine] == [amendment.pk]
@@ -75,12 +75,12 @@ def test_api_list_queries_do_not_grow_with_step_decisions(rep, revops, revops2, 
             assert client.get("/api/v1/amendments/").status_code == 200
         return len(ctx.captured_queries)
 
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy()
-    amendment_decide(amendment=big_change(deal, rep), actor=revops2, decision="approve")
+    amendment_decide(amendment=big_change(opportunity, rep), actor=revops2, decision="approve")
     one = count()
     for _ in range(3):
-        other = won_deal(rep, revops)
+        other = won_opportunity(rep, revops)
         amendment_decide(amendment=big_change(other, rep), actor=revops2, decision="approve")
     assert count() == one
 
@@ -89,9 +89,9 @@ def test_api_list_queries_do_not_grow_with_step_decisions(rep, revops, revops2, 
 def test_admin_inbox_shows_finance_its_step_and_decides_through_the_service(
     rep, revops, revops2, fiona
 ):
-    deal = won_deal(rep, revops, name="Inbox amendment")
+    opportunity = won_opportunity(rep, revops, name="Inbox amendment")
     publish_policy()
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     finance = Client()
     finance.force_login(fiona)
     queue = "/admin/amendments/amendment/"
@@ -120,9 +120,9 @@ def test_admin_inbox_shows_finance_its_step_and_decides_through_the_service(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_members_of_an_all_two_step_both_count_once(rep, revops, revops2, fiona, fred):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy(mode="all", count=2)
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
     actors = [fiona, fred]
 
@@ -141,9 +141,9 @@ def test_two_members_of_an_all_two_step_both_count_once(rep, revops, revops2, fi
 def test_two_members_approving_the_last_any_step_at_once_one_wins(
     rep, revops, revops2, fiona, fred
 ):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy()
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
     actors = [fiona, fred]
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from amendments.models import Amendment
-from tests.amendments.conftest import won_deal
+from tests.amendments.conftest import won_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -18,14 +18,14 @@ def _client(user):
     return client
 
 
-def form(deal, seats, reason="Order form says 30", action="submit", amount=None):
-    line = deal.line_items.get()
+def form(opportunity, seats, reason="Order form says 30", action="submit", amount=None):
+    line = opportunity.line_items.get()
     return {
         "amount": amount or f"{seats * 100}.00",
         "term_months": "12",
-        "contract_start_date": deal.contract_start_date.isoformat(),
-        "contract_id": deal.contract_id,
-        "po_number": deal.po_number,
+        "contract_start_date": opportunity.contract_start_date.isoformat(),
+        "contract_id": opportunity.contract_id,
+        "po_number": opportunity.po_number,
         f"seats_{line.pk}": str(seats),
         f"unit_price_{line.pk}": "100.0000",
         "reason": reason,
@@ -34,23 +34,25 @@ def form(deal, seats, reason="Order form says 30", action="submit", amount=None)
 
 
 def test_won_deal_offers_request_a_change_and_previews_the_delta(rep, revops):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     client = _client(rep)
-    page = client.get(f"/opportunities/{deal.pk}/").content.decode()
+    page = client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert 'data-testid="request-change"' in page and 'data-testid="request-cancel"' not in page
 
-    preview = client.post(f"/opportunities/{deal.pk}/amend/", form(deal, 30, action="preview"))
+    preview = client.post(
+        f"/opportunities/{opportunity.pk}/amend/", form(opportunity, 30, action="preview")
+    )
     html = preview.content.decode()
     assert preview.status_code == 200 and 'data-testid="amend-preview"' in html
     assert 'data-delta-amount="500.00"' in html and "25 → 30 seats (+5)" in html
     assert 'data-changed="Amount"' in html
     assert not Amendment.objects.exists()
 
-    done = client.post(f"/opportunities/{deal.pk}/amend/", form(deal, 30))
+    done = client.post(f"/opportunities/{opportunity.pk}/amend/", form(opportunity, 30))
     assert done.status_code == 302
     amendment = Amendment.objects.get()
     assert amendment.delta["amount"] == "500.00" and amendment.status == "pending"
-    page = client.get(f"/opportunities/{deal.pk}/").content.decode()
+    page = client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert 'data-testid="pending-amendment"' in page and 'data-testid="request-change"' not in page
 
     client.post(f"/amendments/{amendment.pk}/withdraw/")
@@ -59,9 +61,9 @@ def test_won_deal_offers_request_a_change_and_previews_the_delta(rep, revops):
 
 
 def test_a_failing_gate_is_shown_and_nothing_is_written(rep, revops):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     response = _client(rep).post(
-        f"/opportunities/{deal.pk}/amend/", form(deal, 30, amount="1.00"), follow=True
+        f"/opportunities/{opportunity.pk}/amend/", form(opportunity, 30, amount="1.00"), follow=True
     )
     assert response.status_code == 200
     assert "does not match the line items" in response.content.decode()
@@ -69,22 +71,26 @@ def test_a_failing_gate_is_shown_and_nothing_is_written(rep, revops):
 
 
 def test_other_rep_cannot_open_the_form(rep, rep2, revops):
-    deal = won_deal(rep, revops)
-    assert _client(rep2).get(f"/opportunities/{deal.pk}/amend/").status_code == 403
+    opportunity = won_opportunity(rep, revops)
+    assert _client(rep2).get(f"/opportunities/{opportunity.pk}/amend/").status_code == 403
 
 
 def test_revops_requests_a_cancellation(rep, revops):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     client = _client(revops)
     assert (
-        'data-testid="request-cancel"' in client.get(f"/opportunities/{deal.pk}/").content.decode()
+        'data-testid="request-cancel"'
+        in client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     )
-    assert client.post(f"/opportunities/{deal.pk}/cancel/", {"reason": ""}).status_code == 200
+    assert (
+        client.post(f"/opportunities/{opportunity.pk}/cancel/", {"reason": ""}).status_code == 200
+    )
     assert not Amendment.objects.exists()
     assert (
-        client.post(f"/opportunities/{deal.pk}/cancel/", {"reason": "Churned"}).status_code == 302
+        client.post(f"/opportunities/{opportunity.pk}/cancel/", {"reason": "Churned"}).status_code
+        == 302
     )
     assert Amendment.objects.get().kind == "cancellation"
     # A rep cannot.
-    rep_response = _client(rep).post(f"/opportunities/{deal.pk}/cancel/", {"reason": "x"})
+    rep_response = _client(rep).post(f"/opportunities/{opportunity.pk}/cancel/", {"reason": "x"})
     assert rep_response.status_code == 200

@@ -10,7 +10,7 @@ from opportunities import services
 from opportunities.models import Account, Contact, Product
 from opportunities.stages import Source
 from tests.api.conftest import problem
-from tests.factories import AccountFactory, ContactFactory, ProductFactory, ready_deal
+from tests.factories import AccountFactory, ContactFactory, ProductFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -73,16 +73,18 @@ def test_create_a_contact_and_search(api, rep):
 
 
 def test_a_contact_of_a_pending_deal_cannot_lose_its_email(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     services.opportunity_transition(
-        opportunity=deal, name="submit_for_approval", actor=rep, source=Source.API
+        opportunity=opportunity, name="submit_for_approval", actor=rep, source=Source.API
     )
     problem(
-        send(api(rep), "patch", f"/api/v1/contacts/{deal.primary_contact_id}/", {"email": ""}),
+        send(
+            api(rep), "patch", f"/api/v1/contacts/{opportunity.primary_contact_id}/", {"email": ""}
+        ),
         409,
         "record_locked",
     )
-    assert Contact.objects.get(pk=deal.primary_contact_id).email
+    assert Contact.objects.get(pk=opportunity.primary_contact_id).email
 
 
 def test_products_are_revops_only_to_change(api, rep, revops):

@@ -10,7 +10,7 @@ import pytest
 from opportunities.models import Opportunity
 from opportunities.stages import Stage
 from tests.api.conftest import db_state, problem
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -20,20 +20,20 @@ def patch(client, path, body, **extra):
 
 
 def test_get_sends_the_version_as_etag(api, rep):
-    deal = ready_deal(rep)
-    response = api(rep).get(f"/api/v1/opportunities/{deal.pk}/")
+    opportunity = ready_opportunity(rep)
+    response = api(rep).get(f"/api/v1/opportunities/{opportunity.pk}/")
     assert response.status_code == 200
     assert response["ETag"] == '"1"'
     assert response.json()["version"] == 1
 
 
 def test_patch_with_the_current_etag_succeeds_and_returns_the_new_one(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     client = api(rep)
-    etag = client.get(f"/api/v1/opportunities/{deal.pk}/")["ETag"]
+    etag = client.get(f"/api/v1/opportunities/{opportunity.pk}/")["ETag"]
 
     response = patch(
-        client, f"/api/v1/opportunities/{deal.pk}/", {"name": "v2"}, HTTP_IF_MATCH=etag
+        client, f"/api/v1/opportunities/{opportunity.pk}/", {"name": "v2"}, HTTP_IF_MATCH=etag
     )
 
     assert response.status_code == 200
@@ -41,18 +41,20 @@ def test_patch_with_the_current_etag_succeeds_and_returns_the_new_one(api, rep):
 
 
 def test_patch_with_an_old_etag_is_412_and_changes_nothing(api, rep, revops):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     client = api(rep)
-    etag = client.get(f"/api/v1/opportunities/{deal.pk}/")["ETag"]
+    etag = client.get(f"/api/v1/opportunities/{opportunity.pk}/")["ETag"]
     # Someone else edits in between.
     assert (
-        patch(api(revops), f"/api/v1/opportunities/{deal.pk}/", {"term_months": 24}).status_code
+        patch(
+            api(revops), f"/api/v1/opportunities/{opportunity.pk}/", {"term_months": 24}
+        ).status_code
         == 200
     )
     before = db_state()
 
     response = patch(
-        client, f"/api/v1/opportunities/{deal.pk}/", {"name": "mine"}, HTTP_IF_MATCH=etag
+        client, f"/api/v1/opportunities/{opportunity.pk}/", {"name": "mine"}, HTTP_IF_MATCH=etag
     )
 
     problem(response, 412, "stale_version")
@@ -60,12 +62,12 @@ def test_patch_with_an_old_etag_is_412_and_changes_nothing(api, rep, revops):
 
 
 def test_a_transition_honours_if_match(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     client = api(rep)
-    path = f"/api/v1/opportunities/{deal.pk}/transitions/submit_for_approval/"
+    path = f"/api/v1/opportunities/{opportunity.pk}/transitions/submit_for_approval/"
 
     problem(client.post(path, HTTP_IF_MATCH='"5"'), 412, "stale_version")
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.NEGOTIATION
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.NEGOTIATION
 
     response = client.post(path, HTTP_IF_MATCH='"1"')
     assert response.status_code == 200
@@ -74,19 +76,19 @@ def test_a_transition_honours_if_match(api, rep):
 
 @pytest.mark.parametrize("value", ["*", '"1"', '"9", "1"', ' "1" '])
 def test_if_match_forms_that_name_the_current_version(api, rep, value):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     response = patch(
-        api(rep), f"/api/v1/opportunities/{deal.pk}/", {"name": "x"}, HTTP_IF_MATCH=value
+        api(rep), f"/api/v1/opportunities/{opportunity.pk}/", {"name": "x"}, HTTP_IF_MATCH=value
     )
     assert response.status_code == 200, response.content
 
 
 @pytest.mark.parametrize("value", ['W/"1"', "1", '"01x"', 'W/"1", W/"2"', '"\u00b2"'])
 def test_if_match_compares_strongly_so_weak_or_bare_tags_never_match(api, rep, value):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     before = db_state()
     response = patch(
-        api(rep), f"/api/v1/opportunities/{deal.pk}/", {"name": "x"}, HTTP_IF_MATCH=value
+        api(rep), f"/api/v1/opportunities/{opportunity.pk}/", {"name": "x"}, HTTP_IF_MATCH=value
     )
     body = problem(response, 412, "stale_version")
     assert body["errors"][0]["field"] == "If-Match"
@@ -94,9 +96,9 @@ def test_if_match_compares_strongly_so_weak_or_bare_tags_never_match(api, rep, v
 
 
 def test_if_none_match_gives_304_while_unchanged(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     client = api(rep)
-    path = f"/api/v1/opportunities/{deal.pk}/"
+    path = f"/api/v1/opportunities/{opportunity.pk}/"
     not_modified = client.get(path, HTTP_IF_NONE_MATCH='"1"')
     assert not_modified.status_code == 304 and not_modified.content == b""
     assert not_modified["ETag"] == '"1"'

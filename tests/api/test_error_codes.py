@@ -12,7 +12,7 @@ from opportunities.gate import Code
 from opportunities.models import Opportunity
 from opportunities.stages import Source, Stage
 from tests.api.conftest import db_state, error_codes, problem
-from tests.factories import OpportunityFactory, ready_deal
+from tests.factories import OpportunityFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +25,9 @@ def patch(client, path, body, **extra):
     return client.patch(path, data=json.dumps(body), content_type="application/json", **extra)
 
 
-def submit(deal, actor):
+def submit(opportunity, actor):
     return services.opportunity_transition(
-        opportunity=deal, name="submit_for_approval", actor=actor, source=Source.API
+        opportunity=opportunity, name="submit_for_approval", actor=actor, source=Source.API
     )
 
 
@@ -53,10 +53,10 @@ def test_invalid_lists_every_bad_field(api, rep):
 
 
 def test_stage_read_only_on_patch(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     before = db_state()
     problem(
-        patch(api(rep), f"/api/v1/opportunities/{deal.pk}/", {"stage": "closed_won"}),
+        patch(api(rep), f"/api/v1/opportunities/{opportunity.pk}/", {"stage": "closed_won"}),
         400,
         "stage_read_only",
     )
@@ -79,10 +79,10 @@ def test_not_authenticated(api):
 
 
 def test_permission_denied_for_another_reps_deal(api, rep, rep2):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     before = db_state()
     problem(
-        patch(api(rep2), f"/api/v1/opportunities/{deal.pk}/", {"name": "Mine now"}),
+        patch(api(rep2), f"/api/v1/opportunities/{opportunity.pk}/", {"name": "Mine now"}),
         403,
         "permission_denied",
     )
@@ -90,21 +90,21 @@ def test_permission_denied_for_another_reps_deal(api, rep, rep2):
 
 
 def test_self_approval_forbidden_for_the_owner(api, rep):
-    deal = ready_deal(rep)
-    submit(deal, rep)
+    opportunity = ready_opportunity(rep)
+    submit(opportunity, rep)
     problem(
-        post(api(rep), f"/api/v1/opportunities/{deal.pk}/transitions/approve/"),
+        post(api(rep), f"/api/v1/opportunities/{opportunity.pk}/transitions/approve/"),
         403,
         "self_approval_forbidden",
     )
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.PENDING_APPROVAL
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.PENDING_APPROVAL
 
 
 def test_self_approval_forbidden_for_revops_who_own_the_deal(api, revops):
-    deal = ready_deal(revops)
-    submit(deal, revops)
+    opportunity = ready_opportunity(revops)
+    submit(opportunity, revops)
     problem(
-        post(api(revops), f"/api/v1/opportunities/{deal.pk}/transitions/approve/"),
+        post(api(revops), f"/api/v1/opportunities/{opportunity.pk}/transitions/approve/"),
         403,
         "self_approval_forbidden",
     )
@@ -130,13 +130,13 @@ def test_not_found(api, rep, path):
 
 
 def test_not_found_for_an_unknown_transition_name(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     problem(
-        post(api(rep), f"/api/v1/opportunities/{deal.pk}/transitions/close_it_now/"),
+        post(api(rep), f"/api/v1/opportunities/{opportunity.pk}/transitions/close_it_now/"),
         404,
         "not_found",
     )
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.NEGOTIATION
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.NEGOTIATION
 
 
 def test_a_missing_trailing_slash_says_where_to_go(api, rep):
@@ -145,20 +145,20 @@ def test_a_missing_trailing_slash_says_where_to_go(api, rep):
 
 
 def test_transition_not_allowed_from_the_wrong_stage(api, revops, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     problem(
-        post(api(revops), f"/api/v1/opportunities/{deal.pk}/transitions/approve/"),
+        post(api(revops), f"/api/v1/opportunities/{opportunity.pk}/transitions/approve/"),
         409,
         "transition_not_allowed",
     )
 
 
 def test_record_locked_while_pending(api, rep):
-    deal = ready_deal(rep)
-    submit(deal, rep)
+    opportunity = ready_opportunity(rep)
+    submit(opportunity, rep)
     before = db_state()
     body = problem(
-        patch(api(rep), f"/api/v1/opportunities/{deal.pk}/", {"amount": "1.00"}),
+        patch(api(rep), f"/api/v1/opportunities/{opportunity.pk}/", {"amount": "1.00"}),
         409,
         "record_locked",
     )
@@ -168,9 +168,9 @@ def test_record_locked_while_pending(api, rep):
 
 def test_concurrent_update_while_the_same_key_is_in_flight(api, rep):
     """The request that reserved the key has not finished: the second gets 409."""
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     client = api(rep)
-    path = f"/api/v1/opportunities/{deal.pk}/transitions/submit_for_approval/"
+    path = f"/api/v1/opportunities/{opportunity.pk}/transitions/submit_for_approval/"
     first = post(client, path, HTTP_IDEMPOTENCY_KEY="in-flight")
     assert first.status_code == 200
     IdempotencyKey.objects.filter(key="in-flight").update(response_status=None)
@@ -178,10 +178,12 @@ def test_concurrent_update_while_the_same_key_is_in_flight(api, rep):
 
 
 def test_stale_version(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     before = db_state()
     problem(
-        patch(api(rep), f"/api/v1/opportunities/{deal.pk}/", {"name": "x"}, HTTP_IF_MATCH='"7"'),
+        patch(
+            api(rep), f"/api/v1/opportunities/{opportunity.pk}/", {"name": "x"}, HTTP_IF_MATCH='"7"'
+        ),
         412,
         "stale_version",
     )
@@ -189,9 +191,9 @@ def test_stale_version(api, rep):
 
 
 def test_gate_failed_lists_every_unmet_requirement(api, rep):
-    deal = OpportunityFactory(owner=rep, stage=Stage.NEGOTIATION)
+    opportunity = OpportunityFactory(owner=rep, stage=Stage.NEGOTIATION)
     body = problem(
-        post(api(rep), f"/api/v1/opportunities/{deal.pk}/transitions/submit_for_approval/"),
+        post(api(rep), f"/api/v1/opportunities/{opportunity.pk}/transitions/submit_for_approval/"),
         422,
         "gate_failed",
     )
@@ -202,14 +204,18 @@ def test_gate_failed_lists_every_unmet_requirement(api, rep):
         Code.PRIMARY_CONTACT_REQUIRED,
         Code.SEATS_REQUIRED,
     }
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.NEGOTIATION
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.NEGOTIATION
 
 
 def test_reason_required_to_reject(api, rep, revops):
-    deal = ready_deal(rep)
-    submit(deal, rep)
+    opportunity = ready_opportunity(rep)
+    submit(opportunity, rep)
     body = problem(
-        post(api(revops), f"/api/v1/opportunities/{deal.pk}/transitions/reject/", {"reason": " "}),
+        post(
+            api(revops),
+            f"/api/v1/opportunities/{opportunity.pk}/transitions/reject/",
+            {"reason": " "},
+        ),
         422,
         "reason_required",
     )
@@ -217,9 +223,9 @@ def test_reason_required_to_reject(api, rep, revops):
 
 
 def test_reason_required_to_mark_lost(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     body = problem(
-        post(api(rep), f"/api/v1/opportunities/{deal.pk}/transitions/mark_lost/"),
+        post(api(rep), f"/api/v1/opportunities/{opportunity.pk}/transitions/mark_lost/"),
         422,
         "reason_required",
     )
@@ -252,16 +258,16 @@ def test_throttled(api, settings):
 
 
 def test_method_not_allowed(api, rep):
-    deal = ready_deal(rep)
-    problem(api(rep).delete(f"/api/v1/opportunities/{deal.pk}/"), 405, "method_not_allowed")
+    opportunity = ready_opportunity(rep)
+    problem(api(rep).delete(f"/api/v1/opportunities/{opportunity.pk}/"), 405, "method_not_allowed")
     problem(
         api(rep).put(
-            f"/api/v1/opportunities/{deal.pk}/", data="{}", content_type="application/json"
+            f"/api/v1/opportunities/{opportunity.pk}/", data="{}", content_type="application/json"
         ),
         405,
         "method_not_allowed",
     )
-    assert Opportunity.objects.filter(pk=deal.pk).exists()
+    assert Opportunity.objects.filter(pk=opportunity.pk).exists()
 
 
 def test_an_unexpected_error_is_a_500_problem_not_an_html_page(rf):

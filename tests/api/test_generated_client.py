@@ -132,16 +132,16 @@ def test_the_approval_flow_through_a_generated_client(generated, live_server):
         ),
         expect=201,
     )
-    deal = created.parsed
-    assert deal.stage == models.StageEnum.PROSPECTING and deal.version == 1
+    opportunity = created.parsed
+    assert opportunity.stage == models.StageEnum.PROSPECTING and opportunity.version == 1
 
     options = _call(
-        "transitions.opportunities_transitions_list", deal.id, client=as_rep, expect=200
+        "transitions.opportunities_transitions_list", opportunity.id, client=as_rep, expect=200
     ).parsed
     assert any(o.name == "submit_for_approval" and o.allowed for o in options)
     submitted = _call(
         "transitions.opportunities_transitions_run",
-        deal.id,
+        opportunity.id,
         models.OpportunitiesTransitionsRunName.SUBMIT_FOR_APPROVAL,
         client=as_rep,
         if_match=created.headers["ETag"],
@@ -155,10 +155,10 @@ def test_the_approval_flow_through_a_generated_client(generated, live_server):
         decision=models.ApprovalsListDecision.PENDING,
         expect=200,
     ).parsed
-    assert [a.opportunity for a in queue.results] == [deal.id]
+    assert [a.opportunity for a in queue.results] == [opportunity.id]
     won = _call(
         "transitions.opportunities_transitions_run",
-        deal.id,
+        opportunity.id,
         models.OpportunitiesTransitionsRunName.APPROVE,
         client=as_revops,
         expect=200,
@@ -168,12 +168,12 @@ def test_the_approval_flow_through_a_generated_client(generated, live_server):
     # Every read parses too: the deal, its history, the lists, the handoffs, the feed.
     assert (
         _call(
-            "opportunities.opportunities_retrieve", deal.id, client=as_rep, expect=200
+            "opportunities.opportunities_retrieve", opportunity.id, client=as_rep, expect=200
         ).parsed.version
         == 3
     )
     history = _call(
-        "opportunities.opportunities_history_list", deal.id, client=as_rep, expect=200
+        "opportunities.opportunities_history_list", opportunity.id, client=as_rep, expect=200
     ).parsed
     assert [h.transition for h in history.results] == ["approve", "submit_for_approval"]
     for module in (
@@ -187,7 +187,7 @@ def test_the_approval_flow_through_a_generated_client(generated, live_server):
     # A refusal parses as the Problem model, not an UnexpectedStatus.
     refused = importlib.import_module("cw_client.api.transitions.opportunities_transitions_run")
     again = refused.sync_detailed(
-        deal.id, models.OpportunitiesTransitionsRunName.APPROVE, client=as_revops
+        opportunity.id, models.OpportunitiesTransitionsRunName.APPROVE, client=as_revops
     )
     assert again.status_code == 409 and again.parsed.code == "transition_not_allowed"
 

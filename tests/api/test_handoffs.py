@@ -11,18 +11,20 @@ from handoffs.models import Handoff, HandoffStatus
 from opportunities import services
 from opportunities.stages import Source
 from tests.api.conftest import problem
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def approved(rep, revops2):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     for name, actor in (("submit_for_approval", rep), ("approve", revops2)):
-        services.opportunity_transition(opportunity=deal, name=name, actor=actor, source=Source.API)
-    assert Handoff.objects.filter(opportunity=deal).count() == 4
-    return deal
+        services.opportunity_transition(
+            opportunity=opportunity, name=name, actor=actor, source=Source.API
+        )
+    assert Handoff.objects.filter(opportunity=opportunity).count() == 4
+    return opportunity
 
 
 def post(client, path, body=None):
@@ -30,7 +32,7 @@ def post(client, path, body=None):
 
 
 def test_list_and_filter(api, rep, approved):
-    other = ready_deal(rep)
+    other = ready_opportunity(rep)
     client = api(rep)
     every = client.get("/api/v1/handoffs/").json()
     assert len(every["results"]) == 4
@@ -94,13 +96,15 @@ def test_an_unknown_handoff_is_404(api, revops):
 
 def test_compensation_is_private_reps_see_only_their_own_deals_handoffs(api, rep, rep2, revops):
     from opportunities import services as sales
-    from tests.factories import ready_deal
+    from tests.factories import ready_opportunity
 
-    mine = ready_deal(rep)
-    theirs = ready_deal(rep2)
-    for deal, owner in ((mine, rep), (theirs, rep2)):
-        sales.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=owner)
-        sales.opportunity_transition(opportunity=deal, name="approve", actor=revops)
+    mine = ready_opportunity(rep)
+    theirs = ready_opportunity(rep2)
+    for opportunity, owner in ((mine, rep), (theirs, rep2)):
+        sales.opportunity_transition(
+            opportunity=opportunity, name="submit_for_approval", actor=owner
+        )
+        sales.opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
 
     seen_by_bob = api(rep2).get("/api/v1/handoffs/?kind=commission").json()["results"]
     assert [h["opportunity"] for h in seen_by_bob] == [theirs.pk]

@@ -15,7 +15,7 @@ from api.models import IdempotencyKey
 from opportunities.models import Account, Opportunity, StageChange
 from opportunities.stages import Stage
 from tests.api.conftest import client_for, problem
-from tests.factories import ProductFactory, make_user, ready_deal
+from tests.factories import ProductFactory, make_user, ready_opportunity
 
 
 def post(client, path, body, key=None, **extra):
@@ -64,9 +64,9 @@ def test_the_body_matches_whatever_the_key_order(api, rep):
 
 @pytest.mark.django_db
 def test_a_retried_transition_replays_instead_of_failing(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     client = api(rep)
-    path = f"/api/v1/opportunities/{deal.pk}/transitions/submit_for_approval/"
+    path = f"/api/v1/opportunities/{opportunity.pk}/transitions/submit_for_approval/"
 
     first = post(client, path, {}, key="submit-1")
     again = post(client, path, {}, key="submit-1")
@@ -74,7 +74,7 @@ def test_a_retried_transition_replays_instead_of_failing(api, rep):
 
     assert (first.status_code, again.status_code) == (200, 200)
     assert json.loads(again.content)["stage"] == Stage.PENDING_APPROVAL
-    assert StageChange.objects.filter(opportunity=deal).count() == 1
+    assert StageChange.objects.filter(opportunity=opportunity).count() == 1
     # A new key is a new request: it really runs, and is refused from pending approval.
     problem(fresh, 409, "transition_not_allowed")
 
@@ -84,9 +84,9 @@ def test_an_error_outcome_is_replayed_too(api, rep):
     """Stripe semantics: the first response, whatever it was, is the answer for that key."""
     from tests.factories import OpportunityFactory
 
-    deal = OpportunityFactory(owner=rep, stage=Stage.NEGOTIATION)
+    opportunity = OpportunityFactory(owner=rep, stage=Stage.NEGOTIATION)
     client = api(rep)
-    path = f"/api/v1/opportunities/{deal.pk}/transitions/submit_for_approval/"
+    path = f"/api/v1/opportunities/{opportunity.pk}/transitions/submit_for_approval/"
     first = post(client, path, {}, key="gate")
     second = post(client, path, {}, key="gate")
     problem(first, 422, "gate_failed")
@@ -202,14 +202,14 @@ def test_concurrent_transitions_with_one_key_run_once(is_postgres):
         "needs PostgreSQL row locks and concurrent connections: make test runs on PostgreSQL"
     )
     rep = make_user("rep")
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     clients = [client_for(rep) for _ in range(6)]
-    path = f"/api/v1/opportunities/{deal.pk}/transitions/submit_for_approval/"
+    path = f"/api/v1/opportunities/{opportunity.pk}/transitions/submit_for_approval/"
 
     responses = _race(6, lambda i: post(clients[i], path, {}, key="race-submit"))
 
-    assert StageChange.objects.filter(opportunity=deal).count() == 1
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.PENDING_APPROVAL
+    assert StageChange.objects.filter(opportunity=opportunity).count() == 1
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.PENDING_APPROVAL
     assert {r.status_code for r in responses} <= {200, 409}
     assert any(r.status_code == 200 for r in responses)
 
@@ -223,15 +223,15 @@ def test_a_request_that_loses_the_row_lock_gets_409_and_may_retry_with_its_key(i
     from django.db import connections, transaction
 
     rep = make_user("rep")
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     client = client_for(rep)
-    path = f"/api/v1/opportunities/{deal.pk}/transitions/submit_for_approval/"
+    path = f"/api/v1/opportunities/{opportunity.pk}/transitions/submit_for_approval/"
     holding, release = threading.Event(), threading.Event()
 
     def hold_the_row():
         try:
             with transaction.atomic():
-                Opportunity.objects.select_for_update().get(pk=deal.pk)
+                Opportunity.objects.select_for_update().get(pk=opportunity.pk)
                 holding.set()
                 release.wait(timeout=30)
         finally:
@@ -250,12 +250,12 @@ def test_a_request_that_loses_the_row_lock_gets_409_and_may_retry_with_its_key(i
         with connection.cursor() as cursor:
             cursor.execute("RESET lock_timeout")
     problem(response, 409, "concurrent_update")
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.NEGOTIATION
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.NEGOTIATION
     assert not IdempotencyKey.objects.filter(key="lock").exists()
 
     retry = post(client, path, {}, key="lock")
     assert retry.status_code == 200 and "Idempotent-Replayed" not in retry
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.PENDING_APPROVAL
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.PENDING_APPROVAL
 
 
 @pytest.mark.django_db

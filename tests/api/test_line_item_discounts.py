@@ -12,26 +12,29 @@ from django.test.utils import CaptureQueriesContext
 from currencies.models import ExchangeRate
 from opportunities.models import LineItem, Product
 from tests.api.conftest import error_codes, problem
-from tests.factories import ProductFactory, ready_deal
+from tests.factories import ProductFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_line_shows_list_price_and_discount(api, rep, settings):
     settings.REPORTING_CURRENCY = "USD"
-    deal = ready_deal(rep, unit_price=Decimal("80.00"))
-    Product.objects.filter(line_items__opportunity=deal).update(list_price=Decimal("100"))
+    opportunity = ready_opportunity(rep, unit_price=Decimal("80.00"))
+    Product.objects.filter(line_items__opportunity=opportunity).update(list_price=Decimal("100"))
     LineItem.objects.create(
-        opportunity=deal, product=ProductFactory(list_price=None), seats=2, unit_price=Decimal("5")
+        opportunity=opportunity,
+        product=ProductFactory(list_price=None),
+        seats=2,
+        unit_price=Decimal("5"),
     )
     LineItem.objects.create(
-        opportunity=deal,
+        opportunity=opportunity,
         product=ProductFactory(list_price=Decimal("100")),
         seats=1,
         unit_price=Decimal("125"),
     )
 
-    body = api(rep).get(f"/api/v1/opportunities/{deal.pk}/").json()
+    body = api(rep).get(f"/api/v1/opportunities/{opportunity.pk}/").json()
 
     assert [
         (li["list_price"], li["list_price_currency"], li["discount_pct"])
@@ -40,18 +43,18 @@ def test_a_line_shows_list_price_and_discount(api, rep, settings):
 
 
 def test_the_discount_is_read_only(api, rep):
-    deal = ready_deal(rep)
-    line = deal.line_items.get()
+    opportunity = ready_opportunity(rep)
+    line = opportunity.line_items.get()
     before = list(LineItem.objects.values_list("id", "unit_price"))
     response = api(rep).patch(
-        f"/api/v1/opportunities/{deal.pk}/",
+        f"/api/v1/opportunities/{opportunity.pk}/",
         {
             "line_items": [
                 {"id": line.pk, "product": line.product_id, "seats": 10, "discount_pct": "50.00"}
             ]
         },
         format="json",
-        HTTP_IF_MATCH=f'"{deal.version}"',
+        HTTP_IF_MATCH=f'"{opportunity.version}"',
     )
     body = problem(response, 400, "invalid")
     assert "read_only_field" in error_codes(body)
@@ -67,8 +70,10 @@ def test_the_list_reads_each_rate_once_whatever_the_number_of_deals(api, rep, re
 
     def grow(n):
         for i in range(n):
-            deal = ready_deal(rep, currency="EUR" if i % 2 else "USD", unit_price=Decimal("90"))
-            deal.line_items.update(product=product)
+            opportunity = ready_opportunity(
+                rep, currency="EUR" if i % 2 else "USD", unit_price=Decimal("90")
+            )
+            opportunity.line_items.update(product=product)
 
     client = api(rep)
     grow(2)

@@ -10,7 +10,7 @@ import pytest
 from api.models import IdempotencyKey
 from opportunities.models import Account
 from tests.api.conftest import db_state, problem
-from tests.factories import ProductFactory, ready_deal
+from tests.factories import ProductFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +18,8 @@ HUGE = 10**40
 
 
 @pytest.fixture
-def deal(rep):
-    return ready_deal(rep)
+def opportunity(rep):
+    return ready_opportunity(rep)
 
 
 def send(client, method, path, raw, content_type="application/json", **extra):
@@ -75,7 +75,7 @@ BAD_BODIES = {
 
 
 @pytest.mark.parametrize("name", list(BAD_BODIES))
-def test_a_malformed_create_is_a_400_and_changes_nothing(api, rep, deal, name):
+def test_a_malformed_create_is_a_400_and_changes_nothing(api, rep, opportunity, name):
     ProductFactory()
     before = (db_state(), Account.objects.count())
     response = send(api(rep), "post", "/api/v1/opportunities/", BAD_BODIES[name])
@@ -84,9 +84,9 @@ def test_a_malformed_create_is_a_400_and_changes_nothing(api, rep, deal, name):
 
 
 @pytest.mark.parametrize("name", list(BAD_BODIES))
-def test_a_malformed_patch_is_a_400_and_changes_nothing(api, rep, deal, name):
+def test_a_malformed_patch_is_a_400_and_changes_nothing(api, rep, opportunity, name):
     before = db_state()
-    response = send(api(rep), "patch", f"/api/v1/opportunities/{deal.pk}/", BAD_BODIES[name])
+    response = send(api(rep), "patch", f"/api/v1/opportunities/{opportunity.pk}/", BAD_BODIES[name])
     problem(response, 400, "invalid")
     assert db_state() == before
 
@@ -101,20 +101,20 @@ def test_a_malformed_patch_is_a_400_and_changes_nothing(api, rep, deal, name):
         "[1, 2]",
     ],
 )
-def test_a_malformed_transition_body_is_a_400(api, rep, deal, body):
+def test_a_malformed_transition_body_is_a_400(api, rep, opportunity, body):
     before = db_state()
     response = send(
-        api(rep), "post", f"/api/v1/opportunities/{deal.pk}/transitions/mark_lost/", body
+        api(rep), "post", f"/api/v1/opportunities/{opportunity.pk}/transitions/mark_lost/", body
     )
     problem(response, 400, "invalid")
     assert db_state() == before
 
 
-def test_an_unknown_loss_reason_is_a_400(api, rep, deal):
+def test_an_unknown_loss_reason_is_a_400(api, rep, opportunity):
     response = send(
         api(rep),
         "post",
-        f"/api/v1/opportunities/{deal.pk}/transitions/mark_lost/",
+        f"/api/v1/opportunities/{opportunity.pk}/transitions/mark_lost/",
         '{"loss_reason": "bad vibes"}',
     )
     problem(response, 400, "invalid")
@@ -157,7 +157,7 @@ def test_a_body_that_is_not_json_is_a_415(api, rep):
         "search=%00",
     ],
 )
-def test_bad_query_parameters_are_a_400(api, rep, deal, query):
+def test_bad_query_parameters_are_a_400(api, rep, opportunity, query):
     problem(api(rep).get(f"/api/v1/opportunities/?{query}"), 400, "invalid")
 
 
@@ -190,12 +190,12 @@ def test_a_malformed_idempotency_key_is_a_400(api, rep, key):
 
 
 @pytest.mark.parametrize("value", ["garbage", '"abc"', '"-1"', "W/", '""'])
-def test_an_if_match_that_cannot_match_is_a_412(api, rep, deal, value):
+def test_an_if_match_that_cannot_match_is_a_412(api, rep, opportunity, value):
     before = db_state()
     response = send(
         api(rep),
         "patch",
-        f"/api/v1/opportunities/{deal.pk}/",
+        f"/api/v1/opportunities/{opportunity.pk}/",
         '{"name": "x"}',
         HTTP_IF_MATCH=value,
     )
@@ -203,12 +203,12 @@ def test_an_if_match_that_cannot_match_is_a_412(api, rep, deal, value):
     assert db_state() == before
 
 
-def test_read_only_and_unknown_fields_are_named_not_ignored(api, rep, deal):
+def test_read_only_and_unknown_fields_are_named_not_ignored(api, rep, opportunity):
     before = db_state()
     response = send(
         api(rep),
         "patch",
-        f"/api/v1/opportunities/{deal.pk}/",
+        f"/api/v1/opportunities/{opportunity.pk}/",
         '{"name": "Renamed", "id": 1, "version": 99, "probability": 5, "closed_at": null, '
         '"favourite_colour": "red"}',
     )
@@ -253,14 +253,14 @@ def test_a_5000_digit_number_names_no_python_internals(api, rep):
     "path",
     [
         "/api/v1/opportunities/",
-        "/api/v1/opportunities/{deal}/",
-        "/api/v1/opportunities/{deal}/transitions/approve/",
+        "/api/v1/opportunities/{opportunity}/",
+        "/api/v1/opportunities/{opportunity}/transitions/approve/",
         "/api/v1/handoffs/",
         "/api/v1/schema/",
     ],
 )
-def test_options_and_head_are_not_a_500(api, rep, deal, path):
-    path = path.format(deal=deal.pk)
+def test_options_and_head_are_not_a_500(api, rep, opportunity, path):
+    path = path.format(opportunity=opportunity.pk)
     options = api(rep).options(path)
     assert options.status_code == 200, options.content
     assert options.json()["schema"] == "/api/v1/schema/"

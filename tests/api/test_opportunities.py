@@ -20,7 +20,7 @@ from tests.factories import (
     ContactFactory,
     OpportunityFactory,
     ProductFactory,
-    ready_deal,
+    ready_opportunity,
 )
 
 pytestmark = pytest.mark.django_db
@@ -97,18 +97,18 @@ def test_create_with_line_items(api, rep):
         (b.pk, 4, "500.00"),
     ]
     assert data["version"] == 1
-    deal = Opportunity.objects.get()
-    assert deal.history.count() == 1  # written through the service (field history)
+    opportunity = Opportunity.objects.get()
+    assert opportunity.history.count() == 1  # written through the service (field history)
 
 
 def test_patch_line_items_replaces_them_all_keeping_the_ids_sent(api, rep):
-    deal = ready_deal(rep, stage=Stage.PROPOSAL, lines=2)
-    keep, drop = list(deal.line_items.order_by("id"))
+    opportunity = ready_opportunity(rep, stage=Stage.PROPOSAL, lines=2)
+    keep, drop = list(opportunity.line_items.order_by("id"))
     new_product = ProductFactory()
     response = send(
         api(rep),
         "patch",
-        f"/api/v1/opportunities/{deal.pk}/",
+        f"/api/v1/opportunities/{opportunity.pk}/",
         {
             "line_items": [
                 {"id": keep.pk, "product": keep.product_id, "seats": 99, "unit_price": None},
@@ -128,22 +128,26 @@ def test_patch_line_items_replaces_them_all_keeping_the_ids_sent(api, rep):
 
 
 def test_patch_with_an_empty_list_removes_every_line_item(api, rep):
-    deal = ready_deal(rep, stage=Stage.PROPOSAL)
-    response = send(api(rep), "patch", f"/api/v1/opportunities/{deal.pk}/", {"line_items": []})
+    opportunity = ready_opportunity(rep, stage=Stage.PROPOSAL)
+    response = send(
+        api(rep), "patch", f"/api/v1/opportunities/{opportunity.pk}/", {"line_items": []}
+    )
     assert response.status_code == 200 and response.json()["line_items"] == []
 
 
 def test_a_rep_cannot_reassign_a_deal_but_revops_can(api, rep, rep2, revops):
-    deal = ready_deal(rep)
-    path = f"/api/v1/opportunities/{deal.pk}/"
+    opportunity = ready_opportunity(rep)
+    path = f"/api/v1/opportunities/{opportunity.pk}/"
     problem(send(api(rep), "patch", path, {"owner": rep2.pk}), 403, "permission_denied")
     response = send(api(revops), "patch", path, {"owner": rep2.pk})
     assert response.status_code == 200 and response.json()["owner"] == rep2.pk
 
 
 def test_ungated_fields_stay_editable_while_pending(api, rep):
-    deal = ready_deal(rep, stage=Stage.PENDING_APPROVAL)
-    response = send(api(rep), "patch", f"/api/v1/opportunities/{deal.pk}/", {"name": "Renamed"})
+    opportunity = ready_opportunity(rep, stage=Stage.PENDING_APPROVAL)
+    response = send(
+        api(rep), "patch", f"/api/v1/opportunities/{opportunity.pk}/", {"name": "Renamed"}
+    )
     assert response.status_code == 200 and response.json()["name"] == "Renamed"
 
 
@@ -151,9 +155,9 @@ def test_ungated_fields_stay_editable_while_pending(api, rep):
     "field,value", [("term_months", 36), ("contract_start_date", "2031-01-01"), ("type", "renewal")]
 )
 def test_billing_terms_are_locked_while_pending(api, rep, field, value):
-    deal = ready_deal(rep, stage=Stage.PENDING_APPROVAL)
+    opportunity = ready_opportunity(rep, stage=Stage.PENDING_APPROVAL)
     body = problem(
-        send(api(rep), "patch", f"/api/v1/opportunities/{deal.pk}/", {field: value}),
+        send(api(rep), "patch", f"/api/v1/opportunities/{opportunity.pk}/", {field: value}),
         409,
         "record_locked",
     )
@@ -170,9 +174,11 @@ def ids(response):
 
 def test_filters(api, rep, rep2):
     acme = AccountFactory(name="Acme")
-    a = ready_deal(rep, stage=Stage.PROPOSAL, account=acme, close_date=dt.date(2025, 1, 10))
-    b = ready_deal(rep2, stage=Stage.NEGOTIATION, close_date=dt.date(2025, 2, 10))
-    c = ready_deal(rep2, stage=Stage.CLOSED_WON, close_date=dt.date(2025, 3, 10), po_number="PO-77")
+    a = ready_opportunity(rep, stage=Stage.PROPOSAL, account=acme, close_date=dt.date(2025, 1, 10))
+    b = ready_opportunity(rep2, stage=Stage.NEGOTIATION, close_date=dt.date(2025, 2, 10))
+    c = ready_opportunity(
+        rep2, stage=Stage.CLOSED_WON, close_date=dt.date(2025, 3, 10), po_number="PO-77"
+    )
     client = api(rep)
 
     assert set(ids(client.get("/api/v1/opportunities/?stage=proposal&stage=closed_won"))) == {
@@ -195,7 +201,7 @@ def test_filters(api, rep, rep2):
 
 
 def test_updated_since_returns_only_rows_changed_at_or_after(api, rep):
-    old, edge, new = (ready_deal(rep) for _ in range(3))
+    old, edge, new = (ready_opportunity(rep) for _ in range(3))
     t0 = timezone.now().replace(microsecond=0) - dt.timedelta(hours=1)
     Opportunity.objects.filter(pk=old.pk).update(updated_at=t0 - dt.timedelta(seconds=1))
     Opportunity.objects.filter(pk=edge.pk).update(updated_at=t0)
@@ -216,38 +222,40 @@ def test_updated_since_returns_only_rows_changed_at_or_after(api, rep):
 
 
 def test_an_api_write_moves_a_deal_into_the_next_sync_window(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     client = api(rep)
     mark = timezone.now()
     assert ids(client.get("/api/v1/opportunities/", {"updated_since": mark.isoformat()})) == []
-    send(client, "patch", f"/api/v1/opportunities/{deal.pk}/", {"name": "touched"})
+    send(client, "patch", f"/api/v1/opportunities/{opportunity.pk}/", {"name": "touched"})
     assert ids(client.get("/api/v1/opportunities/", {"updated_since": mark.isoformat()})) == [
-        deal.pk
+        opportunity.pk
     ]
 
 
 def test_ordering_and_a_stable_tie_breaker(api, rep):
-    deals = [OpportunityFactory(owner=rep, amount=Decimal("5")) for _ in range(4)]
+    opportunities = [OpportunityFactory(owner=rep, amount=Decimal("5")) for _ in range(4)]
     client = api(rep)
-    assert ids(client.get("/api/v1/opportunities/?ordering=amount")) == [d.pk for d in deals]
+    assert ids(client.get("/api/v1/opportunities/?ordering=amount")) == [
+        d.pk for d in opportunities
+    ]
     assert ids(client.get("/api/v1/opportunities/?ordering=-amount")) == [
-        d.pk for d in reversed(deals)
+        d.pk for d in reversed(opportunities)
     ]
 
 
 def test_pagination_is_by_cursor_with_at_most_200(api, rep):
-    deals = OpportunityFactory.create_batch(5, owner=rep)
+    opportunities = OpportunityFactory.create_batch(5, owner=rep)
     client = api(rep)
     page = client.get("/api/v1/opportunities/?limit=2&ordering=id").json()
     assert set(page) == {"results", "next", "previous"} and page["previous"] is None
-    assert [r["id"] for r in page["results"]] == [d.pk for d in deals[:2]]
+    assert [r["id"] for r in page["results"]] == [d.pk for d in opportunities[:2]]
     assert "limit=2" in page["next"] and "cursor=" in page["next"]
     second = client.get(page["next"]).json()
-    assert [r["id"] for r in second["results"]] == [d.pk for d in deals[2:4]]
+    assert [r["id"] for r in second["results"]] == [d.pk for d in opportunities[2:4]]
     back = client.get(second["previous"]).json()
-    assert [r["id"] for r in back["results"]] == [d.pk for d in deals[:2]]
+    assert [r["id"] for r in back["results"]] == [d.pk for d in opportunities[:2]]
     last = client.get(second["next"]).json()
-    assert [r["id"] for r in last["results"]] == [deals[4].pk] and last["next"] is None
+    assert [r["id"] for r in last["results"]] == [opportunities[4].pk] and last["next"] is None
     assert client.get("/api/v1/opportunities/?limit=200").status_code == 200
     problem(client.get("/api/v1/opportunities/?limit=201"), 400, "invalid")
 
@@ -273,10 +281,10 @@ def test_the_opportunity_list_costs_the_same_for_2_or_40_deals(
 ):
     client = api(rep)
     for _ in range(2):
-        ready_deal(rep, lines=3)
+        ready_opportunity(rep, lines=3)
     small = _queries(client, "/api/v1/opportunities/?limit=200")
     for _ in range(38):
-        ready_deal(rep, lines=3)
+        ready_opportunity(rep, lines=3)
     with django_assert_max_num_queries(8):
         response = client.get("/api/v1/opportunities/?limit=200")
     assert len(response.json()["results"]) == 40
@@ -304,13 +312,16 @@ def test_every_list_costs_the_same_for_1_or_12_rows(
 
     def grow(n):
         for _ in range(n):
-            deal = ready_deal(make_rep())
+            opportunity = ready_opportunity(make_rep())
             services.opportunity_transition(
-                opportunity=deal, name="submit_for_approval", actor=deal.owner, source=Source.API
+                opportunity=opportunity,
+                name="submit_for_approval",
+                actor=opportunity.owner,
+                source=Source.API,
             )
             if "handoffs" in path:
                 services.opportunity_transition(
-                    opportunity=deal, name="approve", actor=revops, source=Source.API
+                    opportunity=opportunity, name="approve", actor=revops, source=Source.API
                 )
 
     from tests.factories import make_user
@@ -331,12 +342,14 @@ def test_history_costs_the_same_for_1_or_10_changes(api, rep):
     from opportunities import services
     from opportunities.stages import Source
 
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
     client = api(rep)
-    path = f"/api/v1/opportunities/{deal.pk}/history/"
+    path = f"/api/v1/opportunities/{opportunity.pk}/history/"
 
     def move(name):
-        services.opportunity_transition(opportunity=deal, name=name, actor=rep, source=Source.API)
+        services.opportunity_transition(
+            opportunity=opportunity, name=name, actor=rep, source=Source.API
+        )
 
     move("move_to_qualification")
     small = _queries(client, path)
@@ -363,9 +376,9 @@ def test_a_line_item_reads_the_same_as_drfs_generic_field_walk(rep, currency, pr
 
     from opportunities.api.serializers import LineItemSerializer
 
-    deal = ready_deal(rep, lines=0, currency=currency, amount=Decimal("5000"))
+    opportunity = ready_opportunity(rep, lines=0, currency=currency, amount=Decimal("5000"))
     item = LineItem.objects.create(
-        opportunity=deal, product=ProductFactory(), seats=7, unit_price=price
+        opportunity=opportunity, product=ProductFactory(), seats=7, unit_price=price
     )
     item = LineItem.objects.select_related("opportunity").get(pk=item.pk)
 

@@ -24,7 +24,7 @@ from handoffs.models import Handoff, HandoffStatus, WebhookEndpoint
 from opportunities import services
 from opportunities.stages import Source, Stage
 from tests.api.conftest import problem
-from tests.factories import ContactFactory, ProductFactory, ready_deal
+from tests.factories import ContactFactory, ProductFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ class Case:
     # Role → expected (status, code-or-None); roles not listed expect 200.
     expect: dict[str, tuple[int, str | None]]
     body: Callable[[dict[str, Any]], Any] | None = None
-    needs: str = "deal"
+    needs: str = "opportunity"
     multipart: bool = False
 
 
@@ -108,21 +108,21 @@ CASES: dict[str, Case] = {
         "post",
         lambda w: "/api/v1/opportunities/",
         {**ANON, **CREATED, "other_rep": (403, "permission_denied")},
-        lambda w: {"name": "New deal", "owner": w["deal"].owner_id},
+        lambda w: {"name": "New deal", "owner": w["opportunity"].owner_id},
     ),
-    "opportunity get": Case("get", lambda w: f"/api/v1/opportunities/{w['deal'].pk}/", ANON),
+    "opportunity get": Case("get", lambda w: f"/api/v1/opportunities/{w['opportunity'].pk}/", ANON),
     "opportunity patch": Case(
         "patch",
-        lambda w: f"/api/v1/opportunities/{w['deal'].pk}/",
+        lambda w: f"/api/v1/opportunities/{w['opportunity'].pk}/",
         {**ANON, "other_rep": (403, "permission_denied")},
         lambda w: {"name": "Renamed"},
     ),
     "transitions dry run": Case(
-        "get", lambda w: f"/api/v1/opportunities/{w['deal'].pk}/transitions/", ANON
+        "get", lambda w: f"/api/v1/opportunities/{w['opportunity'].pk}/transitions/", ANON
     ),
     "submit_for_approval": Case(
         "post",
-        lambda w: f"/api/v1/opportunities/{w['deal'].pk}/transitions/submit_for_approval/",
+        lambda w: f"/api/v1/opportunities/{w['opportunity'].pk}/transitions/submit_for_approval/",
         {
             **ANON,
             "other_rep": (403, "permission_denied"),
@@ -159,11 +159,11 @@ CASES: dict[str, Case] = {
     ),
     "mark_lost": Case(
         "post",
-        lambda w: f"/api/v1/opportunities/{w['deal'].pk}/transitions/mark_lost/",
+        lambda w: f"/api/v1/opportunities/{w['opportunity'].pk}/transitions/mark_lost/",
         {**ANON, "other_rep": (403, "permission_denied")},
         lambda w: {"loss_reason": "price"},
     ),
-    "history": Case("get", lambda w: f"/api/v1/opportunities/{w['deal'].pk}/history/", ANON),
+    "history": Case("get", lambda w: f"/api/v1/opportunities/{w['opportunity'].pk}/history/", ANON),
     "approvals queue": Case("get", lambda w: "/api/v1/approvals/?decision=pending", ANON),
     "handoffs list": Case("get", lambda w: "/api/v1/handoffs/", ANON, needs="handoff"),
     "handoff retry": Case(
@@ -196,11 +196,11 @@ CASES: dict[str, Case] = {
     ),
     "schema": Case("get", lambda w: "/api/v1/schema/", ANON),
     "documents list": Case(
-        "get", lambda w: f"/api/v1/opportunities/{w['deal'].pk}/documents/", ANON
+        "get", lambda w: f"/api/v1/opportunities/{w['opportunity'].pk}/documents/", ANON
     ),
     "document upload": Case(
         "post",
-        lambda w: f"/api/v1/opportunities/{w['deal'].pk}/documents/",
+        lambda w: f"/api/v1/opportunities/{w['opportunity'].pk}/documents/",
         {**CREATED, **ANON, "other_rep": (403, "permission_denied")},
         lambda w: {
             "kind": "purchase_order",
@@ -323,13 +323,13 @@ CASES: dict[str, Case] = {
 
 
 def _world(case: Case, rep, revops2) -> dict[str, Any]:
-    deal = ready_deal(rep)
-    deal.account.owner = rep
-    deal.account.save()
+    opportunity = ready_opportunity(rep)
+    opportunity.account.owner = rep
+    opportunity.account.save()
     world: dict[str, Any] = {
-        "deal": deal,
-        "account": deal.account,
-        "contact": ContactFactory(account=deal.account),
+        "opportunity": opportunity,
+        "account": opportunity.account,
+        "contact": ContactFactory(account=opportunity.account),
         "product": ProductFactory(),
     }
     # Far above the deals' amounts: it exists for the endpoints, not for the gate.
@@ -337,7 +337,7 @@ def _world(case: Case, rep, revops2) -> dict[str, Any]:
         kind="order_form", min_amount=Decimal("1000000000")
     )
     world["document"] = document_attach(
-        opportunity=deal,
+        opportunity=opportunity,
         actor=rep,
         kind="other",
         file=io.BytesIO(sample_pdf(["x"])),
@@ -347,7 +347,7 @@ def _world(case: Case, rep, revops2) -> dict[str, Any]:
         from amendments.services import amendment_request
 
         for key in ("won", "won_free"):
-            won = ready_deal(rep)
+            won = ready_opportunity(rep)
             services.opportunity_transition(opportunity=won, name="submit_for_approval", actor=rep)
             services.opportunity_transition(opportunity=won, name="approve", actor=revops2)
             world[key] = won
@@ -359,8 +359,8 @@ def _world(case: Case, rep, revops2) -> dict[str, Any]:
             changes={"term_months": 24},
         )
         return world
-    if case.needs not in ("deal", "endpoint"):
-        pending = ready_deal(rep)
+    if case.needs not in ("opportunity", "endpoint"):
+        pending = ready_opportunity(rep)
         services.opportunity_transition(
             opportunity=pending, name="submit_for_approval", actor=rep, source=Source.API
         )
@@ -484,13 +484,13 @@ def test_an_inactive_users_token_is_refused(api, rep):
 def test_session_auth_works_for_the_browser_and_needs_csrf_for_writes(rep, stage):
     from rest_framework.test import APIClient
 
-    deal = ready_deal(rep, stage=stage)
+    opportunity = ready_opportunity(rep, stage=stage)
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(rep)
-    assert client.get(f"/api/v1/opportunities/{deal.pk}/").status_code == 200
+    assert client.get(f"/api/v1/opportunities/{opportunity.pk}/").status_code == 200
     problem(
         client.patch(
-            f"/api/v1/opportunities/{deal.pk}/",
+            f"/api/v1/opportunities/{opportunity.pk}/",
             data=json.dumps({"name": "x"}),
             content_type="application/json",
         ),

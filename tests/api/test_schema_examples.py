@@ -250,11 +250,13 @@ def test_operation_problem_examples_are_what_the_api_answers(api):
     """An operation's own examples too: the gate and the self-approval of the dry run's
     deal, as the transition endpoint answers them."""
     rep = make_user("rep")
-    deal = OpportunityFactory(owner=rep, stage="negotiation", contract_id="", po_number="")
+    opportunity = OpportunityFactory(owner=rep, stage="negotiation", contract_id="", po_number="")
     run = "/api/v1/opportunities/{id}/transitions/{name}/"
     media = schema_of(api, rep)["paths"][run]["post"]["responses"]
     gate = media["422"]["content"][PROBLEM]["examples"]["GateFailed"]["value"]
-    answer = api(rep).post(run.format(id=deal.pk, name="submit_for_approval"), {}, format="json")
+    answer = api(rep).post(
+        run.format(id=opportunity.pk, name="submit_for_approval"), {}, format="json"
+    )
     body = json.loads(answer.content)
     assert answer.status_code == 422
     assert {k: body[k] for k in ("type", "title", "code")} == {

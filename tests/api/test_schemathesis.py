@@ -27,7 +27,7 @@ from closedwon.wsgi import application
 from handoffs.models import Handoff
 from opportunities import services
 from opportunities.stages import Source
-from tests.factories import ContactFactory, ProductFactory, make_user, ready_deal
+from tests.factories import ContactFactory, ProductFactory, make_user, ready_opportunity
 
 MAX_EXAMPLES = 10
 STATEFUL_EXAMPLES = 15
@@ -63,8 +63,8 @@ def live(_keep_the_test_connection, settings) -> dict[str, Any]:
     settings.API_THROTTLE_ANON = None
     rep = make_user("rep")
     revops = make_user("revops")
-    deal = ready_deal(rep)
-    approved = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
+    approved = ready_opportunity(rep)
     services.opportunity_transition(
         opportunity=approved, name="submit_for_approval", actor=rep, source=Source.API
     )
@@ -72,15 +72,15 @@ def live(_keep_the_test_connection, settings) -> dict[str, Any]:
         opportunity=approved, name="approve", actor=make_user("revops"), source=Source.API
     )
     ProductFactory.create_batch(2)
-    contact = ContactFactory(account=deal.account)
+    contact = ContactFactory(account=opportunity.account)
     handoff = Handoff.objects.filter(opportunity=approved).first()
     ids: dict[str, Any] = {
-        "/accounts/{id}/": deal.account_id,
+        "/accounts/{id}/": opportunity.account_id,
         "/contacts/{id}/": contact.pk,
         "/products/{id}/": ProductFactory().pk,
-        "/opportunities/{id}/": deal.pk,
-        "/opportunities/{id}/transitions/": deal.pk,
-        "/opportunities/{id}/transitions/{name}/": deal.pk,
+        "/opportunities/{id}/": opportunity.pk,
+        "/opportunities/{id}/transitions/": opportunity.pk,
+        "/opportunities/{id}/transitions/{name}/": opportunity.pk,
         "/opportunities/{id}/history/": approved.pk,
     }
     if handoff is not None:

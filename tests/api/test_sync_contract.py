@@ -24,7 +24,7 @@ from tests.factories import (
     OpportunityFactory,
     ProductFactory,
     make_user,
-    ready_deal,
+    ready_opportunity,
 )
 
 pytestmark = pytest.mark.django_db
@@ -47,24 +47,31 @@ def fields(body):
         ("patch", "/api/v1/contacts/{contact}/", {"last_name": ["D"]}, "last_name"),
         ("post", "/api/v1/products/", {"sku": "S", "name": "N", "active": "true"}, "active"),
         ("post", "/api/v1/opportunities/", {"name": "N", "amount": 1.5}, "amount"),
-        ("patch", "/api/v1/opportunities/{deal}/", {"amount": 1000}, "amount"),
-        ("patch", "/api/v1/opportunities/{deal}/", {"term_months": "12"}, "term_months"),
-        ("patch", "/api/v1/opportunities/{deal}/", {"term_months": 12.0}, "term_months"),
-        ("patch", "/api/v1/opportunities/{deal}/", {"currency": 840}, "currency"),
+        ("patch", "/api/v1/opportunities/{opportunity}/", {"amount": 1000}, "amount"),
+        ("patch", "/api/v1/opportunities/{opportunity}/", {"term_months": "12"}, "term_months"),
+        ("patch", "/api/v1/opportunities/{opportunity}/", {"term_months": 12.0}, "term_months"),
+        ("patch", "/api/v1/opportunities/{opportunity}/", {"currency": 840}, "currency"),
         (
             "patch",
-            "/api/v1/opportunities/{deal}/",
+            "/api/v1/opportunities/{opportunity}/",
             {"line_items": [{"product": 1, "seats": "2"}]},
             "line_items[0].seats",
         ),
-        ("post", "/api/v1/opportunities/{deal}/transitions/mark_lost/", {"reason": 1}, "reason"),
+        (
+            "post",
+            "/api/v1/opportunities/{opportunity}/transitions/mark_lost/",
+            {"reason": 1},
+            "reason",
+        ),
     ],
 )
 def test_a_wrong_json_type_is_invalid_and_changes_nothing(api, method, path, body, field):
     rep, revops = make_user("rep"), make_user("revops")
-    deal = ready_deal(rep)
-    contact = ContactFactory(account=deal.account)
-    path = path.format(account=deal.account_id, contact=contact.pk, deal=deal.pk)
+    opportunity = ready_opportunity(rep)
+    contact = ContactFactory(account=opportunity.account)
+    path = path.format(
+        account=opportunity.account_id, contact=contact.pk, opportunity=opportunity.pk
+    )
     before = (db_state(), Account.objects.count(), list(Account.objects.values_list("name")))
     user = revops if "products" in path else rep
     response = getattr(api(user), method)(
@@ -85,25 +92,27 @@ def test_a_wrong_json_type_is_invalid_and_changes_nothing(api, method, path, bod
         ("/api/v1/accounts/{account}/", {"id": 9, "updated_at": "x"}, {"id", "updated_at"}),
         ("/api/v1/contacts/{contact}/", {"created_at": "x"}, {"created_at"}),
         (
-            "/api/v1/opportunities/{deal}/",
+            "/api/v1/opportunities/{opportunity}/",
             {"version": 9, "closed_at": None},
             {"version", "closed_at"},
         ),
     ],
 )
 def test_read_only_fields_in_a_patch_are_named(api, rep, path, body, expected):
-    deal = ready_deal(rep)
-    contact = ContactFactory(account=deal.account)
-    path = path.format(account=deal.account_id, contact=contact.pk, deal=deal.pk)
+    opportunity = ready_opportunity(rep)
+    contact = ContactFactory(account=opportunity.account)
+    path = path.format(
+        account=opportunity.account_id, contact=contact.pk, opportunity=opportunity.pk
+    )
     answer = problem(api(rep).patch(path, body, format="json"), 400, "invalid")
     assert fields(answer) == {(name, "read_only_field") for name in expected}
 
 
 def test_stage_in_a_transition_body_is_read_only(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     before = db_state()
     response = api(rep).post(
-        f"/api/v1/opportunities/{deal.pk}/transitions/submit_for_approval/",
+        f"/api/v1/opportunities/{opportunity.pk}/transitions/submit_for_approval/",
         {"stage": "closed_won"},
         format="json",
     )
@@ -120,14 +129,14 @@ def test_stage_in_a_transition_body_is_read_only(api, rep):
         "/api/v1/products/?offset=10",
         "/api/v1/approvals/?ordering=submitted_at",
         "/api/v1/handoffs/?page=2",
-        "/api/v1/opportunities/{deal}/?fields=id",
-        "/api/v1/opportunities/{deal}/history/?stage=won",
-        "/api/v1/opportunities/{deal}/transitions/?verbose=1",
+        "/api/v1/opportunities/{opportunity}/?fields=id",
+        "/api/v1/opportunities/{opportunity}/history/?stage=won",
+        "/api/v1/opportunities/{opportunity}/transitions/?verbose=1",
     ],
 )
 def test_an_unknown_query_parameter_is_named_not_ignored(api, rep, path):
-    deal = ready_deal(rep)
-    path = path.format(deal=deal.pk)
+    opportunity = ready_opportunity(rep)
+    path = path.format(opportunity=opportunity.pk)
     answer = problem(api(rep).get(path), 400, "invalid")
     name = path.split("?")[1].split("=")[0]
     assert fields(answer) == {(name, "unknown_parameter")}
@@ -140,14 +149,14 @@ def test_an_unknown_query_parameter_on_a_write_is_refused_before_the_write(api, 
 
 
 def test_a_line_item_id_must_be_one_of_this_deals(api, rep):
-    deal = ready_deal(rep)
-    other = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
+    other = ready_opportunity(rep)
     theirs = other.line_items.first()
     client = api(rep)
     for bad in (999999999, theirs.pk):
         before = (db_state(), LineItem.objects.count())
         body = {"line_items": [{"id": bad, "product": theirs.product_id, "seats": 3}]}
-        response = client.patch(f"/api/v1/opportunities/{deal.pk}/", body, format="json")
+        response = client.patch(f"/api/v1/opportunities/{opportunity.pk}/", body, format="json")
         assert fields(problem(response, 400, "invalid")) == {("line_items[0].id", "invalid")}
         assert (db_state(), LineItem.objects.count()) == before
     product = ProductFactory()
@@ -160,11 +169,11 @@ def test_a_line_item_id_must_be_one_of_this_deals(api, rep):
 
 
 def test_record_locked_on_a_contacts_email_names_the_email(api, rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     services.opportunity_transition(
-        opportunity=deal, name="submit_for_approval", actor=rep, source=Source.API
+        opportunity=opportunity, name="submit_for_approval", actor=rep, source=Source.API
     )
-    contact = deal.primary_contact
+    contact = opportunity.primary_contact
     response = api(rep).patch(f"/api/v1/contacts/{contact.pk}/", {"email": ""}, format="json")
     assert fields(problem(response, 409, "record_locked")) == {("email", "record_locked")}
 
@@ -265,7 +274,9 @@ def test_following_next_after_a_patch_skips_nothing(api, rep):
 @pytest.mark.django_db(transaction=True)
 def test_paging_while_another_thread_updates_rows_misses_and_repeats_nothing():
     rep = make_user("rep")
-    deals = [OpportunityFactory(owner=rep, amount=None if i % 3 == 0 else i) for i in range(23)]
+    opportunities = [
+        OpportunityFactory(owner=rep, amount=None if i % 3 == 0 else i) for i in range(23)
+    ]
     client = client_for(rep)
     stop = threading.Event()
 
@@ -273,9 +284,9 @@ def test_paging_while_another_thread_updates_rows_misses_and_repeats_nothing():
         try:
             index = 0
             while not stop.is_set():
-                deal = deals[index % len(deals)]
+                opportunity = opportunities[index % len(opportunities)]
                 services.opportunity_update(
-                    opportunity=deal.pk, actor=rep, data={"name": f"n{index}"}
+                    opportunity=opportunity.pk, actor=rep, data={"name": f"n{index}"}
                 )
                 index += 1
         finally:
@@ -291,17 +302,17 @@ def test_paging_while_another_thread_updates_rows_misses_and_repeats_nothing():
                 page = client.get(page["next"]).json()
                 ids += [r["id"] for r in page["results"]]
             if ordering != "name":  # names change under the pager: rows move
-                assert sorted(ids) == sorted(d.pk for d in deals), ordering
+                assert sorted(ids) == sorted(d.pk for d in opportunities), ordering
                 assert len(ids) == len(set(ids)), ordering
             else:
-                assert set(ids) >= {d.pk for d in deals}
+                assert set(ids) >= {d.pk for d in opportunities}
     finally:
         stop.set()
         writer.join()
 
 
 def test_previous_walks_back_and_a_tampered_cursor_is_400(api, rep):
-    deals = [
+    opportunities = [
         OpportunityFactory(owner=rep, close_date=None if i % 2 else dt.date(2030, 1, i + 1))
         for i in range(7)
     ]
@@ -312,7 +323,7 @@ def test_previous_walks_back_and_a_tampered_cursor_is_400(api, rep):
         page = client.get(page["next"]).json()
         pages.append(page)
     forward = [r["id"] for p in pages for r in p["results"]]
-    assert sorted(forward) == sorted(d.pk for d in deals) and len(forward) == 7
+    assert sorted(forward) == sorted(d.pk for d in opportunities) and len(forward) == 7
     back = client.get(pages[-1]["previous"]).json()
     assert back["results"] == pages[-2]["results"]
     nxt = pages[0]["next"]

@@ -13,7 +13,7 @@ from core import errors
 from opportunities import services
 from opportunities.models import Approval, Opportunity
 from opportunities.stages import Stage
-from tests.factories import make_user, policy_author, ready_deal
+from tests.factories import make_user, policy_author, ready_opportunity
 from tests.opportunities.test_concurrency import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,48 +44,48 @@ def _policy(mode, count):
 
 
 def _at_finance(rep, revops):
-    deal = ready_deal(rep)
-    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    services.opportunity_transition(opportunity=deal.pk, name="approve", actor=revops)
-    return deal
+    opportunity = ready_opportunity(rep)
+    services.opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    services.opportunity_transition(opportunity=opportunity.pk, name="approve", actor=revops)
+    return opportunity
 
 
 def test_two_members_of_an_all_two_step_both_count_once(rep, revops):
     members = _members("Finance", 2)
     _policy("all", 2)
-    deal = _at_finance(rep, revops)
+    opportunity = _at_finance(rep, revops)
     results = race(
         2,
         lambda i: services.opportunity_transition(
-            opportunity=deal.pk, name="approve", actor=members[i]
+            opportunity=opportunity.pk, name="approve", actor=members[i]
         ),
     )
     assert all(isinstance(r, Opportunity) for r in results), results
-    approval = Approval.objects.get(opportunity=deal)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert approval.decision == "approved"
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.CLOSED_WON
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.CLOSED_WON
     finance = ApprovalDecision.objects.filter(approval=approval, group="Finance")
     assert sorted(finance.values_list("decided_by", flat=True)) == sorted(m.pk for m in members)
-    assert deal.handoffs.count() == 4
+    assert opportunity.handoffs.count() == 4
 
 
 def test_two_members_on_the_last_any_step_one_wins(rep, revops):
     members = _members("Finance", 2)
     _policy("any", 1)
-    deal = _at_finance(rep, revops)
+    opportunity = _at_finance(rep, revops)
     results = race(
         2,
         lambda i: services.opportunity_transition(
-            opportunity=deal.pk, name="approve", actor=members[i]
+            opportunity=opportunity.pk, name="approve", actor=members[i]
         ),
     )
     wins = [r for r in results if isinstance(r, Opportunity)]
     losses = [r for r in results if isinstance(r, errors.DomainError)]
     assert len(wins) == 1 and len(losses) == 1, results
     assert losses[0].code in ("transition_not_allowed", "already_decided")
-    approval = Approval.objects.get(opportunity=deal)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert ApprovalDecision.objects.filter(approval=approval, group="Finance").count() == 1
-    assert deal.handoffs.count() == 4
+    assert opportunity.handoffs.count() == 4
 
 
 def test_two_first_publishes_at_once_both_succeed_in_turn(monkeypatch, revops):

@@ -15,7 +15,7 @@ from approvals import routing, selectors
 from core.formatting import discount_text
 from currencies.models import ExchangeRate
 from opportunities.models import Opportunity
-from tests.factories import LineItemFactory, ProductFactory, policy_author, ready_deal
+from tests.factories import LineItemFactory, ProductFactory, policy_author, ready_opportunity
 
 D = Decimal
 
@@ -45,7 +45,7 @@ def test_the_largest_discount_is_the_max_of_the_line_discounts():
 
 
 def test_a_premium_never_matches_a_discount_rule():
-    facts = routing.DealFacts(
+    facts = routing.OpportunityFacts(
         amount_reporting=D("1000"),
         amount_converted=True,
         max_discount_pct=D("-10.00"),
@@ -77,17 +77,17 @@ def test_discount_text(value, text):
 @pytest.mark.django_db
 def test_line_prices_are_what_routing_compares(rep, settings):
     settings.REPORTING_CURRENCY = "USD"
-    deal = ready_deal(rep, unit_price=D("80.00"))
-    line = deal.line_items.get()
+    opportunity = ready_opportunity(rep, unit_price=D("80.00"))
+    line = opportunity.line_items.get()
     line.product.list_price = D("100.0000")
     line.product.save()
-    no_list = LineItemFactory(opportunity=deal, unit_price=D("50.00"))
+    no_list = LineItemFactory(opportunity=opportunity, unit_price=D("50.00"))
     premium = LineItemFactory(
-        opportunity=deal, unit_price=D("130.00"), product=ProductFactory(list_price=D("120"))
+        opportunity=opportunity, unit_price=D("130.00"), product=ProductFactory(list_price=D("120"))
     )
-    deal = Opportunity.objects.get(pk=deal.pk)
+    opportunity = Opportunity.objects.get(pk=opportunity.pk)
 
-    prices = selectors.line_prices(deal)
+    prices = selectors.line_prices(opportunity)
 
     assert [(p.list_price, p.discount_pct) for p in prices] == [
         (D("100.0000"), D("20.00")),
@@ -95,7 +95,7 @@ def test_line_prices_are_what_routing_compares(rep, settings):
         (D("120.0000"), D("-8.33")),
     ]
     assert no_list.pk and premium.pk
-    assert selectors.deal_facts(deal).max_discount_pct == max(
+    assert selectors.opportunity_facts(opportunity).max_discount_pct == max(
         p.discount_pct for p in prices if p.discount_pct is not None
     )
 
@@ -105,14 +105,14 @@ def test_a_foreign_currency_line_is_converted_first_and_unknown_without_a_rate(
     rep, revops, settings
 ):
     settings.REPORTING_CURRENCY = "USD"
-    deal = ready_deal(rep, unit_price=D("90.00"), currency="EUR")
-    product = deal.line_items.get().product
+    opportunity = ready_opportunity(rep, unit_price=D("90.00"), currency="EUR")
+    product = opportunity.line_items.get().product
     product.list_price = D("120")
     product.save()
-    deal = Opportunity.objects.get(pk=deal.pk)
+    opportunity = Opportunity.objects.get(pk=opportunity.pk)
 
     # no EUR rate yet: the unit price cannot be compared with a USD list price
-    [price] = selectors.line_prices(deal)
+    [price] = selectors.line_prices(opportunity)
     assert (price.list_price, price.discount_pct) == (D("120.0000"), None)
 
     ExchangeRate.objects.create(
@@ -121,10 +121,10 @@ def test_a_foreign_currency_line_is_converted_first_and_unknown_without_a_rate(
         valid_from=timezone.localdate() - dt.timedelta(days=1),
         created_by=revops,
     )
-    [price] = selectors.line_prices(deal)
+    [price] = selectors.line_prices(opportunity)
     # 90 EUR = 99.00 USD against 120 USD
     assert price.discount_pct == D("17.50")
-    assert selectors.deal_facts(deal).max_discount_pct == D("17.50")
+    assert selectors.opportunity_facts(opportunity).max_discount_pct == D("17.50")
 
 
 @pytest.mark.django_db
@@ -161,27 +161,29 @@ def test_routes_for_page_matches_route_for_in_constant_queries(rep, finance_grou
         actor=policy_author(),
     )
 
-    def deals(n):
+    def opportunities(n):
         out = []
         for i in range(n):
-            deal = ready_deal(rep, unit_price=D("70.00") if i % 2 else D("1500.00"), seats=100)
-            product = deal.line_items.get().product
+            opportunity = ready_opportunity(
+                rep, unit_price=D("70.00") if i % 2 else D("1500.00"), seats=100
+            )
+            product = opportunity.line_items.get().product
             product.list_price = D("100")
             product.save()
-            out.append(deal)
+            out.append(opportunity)
         return list(
             Opportunity.objects.filter(pk__in=[d.pk for d in out]).select_related("account")
         )
 
-    few = deals(2)
+    few = opportunities(2)
     with CaptureQueriesContext(connection) as ctx:
         routes = selectors.routes_for_page(few)
     small = len(ctx.captured_queries)
-    many = deals(12) + few
+    many = opportunities(12) + few
     with CaptureQueriesContext(connection) as ctx:
         routes = selectors.routes_for_page(many)
     assert len(ctx.captured_queries) == small == 2  # the rules, the line prices
-    for deal in many:
-        assert routes[deal.pk] == selectors.route_for(deal)
+    for opportunity in many:
+        assert routes[opportunity.pk] == selectors.route_for(opportunity)
     groups = {tuple(s["group"] for s in r) for r in routes.values()}
     assert groups == {("RevOps", "Finance"), ("RevOps", "Deal desk")}

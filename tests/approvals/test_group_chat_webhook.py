@@ -18,7 +18,7 @@ from handoffs import services as outbox
 from handoffs.models import Handoff
 from opportunities.services import opportunity_transition
 from tests.approvals.conftest import BIG
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 from tests.handoffs.http_receiver import Receiver
 
 pytestmark = pytest.mark.django_db
@@ -77,9 +77,9 @@ def test_a_group_url_allowed_at_save_is_checked_again_at_send(
     assert ApproverGroup.objects.get(group=finance_group).chat_webhook_url == receiver.url(
         "finance"
     )
-    deal = ready_deal(rep, **BIG)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    opportunity_transition(opportunity=deal, name="approve", actor=revops)
+    opportunity = ready_opportunity(rep, **BIG)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
     (row,) = _chat_rows()
     assert row.payload["url"] == receiver.url("finance")
 

@@ -14,14 +14,14 @@ from opportunities.models import Approval, Opportunity
 from opportunities.stages import Source, Stage
 from tests.api.conftest import client_for
 from tests.approvals.conftest import BIG
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
-def run(deal, name, actor, **params):
+def run(opportunity, name, actor, **params):
     return opp_services.opportunity_transition(
-        opportunity=deal, name=name, actor=actor, source=Source.API, **params
+        opportunity=opportunity, name=name, actor=actor, source=Source.API, **params
     )
 
 
@@ -31,10 +31,10 @@ def _ids(response) -> list[int]:
 
 
 def test_mine_true_false_and_absent_split_the_queue(rep, revops, fiona, policy):
-    at_revops = ready_deal(rep, **BIG, name="At RevOps")
-    at_finance = ready_deal(rep, **BIG, name="At Finance")
-    for deal in (at_revops, at_finance):
-        run(deal, "submit_for_approval", rep)
+    at_revops = ready_opportunity(rep, **BIG, name="At RevOps")
+    at_finance = ready_opportunity(rep, **BIG, name="At Finance")
+    for opportunity in (at_revops, at_finance):
+        run(opportunity, "submit_for_approval", rep)
     run(at_finance, "approve", revops)
     theirs = Approval.objects.get(opportunity=at_finance).pk
     others = Approval.objects.get(opportunity=at_revops).pk
@@ -45,11 +45,11 @@ def test_mine_true_false_and_absent_split_the_queue(rep, revops, fiona, policy):
 
 
 def test_amendments_mine_false_is_the_complement_too(rep, revops, revops2, finance_group):
-    from tests.amendments.conftest import big_change, publish_policy, won_deal
+    from tests.amendments.conftest import big_change, publish_policy, won_opportunity
 
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     publish_policy()
-    amendment = big_change(deal, rep)
+    amendment = big_change(opportunity, rep)
     api = client_for(revops2)
     assert _ids(api.get("/api/v1/amendments/?mine=true")) == [amendment.pk]
     assert _ids(api.get("/api/v1/amendments/?mine=false")) == []
@@ -59,9 +59,9 @@ def test_amendments_mine_false_is_the_complement_too(rep, revops, revops2, finan
 def test_a_link_whose_step_was_decided_meanwhile_decides_nothing(
     monkeypatch, rep, revops, revops2, fiona, policy
 ):
-    deal = ready_deal(rep, **BIG)
-    run(deal, "submit_for_approval", rep)
-    approval = Approval.objects.get(opportunity=deal)
+    opportunity = ready_opportunity(rep, **BIG)
+    run(opportunity, "submit_for_approval", rep)
+    approval = Approval.objects.get(opportunity=opportunity)
     # Rita 2 holds a reject link for RevOps' step (RevOps may reject at any step).
     url = links.decision_link(approval, revops2, "reject")
     real = approval_views.opportunity_transition
@@ -69,7 +69,7 @@ def test_a_link_whose_step_was_decided_meanwhile_decides_nothing(
     def decided_first(**kwargs):
         # Between the page's check and the decision, Rita approves RevOps' step: the
         # request now waits for Finance.
-        real(opportunity=deal.pk, name="approve", actor=revops)
+        real(opportunity=opportunity.pk, name="approve", actor=revops)
         return real(**kwargs)
 
     monkeypatch.setattr(approval_views, "opportunity_transition", decided_first)
@@ -79,25 +79,25 @@ def test_a_link_whose_step_was_decided_meanwhile_decides_nothing(
     assert page.status_code == 409, page.content.decode()[:2000]
     assert page.context["code"] == "concurrent_update"
     # Rolled back with the page's transaction: Finance's step still waits, undecided.
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.PENDING_APPROVAL
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.PENDING_APPROVAL
     approval.refresh_from_db()
     assert approval.decision == "pending"
     assert not approval.decisions.filter(decision="rejected").exists()
 
 
 def test_the_service_refuses_a_decision_for_another_step_or_request(rep, revops, fiona, policy):
-    deal = ready_deal(rep, **BIG)
-    run(deal, "submit_for_approval", rep)
-    first = Approval.objects.get(opportunity=deal)
-    run(deal, "approve", revops)
+    opportunity = ready_opportunity(rep, **BIG)
+    run(opportunity, "submit_for_approval", rep)
+    first = Approval.objects.get(opportunity=opportunity)
+    run(opportunity, "approve", revops)
     with pytest.raises(errors.ConcurrentUpdate) as stale:
-        run(deal, "approve", fiona, expected_step=(first.pk, 0))
+        run(opportunity, "approve", fiona, expected_step=(first.pk, 0))
     assert (stale.value.code, stale.value.status) == ("concurrent_update", 409)
     # Rejected and submitted again: a link of the first request never decides the second.
-    run(deal, "reject", fiona, reason="PO missing")
-    run(deal, "submit_for_approval", rep)
+    run(opportunity, "reject", fiona, reason="PO missing")
+    run(opportunity, "submit_for_approval", rep)
     with pytest.raises(errors.ConcurrentUpdate):
-        run(deal, "approve", revops, expected_step=(first.pk, 0))
-    second = Approval.objects.get(opportunity=deal, decision="pending")
-    run(deal, "approve", revops, expected_step=(second.pk, 0))
+        run(opportunity, "approve", revops, expected_step=(first.pk, 0))
+    second = Approval.objects.get(opportunity=opportunity, decision="pending")
+    run(opportunity, "approve", revops, expected_step=(second.pk, 0))
     assert Approval.objects.get(pk=second.pk).step_index == 1

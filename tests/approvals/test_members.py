@@ -17,7 +17,7 @@ from opportunities.models import Approval
 from opportunities.services import opportunity_transition
 from tests.api.conftest import client_for, problem
 from tests.approvals.conftest import BIG
-from tests.factories import make_user, ready_deal
+from tests.factories import make_user, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -44,8 +44,8 @@ def test_whoever_may_decide_revops_step_is_told_of_it(rep, revops, fiona, policy
     assert {revops, direct, boss} <= told and fiona not in told
     assert {revops.email, direct.email, boss.email} <= set(revops_recipients())
 
-    deal = ready_deal(rep, **BIG)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+    opportunity = ready_opportunity(rep, **BIG)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
     mailed = {
         tuple(to)
         for to in OutgoingMessage.objects.filter(event_type="email.approval").values_list(
@@ -54,9 +54,9 @@ def test_whoever_may_decide_revops_step_is_told_of_it(rep, revops, fiona, policy
     }
     assert {(revops.email,), (direct.email,), (boss.email,)} <= mailed
     inbox = selectors.decidable_by(Approval.objects.all(), direct)
-    assert list(inbox.values_list("opportunity", flat=True)) == [deal.pk]
-    opportunity_transition(opportunity=deal, name="approve", actor=direct)
-    assert Approval.objects.get(opportunity=deal).step_index == 1
+    assert list(inbox.values_list("opportunity", flat=True)) == [opportunity.pk]
+    opportunity_transition(opportunity=opportunity, name="approve", actor=direct)
+    assert Approval.objects.get(opportunity=opportunity).step_index == 1
 
 
 def test_an_inactive_member_neither_decides_nor_is_told(rep, revops, fiona, fred, policy):
@@ -64,9 +64,9 @@ def test_an_inactive_member_neither_decides_nor_is_told(rep, revops, fiona, fred
     fred.save()
     assert not policies.is_member(fred, "Finance")
     assert list(policies.members_of("Finance")) == [fiona]
-    deal = ready_deal(rep, **BIG)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    opportunity_transition(opportunity=deal, name="approve", actor=revops)
+    opportunity = ready_opportunity(rep, **BIG)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
     to = OutgoingMessage.objects.filter(event_type="email.approval", payload__to=[fred.email])
     assert not to.exists()
     assert not selectors.decidable_by(Approval.objects.all(), fred).exists()

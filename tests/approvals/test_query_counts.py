@@ -19,7 +19,7 @@ from handoffs.models import OutgoingMessage
 from opportunities.services import opportunity_transition
 from tests.api.conftest import client_for
 from tests.approvals.conftest import BIG
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -86,10 +86,10 @@ def test_the_api_list_of_versions_costs_the_same_for_2_and_20(
     )
 
 
-def _open_deals(rep, n: int, start: int) -> None:
+def _open_opportunities(rep, n: int, start: int) -> None:
     for i in range(start, start + n):
         # Half in a foreign currency: its rate is read once for all of them.
-        ready_deal(rep, name=f"Open {i}", currency="EUR" if i % 2 else "USD", **BIG)
+        ready_opportunity(rep, name=f"Open {i}", currency="EUR" if i % 2 else "USD", **BIG)
 
 
 def test_the_draft_preview_costs_the_same_for_2_and_20_deals_and_caps_its_table(
@@ -102,9 +102,9 @@ def test_the_draft_preview_costs_the_same_for_2_and_20_deals_and_caps_its_table(
     )
     draft = services.policy_copy_to_draft(policy, actor=revops)
     draft.rules.all().delete()  # every big deal would lose its Finance step
-    _open_deals(rep, 2, 0)
+    _open_opportunities(rep, 2, 0)
     two = _queries(lambda: services.preview_changes(draft))
-    _open_deals(rep, 18, 2)
+    _open_opportunities(rep, 18, 2)
     with django_assert_num_queries(two):
         preview = services.preview_changes(draft)
     assert preview.total == 20 and len(preview.rows) == 20
@@ -132,8 +132,10 @@ def test_the_sla_sweep_reads_each_group_once_and_skips_what_it_told(
     def submit(n: int) -> None:
         with time_machine.travel(monday, tick=False):
             for _ in range(n):
-                deal = ready_deal(rep, **BIG)
-                opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+                opportunity = ready_opportunity(rep, **BIG)
+                opportunity_transition(
+                    opportunity=opportunity, name="submit_for_approval", actor=rep
+                )
 
     late = monday + dt.timedelta(hours=8)
     reminders = OutgoingMessage.objects.filter(event_type="email.reminder")

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from approvals.routing import (
     Conditions,
-    DealFacts,
+    OpportunityFacts,
     RuleDef,
     StepDef,
     max_discount_pct,
@@ -27,7 +27,7 @@ def facts(**over):
         billing_country="US",
     )
     base.update(over)
-    return DealFacts(**base)
+    return OpportunityFacts(**base)
 
 
 FIN = RuleDef("Big deals", Conditions(amount_gte=Decimal("100000")), (StepDef("Finance"),))

@@ -17,45 +17,45 @@ from opportunities import services as opp_services
 from opportunities.models import Approval, Opportunity
 from opportunities.stages import Source, Stage
 from tests.approvals.conftest import BIG
-from tests.factories import make_user, ready_deal
+from tests.factories import make_user, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
-def run(deal, name, actor, **params):
+def run(opportunity, name, actor, **params):
     return opp_services.opportunity_transition(
-        opportunity=deal, name=name, actor=actor, source=Source.API, **params
+        opportunity=opportunity, name=name, actor=actor, source=Source.API, **params
     )
 
 
-def stage_of(deal):
-    return Opportunity.objects.values_list("stage", flat=True).get(pk=deal.pk)
+def stage_of(opportunity):
+    return Opportunity.objects.values_list("stage", flat=True).get(pk=opportunity.pk)
 
 
 def test_two_step_route_is_frozen_and_only_the_last_step_wins(rep, revops, fiona, policy):
-    deal = ready_deal(rep, **BIG)
-    run(deal, "submit_for_approval", rep)
-    approval = Approval.objects.get(opportunity=deal)
+    opportunity = ready_opportunity(rep, **BIG)
+    run(opportunity, "submit_for_approval", rep)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert [s["group"] for s in approval.route] == ["RevOps", "Finance"]
     assert approval.policy_version == policy.version
     # Finance cannot approve before RevOps: not their step.
     with pytest.raises(errors.PermissionDenied) as denied:
-        run(deal, "approve", fiona)
+        run(opportunity, "approve", fiona)
     assert denied.value.code == "permission_denied"
-    run(deal, "approve", revops, reason="Looks fine")
-    assert stage_of(deal) == Stage.PENDING_APPROVAL
-    assert not deal.handoffs.exists()
+    run(opportunity, "approve", revops, reason="Looks fine")
+    assert stage_of(opportunity) == Stage.PENDING_APPROVAL
+    assert not opportunity.handoffs.exists()
     approval.refresh_from_db()
     assert approval.step_index == 1
     # RevOps cannot approve a second step.
     with pytest.raises(errors.AlreadyDecided):
-        run(deal, "approve", revops)
+        run(opportunity, "approve", revops)
     # Finance was told, with signed links.
     mail = OutgoingMessage.objects.filter(event_type="email.approval", payload__to=[fiona.email])
     assert mail.count() == 1 and "/approvals/decide/" in mail.get().payload["body"]
-    run(deal, "approve", fiona)
-    assert stage_of(deal) == Stage.CLOSED_WON
-    assert deal.handoffs.count() == 4
+    run(opportunity, "approve", fiona)
+    assert stage_of(opportunity) == Stage.CLOSED_WON
+    assert opportunity.handoffs.count() == 4
     assert [
         (d.group, d.decided_by) for d in ApprovalDecision.objects.filter(approval=approval)
     ] == [
@@ -68,15 +68,15 @@ def test_two_step_route_is_frozen_and_only_the_last_step_wins(rep, revops, fiona
 
 def test_owner_never_decides_a_step_and_reject_at_step_two(rep, revops, fiona, policy):
     fiona.groups.add(*revops.groups.all())
-    deal = ready_deal(fiona, **BIG)
-    run(deal, "submit_for_approval", fiona)
-    run(deal, "approve", revops)
+    opportunity = ready_opportunity(fiona, **BIG)
+    run(opportunity, "submit_for_approval", fiona)
+    run(opportunity, "approve", revops)
     with pytest.raises(errors.SelfApprovalForbidden):
-        run(deal, "approve", fiona)
+        run(opportunity, "approve", fiona)
     other = make_user("rep", "fin2")
     other.groups.add(*fiona.groups.filter(name="Finance"))
-    run(deal, "reject", other, reason="PO missing countersignature")
-    assert stage_of(deal) == Stage.NEGOTIATION
+    run(opportunity, "reject", other, reason="PO missing countersignature")
+    assert stage_of(opportunity) == Stage.NEGOTIATION
     note = Notification.objects.filter(user=fiona, kind="rejected").get()
     assert note.text.endswith("PO missing countersignature")
 
@@ -95,30 +95,30 @@ def test_all_two_step_needs_two_distinct_members(rep, revops, fiona, fred, finan
         },
         actor=revops,
     )
-    deal = ready_deal(rep)
-    run(deal, "submit_for_approval", rep)
-    run(deal, "approve", revops)
-    run(deal, "approve", fiona)
-    assert stage_of(deal) == Stage.PENDING_APPROVAL
+    opportunity = ready_opportunity(rep)
+    run(opportunity, "submit_for_approval", rep)
+    run(opportunity, "approve", revops)
+    run(opportunity, "approve", fiona)
+    assert stage_of(opportunity) == Stage.PENDING_APPROVAL
     with pytest.raises(errors.AlreadyDecided):
-        run(deal, "approve", fiona)
-    run(deal, "approve", fred)
-    assert stage_of(deal) == Stage.CLOSED_WON
+        run(opportunity, "approve", fiona)
+    run(opportunity, "approve", fred)
+    assert stage_of(opportunity) == Stage.CLOSED_WON
 
 
 def test_no_rule_is_the_built_in_revops_step(rep, revops, policy):
-    deal = ready_deal(rep)
-    run(deal, "submit_for_approval", rep)
-    assert run(deal, "approve", revops).stage == Stage.CLOSED_WON
+    opportunity = ready_opportunity(rep)
+    run(opportunity, "submit_for_approval", rep)
+    assert run(opportunity, "approve", revops).stage == Stage.CLOSED_WON
 
 
 def test_a_new_version_does_not_change_a_pending_route(rep, revops, policy):
-    deal = ready_deal(rep, **BIG)
-    run(deal, "submit_for_approval", rep)
+    opportunity = ready_opportunity(rep, **BIG)
+    run(opportunity, "submit_for_approval", rep)
     services.policy_save({"name": "Empty", "rules": []}, actor=revops)
-    approval = Approval.objects.get(opportunity=deal)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert [s["group"] for s in approval.route] == ["RevOps", "Finance"]
-    assert services.route_for(deal) == [approval.route[0]]
+    assert services.route_for(opportunity) == [approval.route[0]]
 
 
 def test_policy_save_refuses_bad_definitions(revops):
@@ -186,8 +186,8 @@ def test_sla_reminder_and_escalation_with_a_frozen_clock(rep, revops, fiona, pol
     }
     monday = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
     with time_machine.travel(monday, tick=False):
-        deal = ready_deal(rep, **BIG)
-        run(deal, "submit_for_approval", rep)
+        opportunity = ready_opportunity(rep, **BIG)
+        run(opportunity, "submit_for_approval", rep)
     reminders = OutgoingMessage.objects.filter(event_type="email.reminder")
     escalations = OutgoingMessage.objects.filter(event_type="email.escalation")
     services.sla_sweep(monday + dt.timedelta(hours=7))
@@ -205,59 +205,59 @@ def test_sla_reminder_and_escalation_with_a_frozen_clock(rep, revops, fiona, pol
 # --- e-mail links ---------------------------------------------------------------------
 
 
-def _link(deal, user, action="approve"):
-    approval = Approval.objects.get(opportunity=deal, decision="pending")
+def _link(opportunity, user, action="approve"):
+    approval = Approval.objects.get(opportunity=opportunity, decision="pending")
     return links.decision_link(approval, user, action)
 
 
 def _at_finance(rep, revops):
-    deal = ready_deal(rep, **BIG)
-    run(deal, "submit_for_approval", rep)
-    run(deal, "approve", revops)
-    return deal
+    opportunity = ready_opportunity(rep, **BIG)
+    run(opportunity, "submit_for_approval", rep)
+    run(opportunity, "approve", revops)
+    return opportunity
 
 
 def test_link_get_changes_nothing_post_decides_once(rep, revops, fiona, policy):
-    deal = _at_finance(rep, revops)
-    url = _link(deal, fiona)
+    opportunity = _at_finance(rep, revops)
+    url = _link(opportunity, fiona)
     client = Client()
     client.force_login(fiona)
     page = client.get(url)
     assert page.status_code == 200 and b"Approve" in page.content
-    assert stage_of(deal) == Stage.PENDING_APPROVAL
+    assert stage_of(opportunity) == Stage.PENDING_APPROVAL
     done = client.post(url, {"comment": "ok"})
     assert done.status_code == 302
-    assert stage_of(deal) == Stage.CLOSED_WON
+    assert stage_of(opportunity) == Stage.CLOSED_WON
     again = client.post(url)
     assert again.status_code == 410
 
 
 def test_link_forged_expired_wrong_user(rep, revops, fiona, fred, policy, settings):
-    deal = _at_finance(rep, revops)
+    opportunity = _at_finance(rep, revops)
     client = Client()
     client.force_login(fiona)
     assert client.get("/approvals/decide/forged-token/").status_code == 403
-    assert client.get(_link(deal, fred)).status_code == 403  # sent to Fred
-    url = _link(deal, fiona)
+    assert client.get(_link(opportunity, fred)).status_code == 403  # sent to Fred
+    url = _link(opportunity, fiona)
     settings.APPROVAL_LINK_MAX_AGE = 72 * 3600
     with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(hours=73)):
         expired = client.get(url)
     assert expired.status_code == 410 and b"expired" in expired.content
-    assert stage_of(deal) == Stage.PENDING_APPROVAL
+    assert stage_of(opportunity) == Stage.PENDING_APPROVAL
     with pytest.raises(signing.BadSignature):
         signing.loads("x:y", salt=links.SALT)
 
 
 def test_link_when_the_gate_now_fails(rep, revops, fiona, policy):
-    deal = _at_finance(rep, revops)
-    url = _link(deal, fiona)
+    opportunity = _at_finance(rep, revops)
+    url = _link(opportunity, fiona)
     rep.is_active = False
     rep.save()
     client = Client()
     client.force_login(fiona)
     refused = client.post(url)
     assert refused.status_code == 422
-    assert stage_of(deal) == Stage.PENDING_APPROVAL
+    assert stage_of(opportunity) == Stage.PENDING_APPROVAL
 
 
 # --- API ------------------------------------------------------------------------------
@@ -266,30 +266,32 @@ def test_link_when_the_gate_now_fails(rep, revops, fiona, policy):
 def test_api_mine_route_and_dry_run(rep, revops, fiona, policy):
     from rest_framework.test import APIClient
 
-    deal = ready_deal(rep, **BIG)
+    opportunity = ready_opportunity(rep, **BIG)
     api = APIClient()
     api.force_authenticate(rep)
-    options = api.get(f"/api/v1/opportunities/{deal.pk}/transitions/").json()
+    options = api.get(f"/api/v1/opportunities/{opportunity.pk}/transitions/").json()
     submit = next(
         o
         for o in (options if isinstance(options, list) else options["results"])
         if o["name"] == "submit_for_approval"
     )
     assert [s["group"] for s in submit["approval_route"]] == ["RevOps", "Finance"]
-    run(deal, "submit_for_approval", rep)
+    run(opportunity, "submit_for_approval", rep)
     api.force_authenticate(fiona)
     assert api.get("/api/v1/approvals/?mine=true").json()["results"] == []
     api.force_authenticate(revops)
     rows = api.get("/api/v1/approvals/?mine=true&decision=pending").json()["results"]
     assert [r["current_step"]["group"] for r in rows] == ["RevOps"]
-    run(deal, "approve", revops)
+    run(opportunity, "approve", revops)
     api.force_authenticate(fiona)
     rows = api.get("/api/v1/approvals/?mine=true").json()["results"]
     assert [r["current_step"]["group"] for r in rows] == ["Finance"]
     assert rows[0]["decisions"][0]["group"] == "RevOps"
-    decided = api.post(f"/api/v1/opportunities/{deal.pk}/transitions/approve/", {}, format="json")
+    decided = api.post(
+        f"/api/v1/opportunities/{opportunity.pk}/transitions/approve/", {}, format="json"
+    )
     assert decided.status_code == 200, decided.content
-    assert stage_of(deal) == Stage.CLOSED_WON
+    assert stage_of(opportunity) == Stage.CLOSED_WON
     api.force_authenticate(revops)
     assert api.get("/api/v1/approval-policies/").status_code == 200
     api.force_authenticate(rep)
@@ -305,9 +307,9 @@ def test_api_mine_route_and_dry_run(rep, revops, fiona, policy):
 def test_admin_inbox_shows_each_approver_their_steps(rep, revops, fiona, policy):
     fiona.is_staff = True
     fiona.save()
-    deal = ready_deal(rep, **BIG, name="Inbox deal")
-    run(deal, "submit_for_approval", rep)
-    approval = Approval.objects.get(opportunity=deal)
+    opportunity = ready_opportunity(rep, **BIG, name="Inbox deal")
+    run(opportunity, "submit_for_approval", rep)
+    approval = Approval.objects.get(opportunity=opportunity)
     finance = Client()
     finance.force_login(fiona)
     queue = "/admin/opportunities/closedwonapproval/"
@@ -320,25 +322,25 @@ def test_admin_inbox_shows_each_approver_their_steps(rep, revops, fiona, policy)
     page = ops.get(queue + "?step=RevOps").content.decode()
     assert "Inbox deal" in page and "RevOps → Finance (amount ≥ 100,000)" in page
     ops.post(f"{queue}{approval.pk}/approve/", {"comment": "Numbers check out"})
-    assert stage_of(deal) == Stage.PENDING_APPROVAL
+    assert stage_of(opportunity) == Stage.PENDING_APPROVAL
     assert "Inbox deal" in finance.get(queue).content.decode()
     detail_page = finance.get(f"{queue}{approval.pk}/change/")
     assert detail_page.status_code == 200, detail_page
     detail = detail_page.content.decode()
     assert "Numbers check out" in detail and "Approve Closed-Won" in detail
     finance.post(f"{queue}{approval.pk}/approve/", {"next": "1"})
-    assert stage_of(deal) == Stage.CLOSED_WON
+    assert stage_of(opportunity) == Stage.CLOSED_WON
 
 
 def test_policy_admin_preview_lists_changed_routes(rep, revops, policy):
-    deal = ready_deal(rep, **BIG, name="Preview deal")
+    opportunity = ready_opportunity(rep, **BIG, name="Preview deal")
     draft = services.policy_copy_to_draft(policy, actor=revops)
     draft.rules.all().delete()
     admin = Client()
     admin.force_login(revops)
     page = admin.get(f"/admin/approvals/approvalpolicy/{draft.pk}/change/").content.decode()
     assert "Preview deal" in page
-    assert deal.pk
+    assert opportunity.pk
     published = admin.get(f"/admin/approvals/approvalpolicy/{policy.pk}/change/")
     assert published.status_code == 200  # read-only view of a published version
 
@@ -347,22 +349,22 @@ def test_policy_admin_preview_lists_changed_routes(rep, revops, policy):
 
 
 def test_rep_sees_the_route_before_submitting_and_the_decision_banner(rep, revops, policy):
-    deal = ready_deal(rep, **BIG)
+    opportunity = ready_opportunity(rep, **BIG)
     client = Client()
     client.force_login(rep)
-    html = client.get(f"/opportunities/{deal.pk}/").content.decode()
+    html = client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert "Will need: RevOps → Finance (amount ≥ 100,000)" in html
-    run(deal, "submit_for_approval", rep)
+    run(opportunity, "submit_for_approval", rep)
     revops.first_name, revops.last_name = "Rita", "Reyes"
     revops.save()
-    run(deal, "reject", revops, reason="PO missing countersignature")
-    html = client.get(f"/opportunities/{deal.pk}/").content.decode()
+    run(opportunity, "reject", revops, reason="PO missing countersignature")
+    html = client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert "Rejected by Rita Reyes" in html and "PO missing countersignature" in html
     assert 'data-unread="1"' in html
     listing = client.get("/approvals/notifications/").content.decode()
     assert "PO missing countersignature" in listing
     client.post("/approvals/notifications/")
-    assert "data-unread" not in client.get(f"/opportunities/{deal.pk}/").content.decode()
+    assert "data-unread" not in client.get(f"/opportunities/{opportunity.pk}/").content.decode()
 
 
 def test_create_user_group_and_seed_demo_users(db):
@@ -383,10 +385,10 @@ def test_bulk_approve_decides_each_deal_at_its_step(rep, revops, fiona, policy):
 
     fiona.is_staff = True
     fiona.save()
-    deals = [ready_deal(rep, **BIG, name=f"Bulk {n}") for n in range(2)]
-    for deal in deals:
-        run(deal, "submit_for_approval", rep)
-    approvals = [Approval.objects.get(opportunity=d) for d in deals]
+    opportunities = [ready_opportunity(rep, **BIG, name=f"Bulk {n}") for n in range(2)]
+    for opportunity in opportunities:
+        run(opportunity, "submit_for_approval", rep)
+    approvals = [Approval.objects.get(opportunity=d) for d in opportunities]
     queue = "/admin/opportunities/closedwonapproval/"
 
     def bulk(user):
@@ -400,8 +402,8 @@ def test_bulk_approve_decides_each_deal_at_its_step(rep, revops, fiona, policy):
         return client.post(queue, data, follow=True).content.decode()
 
     assert "Approved 2: Bulk 0, Bulk 1." in bulk(revops)
-    assert [stage_of(d) for d in deals] == [Stage.PENDING_APPROVAL] * 2
+    assert [stage_of(d) for d in opportunities] == [Stage.PENDING_APPROVAL] * 2
     again = bulk(revops)
     assert "Approved none." in again and "already approved a step" in again
     assert "Approved 2" in bulk(fiona)
-    assert [stage_of(d) for d in deals] == [Stage.CLOSED_WON] * 2
+    assert [stage_of(d) for d in opportunities] == [Stage.CLOSED_WON] * 2

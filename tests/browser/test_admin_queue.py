@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from opportunities import services
 from opportunities.models import Approval, Decision, Opportunity, StageRequirement
 from opportunities.stages import Source
-from tests.factories import AccountFactory, ContactFactory, make_user, ready_deal
+from tests.factories import AccountFactory, ContactFactory, make_user, ready_opportunity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,11 +42,13 @@ def waiting(owner, name: str, account: str, *, hours: float, **fields) -> Approv
         email=f"jordan.lee@{account.lower()}.example",
         phone="+1 415 555 0134",
     )
-    deal = ready_deal(owner, name=name, account=company, primary_contact=contact, **fields)
-    services.opportunity_transition(
-        opportunity=deal, name="submit_for_approval", actor=owner, source=Source.UI
+    opportunity = ready_opportunity(
+        owner, name=name, account=company, primary_contact=contact, **fields
     )
-    approval = Approval.objects.get(opportunity=deal, decision=Decision.PENDING)
+    services.opportunity_transition(
+        opportunity=opportunity, name="submit_for_approval", actor=owner, source=Source.UI
+    )
+    approval = Approval.objects.get(opportunity=opportunity, decision=Decision.PENDING)
     approval.submitted_at = timezone.now() - dt.timedelta(hours=hours)
     approval.save(update_fields=["submitted_at"])
     return approval
@@ -58,7 +60,7 @@ def team(db):
     bob = person("bob", "rep", "Bob", "Baker")
     rita = person("rita", "revops", "Rita", "Reyes")
     ron = person("ron", "revops", "Ron", "Rivera")
-    deals = {
+    opportunities = {
         "acme": waiting(
             alice,
             "Acme — Platform renewal",
@@ -92,7 +94,7 @@ def team(db):
     }
     # RevOps made the term required after Initech was submitted: it is not ready any more.
     StageRequirement.objects.create(stage="pending_approval", field="term_months")
-    return {"alice": alice, "rita": rita, "ron": ron, **deals}
+    return {"alice": alice, "rita": rita, "ron": ron, **opportunities}
 
 
 def log_in(page: Page, live_server, username: str) -> None:
@@ -181,9 +183,9 @@ def test_an_owner_sees_no_approve_button_on_their_own_deal(page: Page, live_serv
 
 
 def test_revops_moves_a_deal_with_a_transition_button_on_the_record(page: Page, live_server, team):
-    deal = ready_deal(team["alice"], name="Wonka — Team plan", stage="qualification")
+    opportunity = ready_opportunity(team["alice"], name="Wonka — Team plan", stage="qualification")
     log_in(page, live_server, "rita")
-    page.goto(f"{live_server.url}/admin/opportunities/opportunity/{deal.pk}/change/")
+    page.goto(f"{live_server.url}/admin/opportunities/opportunity/{opportunity.pk}/change/")
 
     expect(page.locator("#transitions")).to_contain_text("Qualification")
     expect(page.locator("input[name=stage], select[name=stage]")).to_have_count(0)
@@ -192,4 +194,4 @@ def test_revops_moves_a_deal_with_a_transition_button_on_the_record(page: Page, 
 
     expect(page.locator(".messagelist")).to_contain_text("is now Proposal")
     expect(page.locator("#transitions")).to_contain_text("Proposal")
-    assert Opportunity.objects.get(pk=deal.pk).stage == "proposal"
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == "proposal"

@@ -14,7 +14,7 @@ from amendments.models import Amendment, Booking
 from handoffs.events import HANDOFF_CHANGE_EVENT_TYPES
 from handoffs.models import Handoff, WebhookEndpoint
 from opportunities.models import Opportunity
-from tests.amendments.conftest import won_deal
+from tests.amendments.conftest import won_opportunity
 from tests.browser.test_admin_queue import log_in, person, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,11 +27,11 @@ def test_revops_fix_a_seat_count_through_a_request_and_an_approval(page: Page, l
     WebhookEndpoint.objects.create(
         url="https://billing.example.test/hooks", event_types=list(HANDOFF_CHANGE_EVENT_TYPES)
     )
-    deal = won_deal(alice, ron)
-    line = deal.line_items.get()
+    opportunity = won_opportunity(alice, ron)
+    line = opportunity.line_items.get()
 
     log_in(page, live_server, "rita")
-    page.goto(f"{live_server.url}/opportunities/{deal.pk}/")
+    page.goto(f"{live_server.url}/opportunities/{opportunity.pk}/")
     page.get_by_test_id("request-change").click()
     page.fill(f"input[name=seats_{line.pk}]", "30")
     page.fill("input[name=amount]", "3000.00")
@@ -53,12 +53,12 @@ def test_revops_fix_a_seat_count_through_a_request_and_an_approval(page: Page, l
     page.get_by_test_id("amendment-approve").click()
     expect(page.locator(".messagelist")).to_contain_text("approve")
 
-    deal = Opportunity.objects.get(pk=deal.pk)
-    assert deal.amount == Decimal("3000.00") and deal.line_items.get().seats == 30
+    opportunity = Opportunity.objects.get(pk=opportunity.pk)
+    assert opportunity.amount == Decimal("3000.00") and opportunity.line_items.get().seats == 30
     assert (
-        Booking.objects.filter(opportunity=deal).aggregate(s=Sum("amount_delta"))["s"]
-        == deal.amount
+        Booking.objects.filter(opportunity=opportunity).aggregate(s=Sum("amount_delta"))["s"]
+        == opportunity.amount
     )
-    billing = Handoff.outbox.get(opportunity=deal, event_type="handoff.billing.amended")
+    billing = Handoff.outbox.get(opportunity=opportunity, event_type="handoff.billing.amended")
     assert billing.payload["data"]["delta"]["seats_by_sku"][0]["change"] == 5
     assert rita.pk != ron.pk

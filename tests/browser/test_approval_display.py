@@ -15,7 +15,7 @@ from opportunities import services
 from opportunities.models import LineItem, Product
 from opportunities.stages import Source
 from tests.browser.test_two_step_approval import person, shot, sign_in
-from tests.factories import AccountFactory, ProductFactory, policy_author, ready_deal
+from tests.factories import AccountFactory, ProductFactory, policy_author, ready_opportunity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +43,7 @@ def test_board_card_will_need_and_deal_page_discounts(browser: Browser, live_ser
         },
         actor=policy_author(),
     )
-    discounted = ready_deal(
+    discounted = ready_opportunity(
         alice,
         name="Initech seats",
         account=AccountFactory(name="Initech"),
@@ -65,7 +65,7 @@ def test_board_card_will_need_and_deal_page_discounts(browser: Browser, live_ser
     )
     discounted.amount = Decimal("3100.00")
     discounted.save(update_fields=["amount"])
-    waiting = ready_deal(
+    waiting = ready_opportunity(
         alice,
         name="Globex platform",
         account=AccountFactory(name="Globex"),
@@ -80,11 +80,11 @@ def test_board_card_will_need_and_deal_page_discounts(browser: Browser, live_ser
     )
 
     page = sign_in(browser, live_server, "alice", "/pipeline/")
-    card = page.locator(f"#deal-{discounted.pk}")
+    card = page.locator(f"#opportunity-{discounted.pk}")
     expect(card.locator("[data-will-need]")).to_have_text(
         "Will need: RevOps → Deal desk (discount ≥ 20 %)"
     )
-    pending = page.locator(f"#deal-{waiting.pk}")
+    pending = page.locator(f"#opportunity-{waiting.pk}")
     expect(pending.locator("[data-waiting-on]")).to_contain_text("Waiting on Finance")
     expect(pending.locator("[data-waiting-on]")).to_contain_text("step 2 of 2")
     shot(page, "approval-display-board")

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from documents.models import Document
 from documents.samples import sample_pdf
-from tests.factories import make_user, ready_deal
+from tests.factories import make_user, ready_opportunity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,12 +29,12 @@ def _documents_in_tmp(settings, tmp_path):
 
 def test_a_rep_uploads_a_po_on_the_deal_page(page: Page, live_server, tmp_path):
     rep = make_user("rep", "rep_paula")
-    deal = ready_deal(rep, name="Globex renewal")
+    opportunity = ready_opportunity(rep, name="Globex renewal")
     po = tmp_path / "PO-4711.pdf"
     po.write_bytes(sample_pdf(["Purchase order 4711"]))
     base = live_server.url
 
-    page.goto(f"{base}/opportunities/{deal.pk}/")
+    page.goto(f"{base}/opportunities/{opportunity.pk}/")
     page.get_by_label("Username").fill("rep_paula")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -49,7 +49,7 @@ def test_a_rep_uploads_a_po_on_the_deal_page(page: Page, live_server, tmp_path):
     expect(item).to_contain_text("PO-4711.pdf")
     expect(item).to_contain_text("Purchase order")
     doc = Document.objects.get()
-    assert doc.opportunity_id == deal.pk and doc.uploaded_by_id == rep.pk
+    assert doc.opportunity_id == opportunity.pk and doc.uploaded_by_id == rep.pk
 
     with page.expect_download() as download:
         item.get_by_role("link", name="PO-4711.pdf").click()
@@ -71,19 +71,19 @@ def test_revops_open_the_po_beside_the_values_in_the_approval_queue(
     rita = make_user("revops", "revops_rhea")
     rita.is_staff = True
     rita.save()
-    deal = ready_deal(rep, name="Initech expansion")
+    opportunity = ready_opportunity(rep, name="Initech expansion")
     import io
 
     pdf = sample_pdf(["Purchase order 815"])
     document_attach(
-        opportunity=deal,
+        opportunity=opportunity,
         actor=rep,
         kind="purchase_order",
         file=io.BytesIO(pdf),
         name="PO-815.pdf",
     )
-    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    approval = Approval.objects.get(opportunity=deal)
+    services.opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    approval = Approval.objects.get(opportunity=opportunity)
 
     url = reverse("admin:opportunities_closedwonapproval_change", args=[approval.pk])
     page.goto(f"{live_server.url}{url}")

@@ -24,7 +24,7 @@ from tests.factories import (
     ContactFactory,
     OpportunityFactory,
     make_user,
-    ready_deal,
+    ready_opportunity,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,14 +59,14 @@ def admin_sign_in(page: Page, base: str, username: str) -> None:
     page.click("input[type=submit]")
 
 
-def stage_of(deal) -> str:
-    return Opportunity.objects.values_list("stage", flat=True).get(pk=deal.pk)
+def stage_of(opportunity) -> str:
+    return Opportunity.objects.values_list("stage", flat=True).get(pk=opportunity.pk)
 
 
 def missing_contract_and_date(owner, name: str) -> Opportunity:
     account = AccountFactory(name=name.split(" ")[0])
     contact = ContactFactory(account=account, first_name="Jordan", last_name="Lee")
-    return ready_deal(
+    return ready_opportunity(
         owner,
         name=name,
         account=account,
@@ -94,11 +94,11 @@ def test_a_refused_drag_becomes_a_pending_request_without_leaving_the_board(
     page: Page, live_server
 ):
     alice = person("alice", "rep", "Alice", "Archer")
-    deal = missing_contract_and_date(alice, "Initech pilot")
+    opportunity = missing_contract_and_date(alice, "Initech pilot")
     page.set_default_timeout(10_000)
     sign_in(page, live_server.url, "alice")
 
-    page.locator(f"#deal-{deal.pk}").drag_to(page.locator("#column-pending_approval"))
+    page.locator(f"#opportunity-{opportunity.pk}").drag_to(page.locator("#column-pending_approval"))
     dialog = page.locator("#fixit-dialog")
     expect(dialog).to_be_visible()
     # Exactly the missing fields.
@@ -112,23 +112,23 @@ def test_a_refused_drag_becomes_a_pending_request_without_leaving_the_board(
     dialog.get_by_role("button", name="Today").click()
     # Live-checked: the dialog says it is complete before anything is saved.
     expect(dialog.locator("[data-fixit-status=complete]")).to_be_visible()
-    assert stage_of(deal) == Stage.NEGOTIATION
+    assert stage_of(opportunity) == Stage.NEGOTIATION
 
     dialog.get_by_role("button", name="Save and request Closed-Won").click()
     expect(page.locator(".flash-success")).to_contain_text("Closed-Won requested")
     expect(page).to_have_url(live_server.url + "/pipeline/")
-    expect(page.locator(f"#column-pending_approval #deal-{deal.pk}")).to_be_visible()
-    assert stage_of(deal) == Stage.PENDING_APPROVAL
-    deal.refresh_from_db()
-    assert deal.contract_id == "CT-2026-9" and deal.close_date == timezone.localdate()
+    expect(page.locator(f"#column-pending_approval #opportunity-{opportunity.pk}")).to_be_visible()
+    assert stage_of(opportunity) == Stage.PENDING_APPROVAL
+    opportunity.refresh_from_db()
+    assert opportunity.contract_id == "CT-2026-9" and opportunity.close_date == timezone.localdate()
 
 
 def test_a_refusal_in_the_dialog_keeps_it_open_and_saves_nothing(page: Page, live_server):
     alice = person("alice", "rep", "Alice", "Archer")
-    deal = missing_contract_and_date(alice, "Globex platform")
+    opportunity = missing_contract_and_date(alice, "Globex platform")
     page.set_default_timeout(10_000)
     sign_in(page, live_server.url, "alice")
-    card = page.locator(f"#deal-{deal.pk}")
+    card = page.locator(f"#opportunity-{opportunity.pk}")
     card.locator(".card-move summary").click()
     card.get_by_role("button", name="Request Closed-Won").click()
     dialog = page.locator("#fixit-dialog")
@@ -137,19 +137,19 @@ def test_a_refusal_in_the_dialog_keeps_it_open_and_saves_nothing(page: Page, liv
     expect(dialog.locator(".error-summary")).to_contain_text("The close date is in the future")
     # The first error has the focus.
     expect(dialog.get_by_label("Close date")).to_be_focused()
-    assert Opportunity.objects.get(pk=deal.pk).contract_id == ""
-    assert stage_of(deal) == Stage.NEGOTIATION
+    assert Opportunity.objects.get(pk=opportunity.pk).contract_id == ""
+    assert stage_of(opportunity) == Stage.NEGOTIATION
 
 
 def test_a_move_that_needs_nothing_runs_at_once(page: Page, live_server):
     alice = person("alice", "rep", "Alice", "Archer")
-    deal = ready_deal(alice, stage=Stage.PROSPECTING, name="Ready one")
+    opportunity = ready_opportunity(alice, stage=Stage.PROSPECTING, name="Ready one")
     page.set_default_timeout(10_000)
     sign_in(page, live_server.url, "alice")
-    page.locator(f"#deal-{deal.pk}").drag_to(page.locator("#column-negotiation"))
+    page.locator(f"#opportunity-{opportunity.pk}").drag_to(page.locator("#column-negotiation"))
     expect(page.locator(".flash-success")).to_contain_text("moved to Negotiation")
     expect(page.locator("#fixit-dialog")).not_to_be_visible()
-    assert stage_of(deal) == Stage.NEGOTIATION
+    assert stage_of(opportunity) == Stage.NEGOTIATION
 
 
 # --- amount from the line items, errors that lead to fields ----------------------------------
@@ -157,10 +157,10 @@ def test_a_move_that_needs_nothing_runs_at_once(page: Page, live_server):
 
 def test_the_amount_follows_the_line_items_until_the_rep_overrides_it(page: Page, live_server):
     alice = person("alice", "rep", "Alice", "Archer")
-    deal = ready_deal(alice, seats=10, unit_price=Decimal("100.00"), name="Computed")
+    opportunity = ready_opportunity(alice, seats=10, unit_price=Decimal("100.00"), name="Computed")
     page.set_default_timeout(10_000)
     sign_in(page, live_server.url, "alice")
-    page.goto(f"{live_server.url}/opportunities/{deal.pk}/edit/")
+    page.goto(f"{live_server.url}/opportunities/{opportunity.pk}/edit/")
     amount = page.get_by_label("Amount", exact=True)
     expect(amount).to_have_value("1000.00")
 
@@ -182,10 +182,10 @@ def test_the_amount_follows_the_line_items_until_the_rep_overrides_it(page: Page
 
 def test_checklist_items_and_fill_in_what_is_missing_focus_their_fields(page: Page, live_server):
     alice = person("alice", "rep", "Alice", "Archer")
-    deal = missing_contract_and_date(alice, "Focus test")
+    opportunity = missing_contract_and_date(alice, "Focus test")
     page.set_default_timeout(10_000)
     sign_in(page, live_server.url, "alice")
-    page.goto(f"{live_server.url}/opportunities/{deal.pk}/")
+    page.goto(f"{live_server.url}/opportunities/{opportunity.pk}/")
     page.get_by_role("link", name="Fill in what is missing").click()
     expect(page.locator("#id_contract_id")).to_be_focused()
     page.locator("#checklist").get_by_role("link", name="Close date, today or earlier").click()
@@ -197,13 +197,13 @@ def test_checklist_items_and_fill_in_what_is_missing_focus_their_fields(page: Pa
 
 def test_form_defects_help_text_zero_seats_and_no_aborted_request(page: Page, live_server):
     alice = person("alice", "rep", "Alice", "Archer")
-    deal = ready_deal(alice, name="Defects")
+    opportunity = ready_opportunity(alice, name="Defects")
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     page.set_default_timeout(10_000)
     sign_in(page, live_server.url, "alice")
     page.set_viewport_size(DESKTOP)
-    page.goto(f"{live_server.url}/opportunities/{deal.pk}/edit/")
+    page.goto(f"{live_server.url}/opportunities/{opportunity.pk}/edit/")
 
     # The amount's help text sits below its input, not over it.
     box = page.locator("#id_amount").bounding_box()
@@ -252,9 +252,11 @@ def test_the_handoff_console_is_not_clipped_at_1440(page: Page, live_server):
     rita = person("rita", "revops", "Rita", "Reyes")
     rita.is_staff = True
     rita.save()
-    deal = ready_deal(alice, name="Handed off")
-    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=alice)
-    services.opportunity_transition(opportunity=deal, name="approve", actor=rita)
+    opportunity = ready_opportunity(alice, name="Handed off")
+    services.opportunity_transition(
+        opportunity=opportunity, name="submit_for_approval", actor=alice
+    )
+    services.opportunity_transition(opportunity=opportunity, name="approve", actor=rita)
     page.set_viewport_size(DESKTOP)
     admin_sign_in(page, live_server.url, "rita")
     page.goto(live_server.url + "/admin/handoffs/handoff/")
@@ -279,13 +281,13 @@ def day(db):
     rita.save()
     today = timezone.localdate()
     names = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wonka", "Tyrell"]
-    deals = []
+    opportunities = []
     for i, company in enumerate(names):
         owner = alice if i % 2 == 0 else bob
         account = AccountFactory(name=f"{company} Corp")
         contact = ContactFactory(account=account, first_name="Jordan", last_name="Lee")
         stage = [Stage.PROSPECTING, Stage.QUALIFICATION, Stage.PROPOSAL, Stage.NEGOTIATION][i % 4]
-        deal = ready_deal(
+        opportunity = ready_opportunity(
             owner,
             name=f"{company} — {['Pilot', 'Platform', 'Expansion', 'Renewal'][i % 4]}",
             account=account,
@@ -297,16 +299,19 @@ def day(db):
             next_step="Call the CFO" if i == 0 else "",
             next_step_date=today + dt.timedelta(days=2) if i == 0 else None,
         )
-        deals.append(deal)
+        opportunities.append(opportunity)
     missing = missing_contract_and_date(alice, "Vandelay — Rollout")
-    for deal in deals[-3:]:
-        Opportunity.objects.filter(pk=deal.pk).update(
+    for opportunity in opportunities[-3:]:
+        Opportunity.objects.filter(pk=opportunity.pk).update(
             stage=Stage.NEGOTIATION, close_date=today - dt.timedelta(days=1)
         )
         services.opportunity_transition(
-            opportunity=deal, name="submit_for_approval", actor=deal.owner, source=Source.UI
+            opportunity=opportunity,
+            name="submit_for_approval",
+            actor=opportunity.owner,
+            source=Source.UI,
         )
-    won = deals[-1]
+    won = opportunities[-1]
     services.opportunity_transition(opportunity=won, name="approve", actor=rita)
     OpportunityFactory(owner=alice, name="Soylent — Team plan", account=None)
     return {"alice": alice, "rita": rita, "missing": missing, "won": won}
@@ -316,7 +321,7 @@ def rep_pages(day) -> dict[str, str]:
     missing = day["missing"]
     return {
         "board": "/pipeline/",
-        "deals": "/opportunities/",
+        "opportunities": "/opportunities/",
         "dashboard": "/dashboard/",
         "deal": f"/opportunities/{missing.pk}/",
         "deal-won": f"/opportunities/{day['won'].pk}/",
@@ -366,7 +371,7 @@ def test_phone_layouts_and_screenshots(page: Page, live_server, day):
 
     page.set_viewport_size(PHONE)
     # The deal list and the dashboard's table are cards: no header row, labelled values.
-    for url in (pages["deals"], pages["dashboard"]):
+    for url in (pages["opportunities"], pages["dashboard"]):
         page.goto(live_server.url + url)
         table = page.locator("table.stack-on-phone").first
         expect(table.locator("thead")).to_be_hidden()
@@ -378,7 +383,7 @@ def test_phone_layouts_and_screenshots(page: Page, live_server, day):
     expect(page.locator(".checklist-card")).to_be_in_viewport()
     # The board's Move menu opens as a sheet at the bottom of the screen (thumb reach).
     page.goto(live_server.url + pages["board"])
-    card = page.locator(f"#deal-{day['missing'].pk}")
+    card = page.locator(f"#opportunity-{day['missing'].pk}")
     card.scroll_into_view_if_needed()
     card.locator(".card-move summary").click()
     menu = card.locator(".card-move-menu")
@@ -394,7 +399,9 @@ def test_phone_layouts_and_screenshots(page: Page, live_server, day):
     page.set_viewport_size(DESKTOP)
     page.keyboard.press("Escape")
     page.goto(live_server.url + pages["board"])
-    page.locator(f"#deal-{day['missing'].pk}").drag_to(page.locator("#column-pending_approval"))
+    page.locator(f"#opportunity-{day['missing'].pk}").drag_to(
+        page.locator("#column-pending_approval")
+    )
     expect(page.locator("#fixit-dialog")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "fixit-desktop.png"))
 

@@ -27,7 +27,7 @@ from tests.factories import (
     OpportunityFactory,
     ProductFactory,
     make_user,
-    ready_deal,
+    ready_opportunity,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,7 +56,7 @@ def some_pipeline(rep) -> None:
     for i, name in enumerate(names):
         account = AccountFactory(name=name)
         stage = [Stage.PROSPECTING, Stage.QUALIFICATION, Stage.PROPOSAL, Stage.NEGOTIATION][i % 4]
-        ready_deal(
+        ready_opportunity(
             rep,
             stage=stage,
             account=account,
@@ -65,7 +65,7 @@ def some_pipeline(rep) -> None:
             unit_price=Decimal("1200"),
             close_date=timezone.localdate() + dt.timedelta(days=20 * (i + 1)),
         )
-    ready_deal(
+    ready_opportunity(
         rep,
         stage=Stage.PENDING_APPROVAL,
         account=AccountFactory(name="Cyberdyne"),
@@ -101,7 +101,7 @@ def test_a_rep_takes_a_deal_from_nothing_to_closed_won(page: Page, live_server):
     page.get_by_label("Deal name").fill("Vandelay — Import/export")
     page.get_by_role("button", name="Create deal").click()
     expect(page.get_by_role("heading", name="Vandelay — Import/export", level=1)).to_be_visible()
-    deal = Opportunity.objects.get(name="Vandelay — Import/export")
+    opportunity = Opportunity.objects.get(name="Vandelay — Import/export")
 
     # --- the checklist lists what is missing, with the gate's messages ---
     checklist = page.locator("#checklist")
@@ -160,8 +160,8 @@ def test_a_rep_takes_a_deal_from_nothing_to_closed_won(page: Page, live_server):
         "data-checklist-status", "complete"
     )
     expect(live).to_contain_text("Ready to request Closed-Won")
-    deal.refresh_from_db()
-    assert deal.account_id is None  # nothing saved yet: the checklist ran on form values
+    opportunity.refresh_from_db()
+    assert opportunity.account_id is None  # nothing saved yet: the checklist ran on form values
 
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_text("Deal saved.")).to_be_visible()
@@ -175,11 +175,11 @@ def test_a_rep_takes_a_deal_from_nothing_to_closed_won(page: Page, live_server):
     expect(page.locator("[data-stage-badge]")).to_have_text("Closed-Won — pending approval")
     expect(page.get_by_text("Waiting for RevOps approval.")).to_be_visible()
     expect(page.get_by_role("button", name="Withdraw request")).to_be_visible()
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.PENDING_APPROVAL
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.PENDING_APPROVAL
 
     # --- RevOps approves (the service the admin queue calls); the deal shows won ---
     services.opportunity_transition(
-        opportunity=deal.pk, name="approve", actor=revops, source="admin"
+        opportunity=opportunity.pk, name="approve", actor=revops, source="admin"
     )
     page.reload()
     expect(page.locator("[data-stage-badge]")).to_have_text("Closed Won")

@@ -18,7 +18,13 @@ from approvals import services as approval_services
 from handoffs.models import OutgoingMessage
 from opportunities.models import Opportunity
 from opportunities.stages import Stage
-from tests.factories import AccountFactory, ContactFactory, make_user, policy_author, ready_deal
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    make_user,
+    policy_author,
+    ready_opportunity,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -68,7 +74,7 @@ def test_two_step_approval_from_request_to_finance_email_link(browser: Browser, 
     )
     company = AccountFactory(name="Globex", domain="globex.example")
     contact = ContactFactory(account=company, first_name="Jordan", last_name="Lee")
-    deal = ready_deal(
+    opportunity = ready_opportunity(
         alice,
         name="Globex platform",
         account=company,
@@ -78,7 +84,7 @@ def test_two_step_approval_from_request_to_finance_email_link(browser: Browser, 
     )
 
     # Alice sees who will have to approve, then requests Closed-Won.
-    rep = sign_in(browser, live_server, "alice", f"/opportunities/{deal.pk}/")
+    rep = sign_in(browser, live_server, "alice", f"/opportunities/{opportunity.pk}/")
     expect(rep.locator("[data-approval-route]")).to_have_text(
         "Will need: RevOps → Finance (amount ≥ 100,000)"
     )
@@ -99,8 +105,8 @@ def test_two_step_approval_from_request_to_finance_email_link(browser: Browser, 
     ops.fill("#approve-comment", "Numbers check out")
     ops.get_by_role("button", name="Approve the RevOps step").click()
     expect(ops.locator(".messagelist")).to_contain_text("Approved your step")
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.PENDING_APPROVAL
-    assert not deal.handoffs.exists()
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.PENDING_APPROVAL
+    assert not opportunity.handoffs.exists()
 
     # Finance's e-mail carries a signed Approve link: a confirmation page, then the decision.
     mail = OutgoingMessage.objects.get(event_type="email.approval", payload__to=[fiona.email])
@@ -109,15 +115,17 @@ def test_two_step_approval_from_request_to_finance_email_link(browser: Browser, 
     path = link.group(1).replace(live_server.url, "")
     finance = sign_in(browser, live_server, "fiona", path)
     expect(finance.get_by_role("heading", name="Confirm your decision")).to_be_visible()
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.PENDING_APPROVAL  # GET: nothing
+    assert (
+        Opportunity.objects.get(pk=opportunity.pk).stage == Stage.PENDING_APPROVAL
+    )  # GET: nothing
     shot(finance, "approvals-3-finance-confirms")
     finance.get_by_role("button", name=re.compile("^Approve Globex platform")).click()
-    finance.wait_for_url(re.compile(rf"/opportunities/{deal.pk}/$"))
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.CLOSED_WON
-    assert deal.handoffs.count() == 4
+    finance.wait_for_url(re.compile(rf"/opportunities/{opportunity.pk}/$"))
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.CLOSED_WON
+    assert opportunity.handoffs.count() == 4
 
     # Alice sees the win and her notifications.
-    rep.goto(f"{live_server.url}/opportunities/{deal.pk}/")
+    rep.goto(f"{live_server.url}/opportunities/{opportunity.pk}/")
     expect(rep.locator(".banner-won")).to_be_visible()
     expect(rep.locator("[data-notifications]")).to_contain_text("Notifications")
     shot(rep, "approvals-4-rep-sees-won")

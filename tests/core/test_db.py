@@ -74,7 +74,7 @@ def test_history_rows_copied_by_the_database_equal_simple_historys_own(rep, revo
     account = AccountFactory()
     product = ProductFactory()
 
-    def deals(prefix: str) -> list[Opportunity]:
+    def opportunities(prefix: str) -> list[Opportunity]:
         made = [
             Opportunity(
                 name=f"{prefix} {n}",
@@ -90,7 +90,7 @@ def test_history_rows_copied_by_the_database_equal_simple_historys_own(rep, revo
             opp.set_keys()
         return Opportunity.objects.bulk_create(made)
 
-    ours, theirs = deals("ours"), deals("theirs")
+    ours, theirs = opportunities("ours"), opportunities("theirs")
     date = timezone.now()
     assert history_insert_from_rows(ours, user=revops, change_reason="admin", date=date) == 3
     Opportunity.history.bulk_history_create(

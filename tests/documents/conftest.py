@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from documents.samples import sample_pdf
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -47,8 +47,8 @@ def pdf() -> bytes:
 
 
 @pytest.fixture
-def deal(rep):
-    return ready_deal(rep, amount=None)
+def opportunity(rep):
+    return ready_opportunity(rep, amount=None)
 
 
 def standard_headers(body: bytes, msg_id: str, secret: str = WHSEC) -> dict[str, str]:

@@ -19,7 +19,7 @@ from tests.documents.conftest import (
     standard_headers,
     stored_files,
 )
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -30,8 +30,8 @@ def post(body: bytes, headers: dict[str, str]):
     return APIClient().post(URL, data=body, content_type="application/json", **headers)
 
 
-def test_a_completed_envelope_attaches_the_signed_contract(deal, pdf):
-    body = simple_event("env-1", "completed", deal.pk, pdf)
+def test_a_completed_envelope_attaches_the_signed_contract(opportunity, pdf):
+    body = simple_event("env-1", "completed", opportunity.pk, pdf)
     response = post(body, standard_headers(body, "msg_1"))
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "processed"
@@ -42,7 +42,7 @@ def test_a_completed_envelope_attaches_the_signed_contract(deal, pdf):
         "env-1",
         "completed",
     )
-    assert doc.opportunity_id == deal.pk
+    assert doc.opportunity_id == opportunity.pk
     assert doc.uploaded_by is None
     event = InboundEvent.objects.get()
     assert (event.scheme, event.event_id, event.verified, event.status, event.document_id) == (
@@ -54,8 +54,8 @@ def test_a_completed_envelope_attaches_the_signed_contract(deal, pdf):
     )
 
 
-def test_a_replayed_webhook_id_does_nothing_twice(deal, pdf):
-    body = simple_event("env-2", "completed", deal.pk, pdf)
+def test_a_replayed_webhook_id_does_nothing_twice(opportunity, pdf):
+    body = simple_event("env-2", "completed", opportunity.pk, pdf)
     headers = standard_headers(body, "msg_2")
     assert post(body, headers).json()["status"] == "processed"
     again = post(body, headers)
@@ -81,8 +81,10 @@ def test_a_replayed_webhook_id_does_nothing_twice(deal, pdf):
         {"HTTP_X_DOCUSIGN_SIGNATURE_1": "bm90IHRoZSByaWdodCBobWFj"},
     ],
 )
-def test_bad_signatures_are_401_and_store_nothing_but_the_call(deal, pdf, local_documents, headers):
-    body = simple_event("env-3", "completed", deal.pk, pdf)
+def test_bad_signatures_are_401_and_store_nothing_but_the_call(
+    opportunity, pdf, local_documents, headers
+):
+    body = simple_event("env-3", "completed", opportunity.pk, pdf)
     problem(post(body, headers), 401, "not_authenticated")
     assert Document.objects.count() == 0
     assert stored_files(local_documents) == []
@@ -91,15 +93,15 @@ def test_bad_signatures_are_401_and_store_nothing_but_the_call(deal, pdf, local_
     assert event.document_id is None and event.opportunity_id is None
 
 
-def test_a_signature_by_another_secret_is_401(deal, pdf):
-    body = simple_event("env-4", "completed", deal.pk, pdf)
+def test_a_signature_by_another_secret_is_401(opportunity, pdf):
+    body = simple_event("env-4", "completed", opportunity.pk, pdf)
     other = "whsec_" + base64.b64encode(b"someone-else-entirely-0123456789").decode()
     problem(post(body, standard_headers(body, "msg_4", secret=other)), 401, "not_authenticated")
     problem(post(body + b" ", standard_headers(body, "msg_4")), 401, "not_authenticated")
     assert Document.objects.count() == 0
 
 
-def test_docusign_connect_hmac_and_shape(deal, pdf):
+def test_docusign_connect_hmac_and_shape(opportunity, pdf):
     body = json.dumps(
         {
             "event": "envelope-completed",
@@ -110,7 +112,9 @@ def test_docusign_connect_hmac_and_shape(deal, pdf):
                 "envelopeSummary": {
                     "status": "completed",
                     "customFields": {
-                        "textCustomFields": [{"name": "opportunity_id", "value": str(deal.pk)}]
+                        "textCustomFields": [
+                            {"name": "opportunity_id", "value": str(opportunity.pk)}
+                        ]
                     },
                     "envelopeDocuments": [
                         {
@@ -137,12 +141,12 @@ def test_docusign_connect_hmac_and_shape(deal, pdf):
     problem(post(body, docusign_headers(body, key="wrong")), 401, "not_authenticated")
 
 
-def test_a_signed_but_unusable_event_is_400_and_recorded(deal):
+def test_a_signed_but_unusable_event_is_400_and_recorded(opportunity):
     body = json.dumps(
-        {"envelope_id": "env-5", "status": "completed", "opportunity_id": deal.pk}
+        {"envelope_id": "env-5", "status": "completed", "opportunity_id": opportunity.pk}
     ).encode()
     problem(post(body, standard_headers(body, "msg_5")), 400, "invalid")
-    body2 = simple_event("env-5", "completed", deal.pk, b"not a pdf at all")
+    body2 = simple_event("env-5", "completed", opportunity.pk, b"not a pdf at all")
     problem(post(body2, standard_headers(body2, "msg_6")), 415, "file_type_not_allowed")
     body3 = simple_event("env-5", "completed", 99999999, b"x")
     problem(post(body3, standard_headers(body3, "msg_7")), 404, "not_found")
@@ -150,8 +154,8 @@ def test_a_signed_but_unusable_event_is_400_and_recorded(deal):
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {"invalid"}
 
 
-def test_a_document_name_with_a_path_is_refused(deal, pdf):
-    event = json.loads(simple_event("env-8", "completed", deal.pk, pdf))
+def test_a_document_name_with_a_path_is_refused(opportunity, pdf):
+    event = json.loads(simple_event("env-8", "completed", opportunity.pk, pdf))
     event["document"]["name"] = "../../etc/cron.d/x.pdf"
     body = json.dumps(event).encode()
     body_problem = problem(post(body, standard_headers(body, "msg_8")), 400, "invalid")
@@ -160,54 +164,54 @@ def test_a_document_name_with_a_path_is_refused(deal, pdf):
 
 
 def _pending(rep):
-    deal = ready_deal(rep)
-    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    deal.refresh_from_db()
-    assert deal.stage == "pending_approval"
-    return deal
+    opportunity = ready_opportunity(rep)
+    services.opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    opportunity.refresh_from_db()
+    assert opportunity.stage == "pending_approval"
+    return opportunity
 
 
 def test_a_declined_envelope_withdraws_the_pending_request_relying_on_it(rep):
-    deal = _pending(rep)
+    opportunity = _pending(rep)
     body = json.dumps(
         {
             "envelope_id": "env-9",
             "status": "declined",
-            "opportunity_id": deal.pk,
+            "opportunity_id": opportunity.pk,
             "reason": "Wrong price",
         }
     ).encode()
     response = post(body, standard_headers(body, "msg_9"))
     assert response.status_code == 200, response.content
-    deal.refresh_from_db()
-    assert deal.stage == "negotiation"
-    approval = Approval.objects.get(opportunity=deal)
+    opportunity.refresh_from_db()
+    assert opportunity.stage == "negotiation"
+    approval = Approval.objects.get(opportunity=opportunity)
     assert approval.decision == "withdrawn"
     assert "env-9" in approval.reason and "declined" in approval.reason
-    change = deal.stage_changes.order_by("-at").first()
+    change = opportunity.stage_changes.order_by("-at").first()
     assert (change.transition, change.source) == ("withdraw", "system")
     # Replayed: nothing more happens.
     assert post(body, standard_headers(body, "msg_9")).json()["status"] == "duplicate"
 
 
 def test_a_voided_envelope_keeps_a_request_with_another_signed_contract(rep, pdf):
-    deal = _pending(rep)
-    first = simple_event("env-10", "completed", deal.pk, pdf)
+    opportunity = _pending(rep)
+    first = simple_event("env-10", "completed", opportunity.pk, pdf)
     assert post(first, standard_headers(first, "msg_10")).status_code == 200
     body = json.dumps(
-        {"envelope_id": "env-11", "status": "voided", "opportunity_id": deal.pk}
+        {"envelope_id": "env-11", "status": "voided", "opportunity_id": opportunity.pk}
     ).encode()
     assert post(body, standard_headers(body, "msg_11")).status_code == 200
-    deal.refresh_from_db()
-    assert deal.stage == "pending_approval"
+    opportunity.refresh_from_db()
+    assert opportunity.stage == "pending_approval"
 
 
 def test_voiding_the_envelope_that_produced_the_contract_withdraws(rep, pdf):
-    deal = _pending(rep)
-    first = simple_event("env-12", "completed", deal.pk, pdf)
+    opportunity = _pending(rep)
+    first = simple_event("env-12", "completed", opportunity.pk, pdf)
     assert post(first, standard_headers(first, "msg_12")).status_code == 200
     body = json.dumps({"envelope_id": "env-12", "status": "voided"}).encode()  # found by envelope
     assert post(body, standard_headers(body, "msg_13")).status_code == 200
-    deal.refresh_from_db()
-    assert deal.stage == "negotiation"
+    opportunity.refresh_from_db()
+    assert opportunity.stage == "negotiation"
     assert Document.objects.get().esign_status == "voided"

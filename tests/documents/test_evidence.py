@@ -11,7 +11,7 @@ from documents.models import Document, EvidenceRequirement
 from documents.rules import evidence_unmet
 from documents.selectors import evidence_facts
 from tests.api.conftest import problem
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -40,8 +40,8 @@ def test_revops_require_a_signed_contract_from_50000(api, revops, rep):
 
 def test_the_checklist_turns_green_when_the_contract_is_uploaded(api, rep):
     EvidenceRequirement.objects.create(kind="signed_contract", min_amount=Decimal("50000"))
-    big = ready_deal(rep, amount=Decimal("60000"))
-    small = ready_deal(rep, amount=Decimal("1000"))
+    big = ready_opportunity(rep, amount=Decimal("60000"))
+    small = ready_opportunity(rep, amount=Decimal("1000"))
     requirements, present = evidence_facts([big.pk, small.pk])
     assert [
         u.as_dict()["code"] for u in evidence_unmet(requirements, present[big.pk], big.amount)
@@ -61,10 +61,10 @@ def test_the_checklist_turns_green_when_the_contract_is_uploaded(api, rep):
 
 def test_facts_take_two_queries_for_a_page_of_deals(rep, django_assert_num_queries):
     EvidenceRequirement.objects.create(kind="purchase_order")
-    deals = [ready_deal(rep) for _ in range(5)]
-    for deal in deals[:3]:
+    opportunities = [ready_opportunity(rep) for _ in range(5)]
+    for opportunity in opportunities[:3]:
         Document.objects.create(
-            opportunity=deal,
+            opportunity=opportunity,
             kind="purchase_order",
             file="x",
             name="x.pdf",
@@ -72,8 +72,8 @@ def test_facts_take_two_queries_for_a_page_of_deals(rep, django_assert_num_queri
             content_type="application/pdf",
             sha256="0" * 64,
         )
-    Document.objects.filter(opportunity=deals[2]).update(esign_status="voided")
+    Document.objects.filter(opportunity=opportunities[2]).update(esign_status="voided")
     with django_assert_num_queries(2):
-        requirements, present = evidence_facts([d.pk for d in deals])
-    assert [bool(present[d.pk]) for d in deals] == [True, True, False, False, False]
+        requirements, present = evidence_facts([d.pk for d in opportunities])
+    assert [bool(present[d.pk]) for d in opportunities] == [True, True, False, False, False]
     assert len(requirements) == 1

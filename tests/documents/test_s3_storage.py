@@ -57,15 +57,15 @@ def keys(client) -> list[str]:
     return [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 
-def test_uploads_and_downloads_go_through_s3(api, rep, rep2, deal, pdf, s3):
+def test_uploads_and_downloads_go_through_s3(api, rep, rep2, opportunity, pdf, s3):
     response = api(rep).post(
-        f"/api/v1/opportunities/{deal.pk}/documents/",
+        f"/api/v1/opportunities/{opportunity.pk}/documents/",
         {"kind": "purchase_order", "file": SimpleUploadedFile("po.pdf", pdf)},
         format="multipart",
     )
     assert response.status_code == 201, response.content
     [key] = keys(s3)
-    assert key.startswith(f"evidence/opportunities/{deal.pk}/") and key.endswith("/po.pdf")
+    assert key.startswith(f"evidence/opportunities/{opportunity.pk}/") and key.endswith("/po.pdf")
     stored = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert hashlib.sha256(stored).hexdigest() == response.json()["sha256"]
     got = api(rep2).get(f"/api/v1/documents/{response.json()['id']}/download/")
@@ -73,9 +73,9 @@ def test_uploads_and_downloads_go_through_s3(api, rep, rep2, deal, pdf, s3):
     assert b"".join(got.streaming_content) == pdf
 
 
-def test_a_refused_upload_puts_nothing_in_the_bucket(api, rep, deal, s3):
+def test_a_refused_upload_puts_nothing_in_the_bucket(api, rep, opportunity, s3):
     response = api(rep).post(
-        f"/api/v1/opportunities/{deal.pk}/documents/",
+        f"/api/v1/opportunities/{opportunity.pk}/documents/",
         {"kind": "purchase_order", "file": SimpleUploadedFile("po.pdf", b"not a pdf")},
         format="multipart",
     )
@@ -83,9 +83,9 @@ def test_a_refused_upload_puts_nothing_in_the_bucket(api, rep, deal, s3):
     assert keys(s3) == [] and Document.objects.count() == 0
 
 
-def test_objects_are_not_public(deal, pdf, s3, rep, api):
+def test_objects_are_not_public(opportunity, pdf, s3, rep, api):
     api(rep).post(
-        f"/api/v1/opportunities/{deal.pk}/documents/",
+        f"/api/v1/opportunities/{opportunity.pk}/documents/",
         {"kind": "purchase_order", "file": SimpleUploadedFile("po.pdf", pdf)},
         format="multipart",
     )

@@ -13,7 +13,7 @@ from documents.models import Document
 from documents.selectors import documents_snapshot
 from documents.signing import signed_download_url
 from tests.documents.conftest import stored_files
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -24,37 +24,37 @@ def signed_in(user) -> Client:
     return client
 
 
-def web_upload(client, deal, data, name="po.pdf", kind="purchase_order"):
+def web_upload(client, opportunity, data, name="po.pdf", kind="purchase_order"):
     return client.post(
-        f"/documents/opportunity/{deal.pk}/upload/",
+        f"/documents/opportunity/{opportunity.pk}/upload/",
         {"kind": kind, "file": SimpleUploadedFile(name, data)},
     )
 
 
-def test_the_owner_sees_the_upload_form_and_uploads(rep, deal, pdf):
+def test_the_owner_sees_the_upload_form_and_uploads(rep, opportunity, pdf):
     client = signed_in(rep)
-    page = client.get(f"/opportunities/{deal.pk}/").content.decode()
+    page = client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert 'id="sec-documents"' in page and 'name="file"' in page
-    response = web_upload(client, deal, pdf, "PO-1.pdf")
+    response = web_upload(client, opportunity, pdf, "PO-1.pdf")
     assert response.status_code == 302
-    assert response["Location"] == f"/opportunities/{deal.pk}/#documents"
+    assert response["Location"] == f"/opportunities/{opportunity.pk}/#documents"
     doc = Document.objects.get()
-    page = client.get(f"/opportunities/{deal.pk}/").content.decode()
+    page = client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert "PO-1.pdf" in page and f"/documents/{doc.pk}/download/" in page
 
 
-def test_another_rep_sees_the_list_but_no_form_and_cannot_upload(rep, rep2, deal, pdf):
-    web_upload(signed_in(rep), deal, pdf, "PO-1.pdf")
+def test_another_rep_sees_the_list_but_no_form_and_cannot_upload(rep, rep2, opportunity, pdf):
+    web_upload(signed_in(rep), opportunity, pdf, "PO-1.pdf")
     client = signed_in(rep2)
-    page = client.get(f"/opportunities/{deal.pk}/").content.decode()
+    page = client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert "PO-1.pdf" in page and 'name="file"' not in page
-    web_upload(client, deal, pdf, "PO-2.pdf")
+    web_upload(client, opportunity, pdf, "PO-2.pdf")
     assert Document.objects.count() == 1
 
 
-def test_a_refused_upload_says_why_and_stores_nothing(rep, deal, local_documents):
+def test_a_refused_upload_says_why_and_stores_nothing(rep, opportunity, local_documents):
     client = signed_in(rep)
-    response = web_upload(client, deal, b"plain text", "po.pdf")
+    response = web_upload(client, opportunity, b"plain text", "po.pdf")
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
     assert "not attached" in page
@@ -62,18 +62,18 @@ def test_a_refused_upload_says_why_and_stores_nothing(rep, deal, local_documents
 
 
 def test_removal_from_the_page_is_locked_while_pending(rep, pdf):
-    deal = ready_deal(rep, stage="pending_approval")
+    opportunity = ready_opportunity(rep, stage="pending_approval")
     client = signed_in(rep)
-    web_upload(client, deal, pdf)
+    web_upload(client, opportunity, pdf)
     doc = Document.objects.get()
-    assert "Remove" not in client.get(f"/opportunities/{deal.pk}/").content.decode()
+    assert "Remove" not in client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     client.post(f"/documents/{doc.pk}/remove/")
     doc.refresh_from_db()
     assert doc.removed_at is None
 
 
-def test_download_permission_matrix(rep, rep2, revops, deal, pdf):
-    web_upload(signed_in(rep), deal, pdf)
+def test_download_permission_matrix(rep, rep2, revops, opportunity, pdf):
+    web_upload(signed_in(rep), opportunity, pdf)
     doc = Document.objects.get()
     url = f"/documents/{doc.pk}/download/"
     for user in (rep, rep2, revops):  # owner, another rep (reps read every deal), RevOps
@@ -89,9 +89,9 @@ def test_download_permission_matrix(rep, rep2, revops, deal, pdf):
     assert inline["X-Frame-Options"] == "SAMEORIGIN"  # the admin queue's viewer frames it
 
 
-def test_a_signed_link_works_without_a_session_until_it_expires(rep, deal, pdf, settings):
+def test_a_signed_link_works_without_a_session_until_it_expires(rep, opportunity, pdf, settings):
     settings.SITE_URL = ""
-    web_upload(signed_in(rep), deal, pdf)
+    web_upload(signed_in(rep), opportunity, pdf)
     doc = Document.objects.get()
     link = signed_download_url(doc.pk, expires_in=dt.timedelta(hours=1))
     assert link.startswith("/documents/signed/")
@@ -103,10 +103,10 @@ def test_a_signed_link_works_without_a_session_until_it_expires(rep, deal, pdf, 
     assert Client().get(link[:-3] + "abc/").status_code == 410  # tampered
 
 
-def test_links_are_absolute_with_site_url(rep, deal, pdf, settings):
+def test_links_are_absolute_with_site_url(rep, opportunity, pdf, settings):
     settings.SITE_URL = "https://crm.example.com"
-    web_upload(signed_in(rep), deal, pdf)
-    [item] = documents_snapshot(deal.pk, with_links=True)
+    web_upload(signed_in(rep), opportunity, pdf)
+    [item] = documents_snapshot(opportunity.pk, with_links=True)
     assert item["url"].startswith("https://crm.example.com/documents/signed/")
     assert {k: item[k] for k in ("kind", "name", "size", "content_type")} == {
         "kind": "purchase_order",
@@ -115,4 +115,4 @@ def test_links_are_absolute_with_site_url(rep, deal, pdf, settings):
         "content_type": "application/pdf",
     }
     assert len(item["sha256"]) == 64
-    assert "url" not in documents_snapshot(deal.pk)[0]
+    assert "url" not in documents_snapshot(opportunity.pk)[0]

@@ -22,7 +22,7 @@ from opportunities import services
 from opportunities.models import Opportunity
 from opportunities.stages import Source
 from tests.api.conftest import client_for, problem
-from tests.factories import AccountFactory, make_user, ready_deal
+from tests.factories import AccountFactory, make_user, ready_opportunity
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,12 +63,12 @@ def test_every_write_records_the_object_as_the_api_shows_it():
     services.contact_update(contact=contact, actor=rep, data={"title": "CFO"})
     product = services.product_create(actor=revops, data={"sku": "SKU-1", "name": "Seat"})
     services.product_update(product=product, actor=revops, data={"name": "Seat+"})
-    deal = ready_deal(rep)
-    services.opportunity_update(opportunity=deal, actor=rep, data={"name": "Bigger"})
+    opportunity = ready_opportunity(rep)
+    services.opportunity_update(opportunity=opportunity, actor=rep, data={"name": "Bigger"})
     services.opportunity_transition(
-        opportunity=deal, name="submit_for_approval", actor=rep, source=Source.API
+        opportunity=opportunity, name="submit_for_approval", actor=rep, source=Source.API
     )
-    services.opportunity_transition(opportunity=deal, name="approve", actor=revops)
+    services.opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
 
     events, _ = drain(client, expect=9)
     assert [e["type"] for e in events] == [
@@ -85,22 +85,22 @@ def test_every_write_records_the_object_as_the_api_shows_it():
     assert set(events[0]) == {
         "id", "cursor", "type", "object", "object_id", "version", "occurred_at", "actor", "data",
     }  # fmt: skip
-    assert events[-1]["data"] == client.get(f"/api/v1/opportunities/{deal.pk}/").json()
+    assert events[-1]["data"] == client.get(f"/api/v1/opportunities/{opportunity.pk}/").json()
     assert events[-1]["version"] == events[-1]["data"]["version"] == 4
-    assert events[-1]["actor"] == revops.pk and events[-1]["object_id"] == deal.pk
+    assert events[-1]["actor"] == revops.pk and events[-1]["object_id"] == opportunity.pk
     assert events[1]["data"] == client.get(f"/api/v1/accounts/{account.pk}/").json()
     assert events[3]["data"]["title"] == "CFO" and events[5]["data"]["name"] == "Seat+"
 
 
 def test_a_rolled_back_write_leaves_no_event():
     rep = make_user("rep")
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.opportunity_update(opportunity=deal, actor=rep, data={"name": "Gone"})
+        services.opportunity_update(opportunity=opportunity, actor=rep, data={"name": "Gone"})
         raise RuntimeError
     assert not Event.objects.exists()
     with pytest.raises(transaction.TransactionManagementError):
-        event_record(instance=deal, change="updated", actor=rep)
+        event_record(instance=opportunity, change="updated", actor=rep)
 
 
 def test_after_filters_limits_and_bad_cursors():
@@ -109,8 +109,8 @@ def test_after_filters_limits_and_bad_cursors():
     account = AccountFactory(owner=rep)
     for index in range(4):
         services.account_update(account=account, actor=rep, data={"name": f"Acme {index}"})
-    deal = ready_deal(rep)
-    services.opportunity_update(opportunity=deal, actor=rep, data={"name": "Renamed"})
+    opportunity = ready_opportunity(rep)
+    services.opportunity_update(opportunity=opportunity, actor=rep, data={"name": "Renamed"})
 
     drain(client, expect=5)
     first = feed(client, limit=2)
@@ -120,7 +120,7 @@ def test_after_filters_limits_and_bad_cursors():
     empty = feed(client, rest["next_cursor"])
     assert empty == {"results": [], "next_cursor": rest["next_cursor"]}
     only = feed(client, object="opportunity")["results"]
-    assert [e["object_id"] for e in only] == [deal.pk]
+    assert [e["object_id"] for e in only] == [opportunity.pk]
     assert feed(client, type="account.updated,opportunity.updated", limit=500)["results"]
     assert feed(client)["results"][0]["cursor"] == first["results"][0]["cursor"]
 
@@ -169,11 +169,11 @@ def test_an_event_is_not_served_while_an_older_transaction_is_uncommitted():
     )
     rep, revops = make_user("rep"), make_user("revops")
     client = client_for(make_user("rep"))
-    slow = ready_deal(rep)
+    slow = ready_opportunity(rep)
     services.opportunity_transition(
         opportunity=slow, name="submit_for_approval", actor=rep, source=Source.API
     )
-    quick = ready_deal(rep)
+    quick = ready_opportunity(rep)
     _, cursor = drain(client, expect=1)
 
     locked, go, done = threading.Event(), threading.Event(), threading.Event()
@@ -221,16 +221,18 @@ def test_a_sync_loop_sees_every_committed_change_exactly_once_in_order():
     feed: at the end it has every event once, and each deal's versions only go up."""
     assert connection.vendor == "postgresql", "concurrent writers: make test runs on PostgreSQL"
     rep = make_user("rep")
-    deals = [ready_deal(rep) for _ in range(4)]
+    opportunities = [ready_opportunity(rep) for _ in range(4)]
     client = client_for(make_user("rep"))
     failure: list[BaseException] = []
 
-    def writer(deal: Opportunity, hold: float) -> None:
+    def writer(opportunity: Opportunity, hold: float) -> None:
         try:
             for round_ in range(6):
                 with transaction.atomic():
                     services.opportunity_update(
-                        opportunity=deal.pk, actor=rep, data={"name": f"{deal.pk}-{round_}"}
+                        opportunity=opportunity.pk,
+                        actor=rep,
+                        data={"name": f"{opportunity.pk}-{round_}"},
                     )
                     time.sleep(hold)
         except BaseException as exc:  # noqa: BLE001
@@ -239,8 +241,8 @@ def test_a_sync_loop_sees_every_committed_change_exactly_once_in_order():
             connections.close_all()
 
     threads = [
-        threading.Thread(target=writer, args=(deal, hold))
-        for deal, hold in zip(deals, (0.0, 0.15, 0.02, 0.3), strict=True)
+        threading.Thread(target=writer, args=(opportunity, hold))
+        for opportunity, hold in zip(opportunities, (0.0, 0.15, 0.02, 0.3), strict=True)
     ]
     for thread in threads:
         thread.start()
@@ -257,6 +259,6 @@ def test_a_sync_loop_sees_every_committed_change_exactly_once_in_order():
     assert not failure, failure
     assert sorted(e["id"] for e in seen) == sorted(Event.objects.values_list("id", flat=True))
     assert len({e["id"] for e in seen}) == len(seen) == 24
-    for deal in deals:
-        versions = [e["version"] for e in seen if e["object_id"] == deal.pk]
+    for opportunity in opportunities:
+        versions = [e["version"] for e in seen if e["object_id"] == opportunity.pk]
         assert versions == list(range(2, 8)), versions

@@ -23,16 +23,16 @@ from handoffs.models import CommissionCredit, Handoff
 from handoffs.services import handoff_retry
 from opportunities import services
 from opportunities.models import Approval, Opportunity, StageChange
-from tests.factories import make_user, ready_deal
+from tests.factories import make_user, ready_opportunity
 from tests.handoffs.conftest import approve, handoffs_of, statuses, wait_until
 from tests.handoffs.http_receiver import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
 
 
-def assert_one_effect_per_webhook_id(receiver, deals) -> None:
-    handoffs = {str(h.pk): h for h in Handoff.objects.filter(opportunity__in=deals)}
-    assert len(handoffs) == 4 * len(deals)
+def assert_one_effect_per_webhook_id(receiver, opportunities) -> None:
+    handoffs = {str(h.pk): h for h in Handoff.objects.filter(opportunity__in=opportunities)}
+    assert len(handoffs) == 4 * len(opportunities)
     seen = receiver.requests()
     assert {r.headers["webhook-id"] for r in seen} <= set(handoffs), (
         "a request with an unknown webhook-id"
@@ -55,21 +55,21 @@ def test_worker_killed_after_the_post_before_marking_resends_the_same_id(
     worker = make_worker(HANDOFF_CLAIM_LEASE="3", HANDOFF_READ_TIMEOUT="10")
     worker.start()
     receiver.script("billing", Reply(200, delay=4))  # the answer comes after the kill
-    deal, _ = approve(rep, revops)
+    opportunity, _ = approve(rep, revops)
     receiver.wait_for(lambda r: r.requests("billing"), timeout=15, what="billing POST")
 
     worker.kill()
-    assert statuses(deal)["billing"] != "delivered"
+    assert statuses(opportunity)["billing"] != "delivered"
     worker.start()
 
     wait_until(
-        lambda: set(statuses(deal).values()) == {"delivered"},
+        lambda: set(statuses(opportunity).values()) == {"delivered"},
         timeout=40,
         what="redelivery",
         worker=worker,
     )
     assert len(receiver.requests("billing")) == 2
-    assert_one_effect_per_webhook_id(receiver, [deal])
+    assert_one_effect_per_webhook_id(receiver, [opportunity])
 
 
 def test_misbehaving_endpoints_500_timeout_429_and_410(rep, revops, revops2, receiver, make_worker):
@@ -80,11 +80,11 @@ def test_misbehaving_endpoints_500_timeout_429_and_410(rep, revops, revops2, rec
     receiver.script("provisioning", Reply(200, delay=2.5), Reply(200))  # first answer too late
     receiver.script("customer_success", Reply(429, {"Retry-After": "2"}), Reply(200))
     receiver.script("commission", Reply(410), Reply(200))
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
 
     wait_until(
         lambda: (
-            statuses(deal)
+            statuses(opportunity)
             == {
                 "billing": "delivered",
                 "provisioning": "delivered",
@@ -102,12 +102,12 @@ def test_misbehaving_endpoints_500_timeout_429_and_410(rep, revops, revops2, rec
 
     handoff_retry(handoff=Handoff.objects.get(pk=handoffs["commission"].pk), actor=revops2)
     wait_until(
-        lambda: statuses(deal)["commission"] == "delivered",
+        lambda: statuses(opportunity)["commission"] == "delivered",
         timeout=15,
         what="re-driven commission",
         worker=worker,
     )
-    assert_one_effect_per_webhook_id(receiver, [deal])
+    assert_one_effect_per_webhook_id(receiver, [opportunity])
 
 
 PG_CTL = shutil.which("pg_ctlcluster")
@@ -130,7 +130,7 @@ def test_postgresql_restart_during_the_relay_loses_nothing(
     worker = make_worker()
     for kind in ("billing", "provisioning", "customer_success", "commission"):
         receiver.always(kind, Reply(200, delay=0.4))
-    deals = [approve(rep, revops)[0] for _ in range(3)]
+    opportunities = [approve(rep, revops)[0] for _ in range(3)]
     worker.start()
     receiver.wait_for(lambda r: len(r.requests()) >= 2, timeout=15, what="first deliveries")
 
@@ -139,17 +139,17 @@ def test_postgresql_restart_during_the_relay_loses_nothing(
     close_old_connections()
 
     wait_until(
-        lambda: all(set(statuses(d).values()) == {"delivered"} for d in deals),
+        lambda: all(set(statuses(d).values()) == {"delivered"} for d in opportunities),
         timeout=60,
         what="all delivered after the restart",
         worker=worker,
     )
-    assert_one_effect_per_webhook_id(receiver, deals)
+    assert_one_effect_per_webhook_id(receiver, opportunities)
 
 
 def test_twenty_concurrent_approvals_of_one_deal(rep, receiver, make_worker):
-    deal = ready_deal(rep)
-    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+    opportunity = ready_opportunity(rep)
+    services.opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
     approvers = [make_user("revops", f"racer{i}") for i in range(20)]
     barrier = threading.Barrier(20)
     results: list[object] = [None] * 20
@@ -158,7 +158,7 @@ def test_twenty_concurrent_approvals_of_one_deal(rep, receiver, make_worker):
         try:
             barrier.wait()
             results[i] = services.opportunity_transition(
-                opportunity=deal.pk, name="approve", actor=approvers[i]
+                opportunity=opportunity.pk, name="approve", actor=approvers[i]
             )
         except Exception as exc:  # noqa: BLE001
             results[i] = exc
@@ -175,25 +175,27 @@ def test_twenty_concurrent_approvals_of_one_deal(rep, receiver, make_worker):
     refused = [r for r in results if not isinstance(r, Opportunity)]
     assert all(isinstance(r, errors.DomainError) for r in refused), refused
     assert {r.code for r in refused} <= {"transition_not_allowed", "concurrent_update"}
-    assert Approval.objects.filter(opportunity=deal, decision="approved").count() == 1
-    assert StageChange.objects.filter(opportunity=deal, transition="approve").count() == 1
-    assert sorted(Handoff.objects.filter(opportunity=deal).values_list("kind", flat=True)) == [
+    assert Approval.objects.filter(opportunity=opportunity, decision="approved").count() == 1
+    assert StageChange.objects.filter(opportunity=opportunity, transition="approve").count() == 1
+    assert sorted(
+        Handoff.objects.filter(opportunity=opportunity).values_list("kind", flat=True)
+    ) == [
         "billing",
         "commission",
         "customer_success",
         "provisioning",
     ]
-    assert CommissionCredit.objects.filter(opportunity=deal).count() == 1
+    assert CommissionCredit.objects.filter(opportunity=opportunity).count() == 1
 
     worker = make_worker()
     worker.start()
     wait_until(
-        lambda: set(statuses(deal).values()) == {"delivered"},
+        lambda: set(statuses(opportunity).values()) == {"delivered"},
         timeout=20,
         what="delivery",
         worker=worker,
     )
     time.sleep(1)  # a late duplicate would show up here
     assert len(receiver.requests()) == 4
-    assert_one_effect_per_webhook_id(receiver, [deal])
-    assert handoffs_of(deal)
+    assert_one_effect_per_webhook_id(receiver, [opportunity])
+    assert handoffs_of(opportunity)

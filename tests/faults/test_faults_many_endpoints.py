@@ -45,27 +45,29 @@ def second_endpoints(receiver) -> dict[str, WebhookEndpoint]:
 
 def approve_and_win(rep, revops):
     """The approval writes the handoffs and the deal.won deliveries in its transaction."""
-    deal, _ = approve(rep, revops)
-    return deal
+    opportunity, _ = approve(rep, revops)
+    return opportunity
 
 
-def rows_of(deals) -> list[Handoff]:
+def rows_of(opportunities) -> list[Handoff]:
     """The webhook deliveries of ``deals`` (the rep's decision e-mail is an outbox row
     too, sent by another channel)."""
     return list(
-        Handoff.outbox.filter(opportunity__in=deals, channel="webhook").select_related("endpoint")
+        Handoff.outbox.filter(opportunity__in=opportunities, channel="webhook").select_related(
+            "endpoint"
+        )
     )
 
 
-def all_delivered(deals) -> bool:
-    rows = rows_of(deals)
+def all_delivered(opportunities) -> bool:
+    rows = rows_of(opportunities)
     return bool(rows) and all(r.status == "delivered" for r in rows)
 
 
-def assert_one_effect_each(receiver, deals) -> None:
-    rows = {str(r.pk): r for r in rows_of(deals)}
+def assert_one_effect_each(receiver, opportunities) -> None:
+    rows = {str(r.pk): r for r in rows_of(opportunities)}
     # Four handoff kinds × two endpoints, and deal.won to the four second endpoints.
-    assert len(rows) == 12 * len(deals)
+    assert len(rows) == 12 * len(opportunities)
     seen = receiver.requests()
     assert {r.headers["webhook-id"] for r in seen} <= set(rows), "an unknown webhook-id"
     for webhook_id, row in rows.items():
@@ -84,27 +86,29 @@ def test_worker_killed_mid_send_with_two_endpoints_per_event(
     worker = make_worker(HANDOFF_CLAIM_LEASE="3", HANDOFF_READ_TIMEOUT="10", **ALLOW_LOCAL)
     worker.start()
     receiver.script("billing-2", Reply(200, delay=4))  # the answer comes after the kill
-    deal = approve_and_win(rep, revops)
+    opportunity = approve_and_win(rep, revops)
     receiver.wait_for(lambda r: r.requests("billing-2"), timeout=15, what="billing-2 POST")
     slow_id = receiver.requests("billing-2")[0].headers["webhook-id"]
     worker.kill()
     worker.start()
-    wait_until(lambda: all_delivered([deal]), timeout=45, what="redelivery", worker=worker)
+    wait_until(lambda: all_delivered([opportunity]), timeout=45, what="redelivery", worker=worker)
     # The request the kill interrupted was sent again, with the same id.
     assert len(receiver.requests(webhook_id=slow_id)) == 2
-    assert_one_effect_each(receiver, [deal])
+    assert_one_effect_each(receiver, [opportunity])
 
 
 def test_broker_down_at_approval_with_two_endpoints_per_event(
     rep, revops, receiver, make_worker, second_endpoints
 ):
     with broker_unreachable():
-        deal = approve_and_win(rep, revops)
-    assert len(rows_of([deal])) == 12 and not receiver.requests()
+        opportunity = approve_and_win(rep, revops)
+    assert len(rows_of([opportunity])) == 12 and not receiver.requests()
     worker = make_worker(**ALLOW_LOCAL)
     worker.start()
-    wait_until(lambda: all_delivered([deal]), timeout=40, what="relay delivery", worker=worker)
-    assert_one_effect_each(receiver, [deal])
+    wait_until(
+        lambda: all_delivered([opportunity]), timeout=40, what="relay delivery", worker=worker
+    )
+    assert_one_effect_each(receiver, [opportunity])
 
 
 PG_CTL = shutil.which("pg_ctlcluster")
@@ -118,7 +122,7 @@ def test_postgresql_restart_with_two_endpoints_per_event(
     worker = make_worker(**ALLOW_LOCAL)
     for name in [*HandoffKind.values, *second_endpoints]:
         receiver.always(name, Reply(200, delay=0.3))
-    deals = [approve_and_win(rep, revops) for _ in range(2)]
+    opportunities = [approve_and_win(rep, revops) for _ in range(2)]
     worker.start()
     receiver.wait_for(lambda r: len(r.requests()) >= 2, timeout=15, what="first deliveries")
 
@@ -129,5 +133,7 @@ def test_postgresql_restart_with_two_endpoints_per_event(
     connection.close()
     close_old_connections()
 
-    wait_until(lambda: all_delivered(deals), timeout=90, what="all delivered", worker=worker)
-    assert_one_effect_each(receiver, deals)
+    wait_until(
+        lambda: all_delivered(opportunities), timeout=90, what="all delivered", worker=worker
+    )
+    assert_one_effect_each(receiver, opportunities)

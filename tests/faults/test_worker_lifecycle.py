@@ -10,7 +10,7 @@ from handoffs.models import Handoff, HandoffAttempt
 from handoffs.services import handoffs_enqueue
 from opportunities.services import opportunity_transition
 from tests.celery_worker import queued_messages
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 from tests.handoffs.conftest import approve, broker_unreachable, handoffs_of, statuses, wait_until
 from tests.handoffs.http_receiver import Reply
 
@@ -19,20 +19,20 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytes
 DELIVER = "handoffs.deliver_many"
 
 
-def all_delivered(deal) -> bool:
-    return set(statuses(deal).values()) == {"delivered"}
+def all_delivered(opportunity) -> bool:
+    return set(statuses(opportunity).values()) == {"delivered"}
 
 
 def test_worker_down_at_approval_delivers_once_it_starts(rep, revops, receiver, make_worker):
     worker = make_worker()
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
     # one message carries the approval's four handoffs, one the rep's decision e-mail
     assert queued_messages(DELIVER) == 2
-    assert set(statuses(deal).values()) == {"pending"}
+    assert set(statuses(opportunity).values()) == {"pending"}
 
     worker.start()
 
-    wait_until(lambda: all_delivered(deal), timeout=15, what="delivery", worker=worker)
+    wait_until(lambda: all_delivered(opportunity), timeout=15, what="delivery", worker=worker)
     for kind, handoff in handoffs.items():
         (request,) = receiver.requests(kind)
         assert request.verified and request.headers["webhook-id"] == str(handoff.pk)
@@ -43,11 +43,11 @@ def test_two_copies_of_each_task_at_once_post_once(rep, revops, receiver, make_w
     processes takes them, copies of one task run at the same moment, yet each handoff is
     POSTed exactly once."""
     worker = make_worker()
-    deal = ready_deal(rep)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+    opportunity = ready_opportunity(rep)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
     with broker_unreachable():  # no on-commit messages: we queue the copies ourselves
-        opportunity_transition(opportunity=deal, name="approve", actor=revops)
-    handoffs = handoffs_of(deal)
+        opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
+    handoffs = handoffs_of(opportunity)
     for kind, handoff in handoffs.items():
         receiver.always(kind, Reply(200, delay=0.3))  # the copies overlap the first POST
         for _ in range(3):
@@ -56,7 +56,7 @@ def test_two_copies_of_each_task_at_once_post_once(rep, revops, receiver, make_w
 
     worker.start()
 
-    wait_until(lambda: all_delivered(deal), timeout=15, what="delivery", worker=worker)
+    wait_until(lambda: all_delivered(opportunity), timeout=15, what="delivery", worker=worker)
     wait_until(lambda: queued_messages(DELIVER) == 0, timeout=10, what="queue drained")
     for kind in handoffs:
         assert len(receiver.requests(kind)) == 1, kind
@@ -68,16 +68,16 @@ def test_broker_unreachable_at_commit_the_relay_delivers_once_it_is_back(
     rep, revops, receiver, make_worker
 ):
     worker = make_worker()
-    deal = ready_deal(rep)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+    opportunity = ready_opportunity(rep)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
     with broker_unreachable():
-        opportunity_transition(opportunity=deal, name="approve", actor=revops)
+        opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
     assert queued_messages(DELIVER) == 0  # nothing was published
-    assert set(statuses(deal).values()) == {"pending"}
+    assert set(statuses(opportunity).values()) == {"pending"}
 
     worker.start()  # broker and worker back: only the relay knows about these rows
 
-    wait_until(lambda: all_delivered(deal), timeout=15, what="relay delivery", worker=worker)
+    wait_until(lambda: all_delivered(opportunity), timeout=15, what="relay delivery", worker=worker)
     assert "Relay enqueues" in worker.log()
     assert len(receiver.requests()) == 4 and all(r.verified for r in receiver.requests())
 
@@ -88,7 +88,7 @@ def test_sigkill_during_a_slow_delivery_is_delivered_after_restart_with_the_same
     worker = make_worker().start()
     receiver.script("billing", Reply(200, delay=1.5))  # slow, but inside the read timeout
 
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
     billing = handoffs["billing"]
     receiver.wait_for(lambda r: len(r.requests("billing")) == 1, what="billing in flight")
 
@@ -100,7 +100,7 @@ def test_sigkill_during_a_slow_delivery_is_delivered_after_restart_with_the_same
 
     restarted = make_worker().start()
 
-    wait_until(lambda: all_delivered(deal), timeout=20, what="redelivery", worker=restarted)
+    wait_until(lambda: all_delivered(opportunity), timeout=20, what="redelivery", worker=restarted)
     first, second = receiver.requests("billing")
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == str(billing.pk)
     assert first.body == second.body and second.verified
@@ -110,4 +110,4 @@ def test_sigkill_during_a_slow_delivery_is_delivered_after_restart_with_the_same
         .values_list("number", "outcome")
     ) == [(1, "interrupted"), (2, "delivered")]
     assert Handoff.objects.get(pk=billing.pk).attempts == 2
-    assert handoffs_of(deal)["billing"].status == "delivered"
+    assert handoffs_of(opportunity)["billing"].status == "delivered"

@@ -14,7 +14,7 @@ import pytest
 from handoffs.models import Handoff
 from opportunities.services import opportunity_transition
 from tests.celery_worker import CeleryWorker, purge_queues
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 from tests.handoffs.http_receiver import Receiver
 
 # Short timeouts and schedules for the worker subprocess, so failure paths play out in
@@ -88,17 +88,17 @@ def shared_worker(handoff_receiver, tmp_path_factory, django_db_setup) -> Iterat
     purge_queues()
 
 
-def approve(rep, revops, **deal_fields: Any):
+def approve(rep, revops, **opportunity_fields: Any):
     """A ready deal taken through submit and approve by the services; returns the deal and
     its handoffs by kind."""
-    deal = ready_deal(rep, **deal_fields)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    opportunity_transition(opportunity=deal, name="approve", actor=revops)
-    return deal, handoffs_of(deal)
+    opportunity = ready_opportunity(rep, **opportunity_fields)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
+    return opportunity, handoffs_of(opportunity)
 
 
-def handoffs_of(deal) -> dict[str, Handoff]:
-    return {h.kind: h for h in Handoff.objects.filter(opportunity=deal)}
+def handoffs_of(opportunity) -> dict[str, Handoff]:
+    return {h.kind: h for h in Handoff.objects.filter(opportunity=opportunity)}
 
 
 def wait_until(
@@ -120,8 +120,8 @@ def wait_until(
         time.sleep(0.05)
 
 
-def statuses(deal) -> dict[str, str]:
-    return dict(Handoff.objects.filter(opportunity=deal).values_list("kind", "status"))
+def statuses(opportunity) -> dict[str, str]:
+    return dict(Handoff.objects.filter(opportunity=opportunity).values_list("kind", "status"))
 
 
 def closed_port() -> int:

@@ -18,7 +18,7 @@ CHANGELIST = reverse("admin:handoffs_handoff_changelist")
 
 
 @pytest.fixture
-def deals(rep, revops):
+def opportunities(rep, revops):
     """Two approved deals; one billing handoff dead, one provisioning delivered."""
     first, handoffs = approve(rep, revops)
     second, _ = approve(rep, revops)
@@ -32,7 +32,7 @@ def deals(rep, revops):
     return first, second, handoffs
 
 
-def test_revops_sees_every_handoff(client, revops2, deals):
+def test_revops_sees_every_handoff(client, revops2, opportunities):
     client.force_login(revops2)
 
     response = client.get(CHANGELIST)
@@ -46,7 +46,7 @@ def test_revops_sees_every_handoff(client, revops2, deals):
     [("status__exact=dead", 1), ("status__exact=pending", 6), ("kind__exact=billing", 2)]
     + [("kind__exact=billing&status__exact=dead", 1), ("status__exact=completed", 0)],
 )
-def test_it_filters_by_status_and_kind(client, revops2, deals, query, count):
+def test_it_filters_by_status_and_kind(client, revops2, opportunities, query, count):
     client.force_login(revops2)
     response = client.get(f"{CHANGELIST}?{query}")
     assert response.status_code == 200
@@ -68,8 +68,8 @@ def test_the_changelist_costs_the_same_queries_for_more_rows(
     assert response.context["cl"].result_count == 24
 
 
-def test_the_change_page_shows_attempts_and_payload(client, revops2, deals):
-    _, _, handoffs = deals
+def test_the_change_page_shows_attempts_and_payload(client, revops2, opportunities):
+    _, _, handoffs = opportunities
     client.force_login(revops2)
 
     response = client.get(reverse("admin:handoffs_handoff_change", args=[handoffs["billing"].pk]))
@@ -79,8 +79,8 @@ def test_the_change_page_shows_attempts_and_payload(client, revops2, deals):
     assert "HTTP 500" in body and "handoff.billing" in body
 
 
-def test_retry_now_re_drives_dead_and_reports_the_rest(client, revops2, deals):
-    _, _, handoffs = deals
+def test_retry_now_re_drives_dead_and_reports_the_rest(client, revops2, opportunities):
+    _, _, handoffs = opportunities
     purge_queues()
     client.force_login(revops2)
 
@@ -102,7 +102,7 @@ def test_retry_now_re_drives_dead_and_reports_the_rest(client, revops2, deals):
     assert any("Not re-driven" in t and "provisioning" in t for t in texts)
 
 
-def test_retry_now_is_not_offered_without_the_permission(client, deals):
+def test_retry_now_is_not_offered_without_the_permission(client, opportunities):
     """A staff member who may only view handoffs gets no Retry now action."""
     from django.contrib.auth.models import Permission
 
@@ -113,7 +113,7 @@ def test_retry_now_is_not_offered_without_the_permission(client, deals):
     viewer.save()
     viewer.user_permissions.add(Permission.objects.get(codename="view_handoff"))
     client.force_login(viewer)
-    _, _, handoffs = deals
+    _, _, handoffs = opportunities
 
     response = client.get(CHANGELIST)
     assert response.status_code == 200
@@ -124,14 +124,14 @@ def test_retry_now_is_not_offered_without_the_permission(client, deals):
     assert Handoff.objects.get(pk=handoffs["billing"].pk).status == "dead"
 
 
-def test_reps_cannot_open_the_console(client, rep, deals):
+def test_reps_cannot_open_the_console(client, rep, opportunities):
     client.force_login(rep)
     response = client.get(CHANGELIST)
     assert response.status_code == 302  # to the admin login: reps are not staff
 
 
-def test_handoffs_are_read_only_in_the_admin(client, revops2, deals):
-    _, _, handoffs = deals
+def test_handoffs_are_read_only_in_the_admin(client, revops2, opportunities):
+    _, _, handoffs = opportunities
     client.force_login(revops2)
     assert client.get(reverse("admin:handoffs_handoff_add")).status_code == 403
     response = client.post(
@@ -141,7 +141,7 @@ def test_handoffs_are_read_only_in_the_admin(client, revops2, deals):
     assert Handoff.objects.filter(pk=handoffs["billing"].pk).exists()
 
 
-def test_revops_manage_commission_plans_and_read_credits(client, revops2, rep, deals):
+def test_revops_manage_commission_plans_and_read_credits(client, revops2, rep, opportunities):
     client.force_login(revops2)
 
     response = client.post(
@@ -165,13 +165,13 @@ def test_a_rate_above_one_is_refused(client, revops2, rep):
     assert not CommissionPlan.objects.exists()
 
 
-def test_a_staff_rep_sees_only_the_handoffs_of_their_own_deals(client, rep2, revops, deals):
+def test_a_staff_rep_sees_only_the_handoffs_of_their_own_deals(client, rep2, revops, opportunities):
     """Compensation is private in the admin as in the API: an approver who is a rep (staff,
     may view handoffs) sees their own deals' handoffs only, and opens no one else's."""
     rep2.is_staff = True
     rep2.save()
     own, own_handoffs = approve(rep2, revops)
-    _, _, others = deals
+    _, _, others = opportunities
     client.force_login(rep2)
 
     response = client.get(CHANGELIST)

@@ -10,7 +10,7 @@ from amendments.services import amendment_decide, amendment_request
 from handoffs.models import Handoff, HandoffKind, WebhookEndpoint
 from handoffs.services import handoffs_deliver
 from handoffs.targets import environment_endpoints_ensure
-from tests.amendments.conftest import won_deal
+from tests.amendments.conftest import won_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -18,18 +18,18 @@ pytestmark = pytest.mark.django_db
 def test_billing_receives_the_signed_amendment_of_the_booking_it_received(
     rep, revops, revops2, endpoints
 ):
-    deal = won_deal(rep, revops)
+    opportunity = won_opportunity(rep, revops)
     amendment = amendment_request(
-        opportunity=deal,
+        opportunity=opportunity,
         actor=rep,
         kind="change",
         reason="The order form says 30 seats.",
         changes={"amount": "3000.00"},
-        line_items=[{"product": deal.seat.pk, "seats": 30, "unit_price": "100.00"}],
+        line_items=[{"product": opportunity.seat.pk, "seats": 30, "unit_price": "100.00"}],
     )
     amendment_decide(amendment=amendment, actor=revops2, decision="approve")
 
-    rows = Handoff.outbox.filter(opportunity=deal, event_type__startswith="handoff.")
+    rows = Handoff.outbox.filter(opportunity=opportunity, event_type__startswith="handoff.")
     amended = {r.event_type: r for r in rows.filter(event_type__endswith=".amended")}
     assert sorted(amended) == sorted(f"handoff.{k}.amended" for k in HandoffKind.values)
     handoffs_deliver(handoff_ids=[r.pk for r in amended.values()])

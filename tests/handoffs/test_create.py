@@ -15,36 +15,36 @@ from handoffs.services import commission_credit_amount, handoffs_create_for_appr
 from opportunities.models import Approval, Opportunity
 from opportunities.services import opportunity_transition
 from tests.celery_worker import purge_queues, queued_messages, queued_task_args
-from tests.factories import LineItemFactory, ProductFactory, ready_deal
+from tests.factories import LineItemFactory, ProductFactory, ready_opportunity
 from tests.handoffs.conftest import approve, broker_unreachable
 
 DELIVER = "handoffs.deliver_many"
 KINDS = {"billing", "provisioning", "customer_success", "commission"}
 
 
-def mixed_deal(rep):
+def mixed_opportunity(rep):
     """Two line items of one SKU and one of another, no unit prices (so any amount)."""
-    deal = ready_deal(rep, lines=0, amount=Decimal("12345.67"), po_number="PO-77")
+    opportunity = ready_opportunity(rep, lines=0, amount=Decimal("12345.67"), po_number="PO-77")
     seat, addon = ProductFactory(sku="SEAT-PRO", name="Pro seat"), ProductFactory(sku="ADDON-SSO")
-    LineItemFactory(opportunity=deal, product=seat, seats=3, unit_price=None)
-    LineItemFactory(opportunity=deal, product=seat, seats=4, unit_price=None)
-    LineItemFactory(opportunity=deal, product=addon, seats=5, unit_price=None)
-    return deal
+    LineItemFactory(opportunity=opportunity, product=seat, seats=3, unit_price=None)
+    LineItemFactory(opportunity=opportunity, product=seat, seats=4, unit_price=None)
+    LineItemFactory(opportunity=opportunity, product=addon, seats=5, unit_price=None)
+    return opportunity
 
 
 def approved_mixed(rep, revops):
-    deal = mixed_deal(rep)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    opportunity_transition(opportunity=deal, name="approve", actor=revops)
-    return deal, {h.kind: h for h in Handoff.objects.filter(opportunity=deal)}
+    opportunity = mixed_opportunity(rep)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
+    return opportunity, {h.kind: h for h in Handoff.objects.filter(opportunity=opportunity)}
 
 
 @pytest.mark.django_db
 def test_approve_creates_four_pending_handoffs_with_envelopes(rep, revops):
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
 
     assert set(handoffs) == KINDS
-    approval = Approval.objects.get(opportunity=deal, decision="approved")
+    approval = Approval.objects.get(opportunity=opportunity, decision="approved")
     for kind, handoff in handoffs.items():
         assert handoff.status == "pending" and handoff.attempts == 0
         assert handoff.approval_id == approval.pk and handoff.next_attempt_at is not None
@@ -52,10 +52,10 @@ def test_approve_creates_four_pending_handoffs_with_envelopes(rep, revops):
         assert handoff.payload["type"] == f"handoff.{kind}"
         assert handoff.payload["created_at"]
         data = handoff.payload["data"]
-        assert data["opportunity"]["id"] == deal.pk
+        assert data["opportunity"]["id"] == opportunity.pk
         assert data["opportunity"]["stage"] == "closed_won"
-        assert data["account"]["id"] == deal.account_id
-        assert data["primary_contact"]["email"] == deal.primary_contact.email
+        assert data["account"]["id"] == opportunity.account_id
+        assert data["primary_contact"]["email"] == opportunity.primary_contact.email
         assert data["owner"]["username"] == rep.username
         assert data["approval"]["approved_by"]["username"] == revops.username
         assert data["approval"]["submitted_by"]["username"] == rep.username
@@ -65,14 +65,14 @@ def test_approve_creates_four_pending_handoffs_with_envelopes(rep, revops):
 
 @pytest.mark.django_db
 def test_each_kind_carries_what_its_team_needs(rep, revops):
-    deal, handoffs = approved_mixed(rep, revops)
+    opportunity, handoffs = approved_mixed(rep, revops)
 
     billing = handoffs["billing"].payload["data"]["billing"]
     assert billing["amount"] == "12345.67" and billing["currency"] == "USD"
-    assert billing["contract_id"] == deal.contract_id and billing["po_number"] == "PO-77"
-    assert billing["contract_start_date"] == deal.contract_start_date.isoformat()
+    assert billing["contract_id"] == opportunity.contract_id and billing["po_number"] == "PO-77"
+    assert billing["contract_start_date"] == opportunity.contract_start_date.isoformat()
     assert billing["term_months"] == 12
-    assert billing["bill_to"]["email"] == deal.primary_contact.email
+    assert billing["bill_to"]["email"] == opportunity.primary_contact.email
 
     provisioning = handoffs["provisioning"].payload["data"]["provisioning"]
     assert provisioning["seats_by_sku"] == [
@@ -88,8 +88,8 @@ def test_each_kind_carries_what_its_team_needs(rep, revops):
     ]
 
     cs = handoffs["customer_success"].payload["data"]["customer_success"]
-    assert cs["account"]["name"] == deal.account.name
-    assert cs["primary_contact"]["id"] == deal.primary_contact_id
+    assert cs["account"]["name"] == opportunity.account.name
+    assert cs["primary_contact"]["id"] == opportunity.primary_contact_id
     assert [p["sku"] for p in cs["products"]] == ["ADDON-SSO", "SEAT-PRO"]
     assert cs["owner"]["username"] == rep.username
 
@@ -104,9 +104,9 @@ def test_each_kind_carries_what_its_team_needs(rep, revops):
 def test_commission_credit_uses_the_reps_plan(rep, revops):
     CommissionPlan.objects.create(rep=rep, rate=Decimal("0.0725"))
 
-    deal, handoffs = approved_mixed(rep, revops)
+    opportunity, handoffs = approved_mixed(rep, revops)
 
-    credit = CommissionCredit.objects.get(opportunity=deal)
+    credit = CommissionCredit.objects.get(opportunity=opportunity)
     assert credit.rep == rep and credit.approval.decision == "approved"
     assert credit.booking_amount == Decimal("12345.67") and credit.rate == Decimal("0.0725")
     assert credit.credit_amount == Decimal("895.06")  # 895.061075
@@ -118,9 +118,9 @@ def test_commission_credit_uses_the_reps_plan(rep, revops):
 def test_commission_credit_falls_back_to_the_default_rate(rep, revops, settings):
     settings.COMMISSION_DEFAULT_RATE = "0.08"
 
-    deal, _ = approve(rep, revops, amount=Decimal("1000.00"))
+    opportunity, _ = approve(rep, revops, amount=Decimal("1000.00"))
 
-    credit = CommissionCredit.objects.get(opportunity=deal)
+    credit = CommissionCredit.objects.get(opportunity=opportunity)
     assert credit.rate == Decimal("0.08") and credit.credit_amount == Decimal("80.00")
 
 
@@ -139,12 +139,12 @@ def test_credit_amount_is_amount_times_rate_to_the_cent(amount, rate, credit):
 
 @pytest.mark.django_db
 def test_a_second_set_for_the_same_approval_is_refused(rep, revops):
-    deal, _ = approve(rep, revops)
-    approval = Approval.objects.select_related("opportunity").get(opportunity=deal)
+    opportunity, _ = approve(rep, revops)
+    approval = Approval.objects.select_related("opportunity").get(opportunity=opportunity)
 
     with pytest.raises(IntegrityError), transaction.atomic():
         handoffs_create_for_approval(approval=approval)
-    assert Handoff.objects.filter(opportunity=deal).count() == 4
+    assert Handoff.objects.filter(opportunity=opportunity).count() == 4
 
 
 @pytest.mark.django_db(transaction=True)
@@ -153,24 +153,25 @@ def test_rolled_back_approval_leaves_no_row_and_publishes_nothing(rep, revops, r
     back, then no handoff, no credit and no message exist; a committed one publishes one
     message carrying its four handoffs."""
     purge_queues()
-    deal = ready_deal(rep)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+    opportunity = ready_opportunity(rep)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
 
     with pytest.raises(RuntimeError), transaction.atomic():
-        opportunity_transition(opportunity=deal, name="approve", actor=revops)
-        assert Handoff.objects.filter(opportunity=deal).count() == 4  # written, not sent
+        opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
+        assert Handoff.objects.filter(opportunity=opportunity).count() == 4  # written, not sent
         raise RuntimeError("something later in the same request failed")
 
     assert not Handoff.objects.exists() and not CommissionCredit.objects.exists()
-    assert Opportunity.objects.get(pk=deal.pk).stage == "pending_approval"
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == "pending_approval"
     assert queued_messages(DELIVER) == 0
 
-    opportunity_transition(opportunity=deal, name="approve", actor=revops)
+    opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
     # one message for everything the approval wrote: the four handoffs and the rep's
     # decision e-mail (an outbox row too)
     assert queued_messages(DELIVER) == 1
     assert sorted(pk for args in queued_task_args(DELIVER) for pk in args[0]) == sorted(
-        str(pk) for pk in Handoff.outbox.filter(opportunity=deal).values_list("pk", flat=True)
+        str(pk)
+        for pk in Handoff.outbox.filter(opportunity=opportunity).values_list("pk", flat=True)
     )
     purge_queues()
 
@@ -179,12 +180,13 @@ def test_rolled_back_approval_leaves_no_row_and_publishes_nothing(rep, revops, r
 def test_with_a_task_batch_of_one_each_handoff_is_its_own_message(rep, revops, settings):
     settings.HANDOFF_TASK_BATCH = 1
     purge_queues()
-    deal = ready_deal(rep)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    opportunity_transition(opportunity=deal, name="approve", actor=revops)
+    opportunity = ready_opportunity(rep)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
     assert queued_messages(DELIVER) == 5  # the four handoffs and the decision e-mail
     assert sorted(args[0][0] for args in queued_task_args(DELIVER)) == sorted(
-        str(pk) for pk in Handoff.outbox.filter(opportunity=deal).values_list("pk", flat=True)
+        str(pk)
+        for pk in Handoff.outbox.filter(opportunity=opportunity).values_list("pk", flat=True)
     )
     purge_queues()
 
@@ -192,17 +194,17 @@ def test_with_a_task_batch_of_one_each_handoff_is_its_own_message(rep, revops, s
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_at_commit_neither_raises_nor_hangs_the_approval(rep, revops, caplog):
     purge_queues()
-    deal = ready_deal(rep)
-    opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
+    opportunity = ready_opportunity(rep)
+    opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
 
     with broker_unreachable():
         started = time.monotonic()
-        opportunity_transition(opportunity=deal, name="approve", actor=revops)
+        opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
         took = time.monotonic() - started
 
     assert took < 3, took
-    assert Opportunity.objects.get(pk=deal.pk).stage == "closed_won"
-    assert Handoff.objects.filter(opportunity=deal, status="pending").count() == 4
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == "closed_won"
+    assert Handoff.objects.filter(opportunity=opportunity, status="pending").count() == 4
     assert "the outbox relay will send them" in caplog.text
     assert queued_messages(DELIVER) == 0
 

@@ -20,30 +20,30 @@ from handoffs.models import Handoff
 from opportunities import services
 from opportunities.models import Approval
 from opportunities.stages import Source
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
-def submit(deal, rep):
+def submit(opportunity, rep):
     services.opportunity_transition(
-        opportunity=deal, name="submit_for_approval", actor=rep, source=Source.API
+        opportunity=opportunity, name="submit_for_approval", actor=rep, source=Source.API
     )
 
 
-def approve(deal, revops):
+def approve(opportunity, revops):
     services.opportunity_transition(
-        opportunity=deal, name="approve", actor=revops, source=Source.API
+        opportunity=opportunity, name="approve", actor=revops, source=Source.API
     )
-    return {h.kind: h.payload["data"] for h in Handoff.objects.filter(opportunity=deal)}
+    return {h.kind: h.payload["data"] for h in Handoff.objects.filter(opportunity=opportunity)}
 
 
 def test_edits_made_while_pending_do_not_reach_billing(rep, revops):
     # Given alice's deal waiting for approval with pat@customer.example as primary contact
-    deal = ready_deal(rep)
-    contact, account = deal.primary_contact, deal.account
+    opportunity = ready_opportunity(rep)
+    contact, account = opportunity.primary_contact, opportunity.account
     original_email, original_account = contact.email, account.name
-    submit(deal, rep)
+    submit(opportunity, rep)
     # When its contact and account are edited before RevOps decide (still allowed: they
     # are not the deal's gated fields)
     services.contact_update(
@@ -51,14 +51,14 @@ def test_edits_made_while_pending_do_not_reach_billing(rep, revops):
     )
     services.account_update(account=account, actor=rep, data={"name": "Renamed Ltd"})
     # Then the handoffs carry what RevOps approved: the values as submitted
-    data = approve(deal, revops)
+    data = approve(opportunity, revops)
     assert data["billing"]["billing"]["bill_to"]["email"] == original_email
     assert (
         data["customer_success"]["customer_success"]["primary_contact"]["email"] == original_email
     )
     assert data["billing"]["primary_contact"]["email"] == original_email
     assert data["billing"]["account"]["name"] == original_account
-    approval = Approval.objects.get(opportunity=deal)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert approval.snapshot["contact"]["email"] == original_email
     # and no payload differs from the snapshot on what it carries
     for section in data.values():
@@ -69,12 +69,12 @@ def test_edits_made_while_pending_do_not_reach_billing(rep, revops):
 
 
 def test_line_items_carry_sku_and_product_name_as_submitted(rep, revops):
-    deal = ready_deal(rep, lines=2)
-    submit(deal, rep)
-    product = deal.line_items.first().product
+    opportunity = ready_opportunity(rep, lines=2)
+    submit(opportunity, rep)
+    product = opportunity.line_items.first().product
     product.name = "Renamed after submission"
     product.save()
-    data = approve(deal, revops)
+    data = approve(opportunity, revops)
     names = {li["name"] for li in data["provisioning"]["line_items"]}
     assert "Renamed after submission" not in names
     assert all(row["name"] for row in data["provisioning"]["provisioning"]["seats_by_sku"])
@@ -85,10 +85,10 @@ def test_approval_freezes_the_reporting_amount_and_the_rate(rep, revops, setting
     ExchangeRate.objects.create(
         currency="EUR", rate=Decimal("1.10"), valid_from=timezone.localdate() - dt.timedelta(days=3)
     )
-    deal = ready_deal(rep, currency="EUR", seats=10, unit_price=Decimal("100.00"))
-    submit(deal, rep)
-    data = approve(deal, revops)
-    approval = Approval.objects.get(opportunity=deal)
+    opportunity = ready_opportunity(rep, currency="EUR", seats=10, unit_price=Decimal("100.00"))
+    submit(opportunity, rep)
+    data = approve(opportunity, revops)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert (approval.reporting_currency, approval.reporting_amount, approval.reporting_rate) == (
         "USD",
         Decimal("1100.00"),
@@ -107,10 +107,10 @@ def test_approval_freezes_the_reporting_amount_and_the_rate(rep, revops, setting
 
 def test_without_a_rate_the_reporting_amount_stays_unknown(rep, revops, settings):
     settings.REPORTING_CURRENCY = "USD"
-    deal = ready_deal(rep, currency="JPY", seats=10, unit_price=Decimal("1000"))
-    submit(deal, rep)
-    approve(deal, revops)
-    approval = Approval.objects.get(opportunity=deal)
+    opportunity = ready_opportunity(rep, currency="JPY", seats=10, unit_price=Decimal("1000"))
+    submit(opportunity, rep)
+    approve(opportunity, revops)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert approval.reporting_amount is None and approval.reporting_rate is None
     # JPY has no minor units: the snapshot says so
     assert approval.snapshot["amount"] == "10000"
@@ -126,17 +126,17 @@ def test_billing_receives_each_document_with_its_hash_and_a_working_link(
             "OPTIONS": {"location": str(tmp_path)},
         },
     }
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     pdf = sample_pdf(["Signed by both parties"])
     document = document_attach(
-        opportunity=deal,
+        opportunity=opportunity,
         actor=rep,
         kind="signed_contract",
         file=io.BytesIO(pdf),
         name="contract.pdf",
     )
-    submit(deal, rep)
-    data = approve(deal, revops)
+    submit(opportunity, rep)
+    data = approve(opportunity, revops)
     [frozen] = data["billing"]["billing"]["documents"]
     assert (frozen["kind"], frozen["name"], frozen["sha256"]) == (
         "signed_contract",

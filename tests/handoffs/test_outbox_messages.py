@@ -175,7 +175,7 @@ def test_docs_carry_the_current_event_schemas():
 
 
 def test_real_payloads_match_their_schemas(rep, revops, endpoints):
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
     checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
     for handoff in handoffs.values():
         schema = events.event_schema(handoff.event_type)
@@ -184,14 +184,14 @@ def test_real_payloads_match_their_schemas(rep, revops, endpoints):
         url="https://example.com/hook", event_types=list(events.EVENT_TYPES)
     )
     # The amendment events carry more (tests/amendments/test_payloads.py checks them).
-    plain = [t for t in events.DEAL_EVENT_TYPES if t not in ("deal.amended", "deal.cancelled")]
+    plain = [t for t in events.LIFECYCLE_EVENT_TYPES if t not in ("deal.amended", "deal.cancelled")]
     for event_type in plain:
         (row,) = services.deliveries_create_for_event(
             event_type=event_type,
             data=payloads.lifecycle_data(
-                opportunity=deal, actor=revops, from_stage="negotiation", reason="why"
+                opportunity=opportunity, actor=revops, from_stage="negotiation", reason="why"
             ),
-            opportunity=deal,
+            opportunity=opportunity,
         )
         jsonschema.validate(row.payload, events.event_schema(event_type), format_checker=checker)
     broken = {**handoffs["billing"].payload, "version": 2}
@@ -251,7 +251,7 @@ def test_revops_add_an_endpoint_in_the_admin_see_the_secret_once_rotate_and_repl
 
 
 def test_the_console_lists_deliveries_messages_and_open_handoffs(client, rep, revops, endpoints):
-    deal, _ = approve(rep, revops)
+    opportunity, _ = approve(rep, revops)
     services.email_enqueue(to=["a@example.com"], subject="s", body="b", dedupe_key="k")
     client.force_login(revops)
     for name in (

@@ -180,12 +180,12 @@ def test_handoff_list_costs_one_query_whatever_the_number(rep, revops, django_as
 
 
 def test_handoff_list_filters(rep, revops):
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
     approve(rep, revops)
     given(handoffs["billing"], status="dead")
 
-    assert selectors.handoff_list(opportunity=deal).count() == 4
-    assert selectors.handoff_list(opportunity=deal.pk, kind="billing").count() == 1
+    assert selectors.handoff_list(opportunity=opportunity).count() == 4
+    assert selectors.handoff_list(opportunity=opportunity.pk, kind="billing").count() == 1
     assert list(selectors.handoff_list(status="dead")) == [handoffs["billing"]]
 
 

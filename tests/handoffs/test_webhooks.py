@@ -55,18 +55,20 @@ def add_endpoint(
     return endpoint, secret
 
 
-def emit_won(deal) -> list[Handoff]:
+def emit_won(opportunity) -> list[Handoff]:
     """Another deal.won event for ``deal`` (as a later transition would write one)."""
     return services.deliveries_create_for_event(
         event_type="deal.won",
-        data=payloads.lifecycle_data(opportunity=deal, to_stage="closed_won"),
-        opportunity=deal,
+        data=payloads.lifecycle_data(opportunity=opportunity, to_stage="closed_won"),
+        opportunity=opportunity,
     )
 
 
-def won_event(deal) -> list[Handoff]:
+def won_event(opportunity) -> list[Handoff]:
     """The deal.won deliveries the approval wrote (in its own transaction)."""
-    return list(Handoff.outbox.filter(opportunity=deal, event_type="deal.won").order_by("pk"))
+    return list(
+        Handoff.outbox.filter(opportunity=opportunity, event_type="deal.won").order_by("pk")
+    )
 
 
 def test_two_endpoints_subscribed_to_one_event_each_receive_it_once(rep, revops, endpoints_env):
@@ -74,9 +76,9 @@ def test_two_endpoints_subscribed_to_one_event_each_receive_it_once(rep, revops,
     first, _ = add_endpoint(revops, receiver, "warehouse", ["deal.won"])
     second, _ = add_endpoint(revops, receiver, "crm", ["deal.won", "deal.lost"])
     add_endpoint(revops, receiver, "other", ["deal.lost"])  # not subscribed to deal.won
-    deal, _ = approve(rep, revops)
+    opportunity, _ = approve(rep, revops)
 
-    rows = won_event(deal)
+    rows = won_event(opportunity)
     assert {r.endpoint_id for r in rows} == {first.pk, second.pk}
     assert len({r.pk for r in rows}) == 2 and len({r.event_id for r in rows}) == 1
     sent = deliver_due()
@@ -88,7 +90,7 @@ def test_two_endpoints_subscribed_to_one_event_each_receive_it_once(rep, revops,
         assert got[0].verified, got[0].error
         assert got[0].payload["type"] == "deal.won"
         assert got[0].payload["version"] == 1
-        assert got[0].payload["data"]["opportunity"]["id"] == deal.pk
+        assert got[0].payload["data"]["opportunity"]["id"] == opportunity.pk
     assert receiver.requests("other") == []
     # The four handoffs went to the environment's endpoints, as before.
     assert all(len(receiver.requests(kind)) == 1 for kind in ("billing", "commission"))
@@ -97,10 +99,10 @@ def test_two_endpoints_subscribed_to_one_event_each_receive_it_once(rep, revops,
 def test_a_second_endpoint_for_a_handoff_kind_gets_its_own_delivery(rep, revops, endpoints_env):
     receiver = endpoints_env
     endpoint, _ = add_endpoint(revops, receiver, "billing2", ["handoff.billing"])
-    deal, _ = approve(rep, revops)
-    billing = list(Handoff.objects.filter(opportunity=deal, kind="billing"))
+    opportunity, _ = approve(rep, revops)
+    billing = list(Handoff.objects.filter(opportunity=opportunity, kind="billing"))
     assert len(billing) == 2 and {h.endpoint_id for h in billing} >= {endpoint.pk}
-    assert Handoff.objects.filter(opportunity=deal).count() == 5
+    assert Handoff.objects.filter(opportunity=opportunity).count() == 5
     deliver_due()
     (mine,) = receiver.requests("billing2")
     (env,) = receiver.requests("billing")
@@ -111,7 +113,7 @@ def test_a_second_endpoint_for_a_handoff_kind_gets_its_own_delivery(rep, revops,
 
 def test_a_handoff_kind_nobody_subscribes_to_is_skipped(rep, revops, endpoints_env):
     WebhookEndpoint.objects.filter(environment_kind="commission").update(active=False)
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
     commission = handoffs["commission"]
     assert commission.status == "skipped" and commission.endpoint_id is None
     assert "No active endpoint" in commission.last_error
@@ -123,12 +125,12 @@ def test_a_handoff_kind_nobody_subscribes_to_is_skipped(rep, revops, endpoints_e
 def test_rotation_old_and_new_secret_both_verify_for_24_hours(rep, revops, endpoints_env):
     receiver = endpoints_env
     endpoint, old = add_endpoint(revops, receiver, "warehouse", ["deal.won"])
-    deal, _ = approve(rep, revops)
+    opportunity, _ = approve(rep, revops)
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         new = endpoints.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=revops)
         assert new.startswith("whsec_") and new != old
         receiver.secrets["warehouse"] = new  # the receiver holds only the new one
-        won_event(deal)
+        won_event(opportunity)
         deliver_due()
         (request,) = receiver.requests("warehouse")
         assert request.verified, request.error
@@ -139,7 +141,7 @@ def test_rotation_old_and_new_secret_both_verify_for_24_hours(rep, revops, endpo
         traveller.shift(dt.timedelta(hours=24, minutes=1))
         receiver.reset()
         receiver.secrets["warehouse"] = new
-        emit_won(deal)
+        emit_won(opportunity)
         deliver_due()
         (later,) = receiver.requests("warehouse")
         assert later.verified
@@ -152,8 +154,8 @@ def test_replay_resends_with_the_same_webhook_ids(rep, revops, endpoints_env):
     receiver = endpoints_env
     endpoint, _ = add_endpoint(revops, receiver, "warehouse", ["deal.won", "handoff.billing"])
     start = timezone.now()
-    deal, _ = approve(rep, revops)
-    won_event(deal)
+    opportunity, _ = approve(rep, revops)
+    won_event(opportunity)
     deliver_due()
     first = {r.headers["webhook-id"]: r.body for r in receiver.requests("warehouse")}
     assert len(first) == 2
@@ -175,7 +177,7 @@ def test_replay_resends_with_the_same_webhook_ids(rep, revops, endpoints_env):
 
 
 def test_one_delivery_replayed_and_a_completed_handoff_is_not(rep, revops, endpoints_env):
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
     deliver_due()
     billing = Handoff.objects.get(pk=handoffs["billing"].pk)
     again = endpoints.delivery_replay(delivery=billing, actor=revops)
@@ -195,10 +197,10 @@ def test_an_endpoint_failing_for_five_days_is_disabled_and_revops_told(
     receiver = endpoints_env
     endpoint, _ = add_endpoint(revops, receiver, "warehouse", ["deal.won"])
     receiver.always("warehouse", Reply(500))
-    deal, _ = approve(rep, revops)
+    opportunity, _ = approve(rep, revops)
     start = timezone.now()
     with time_machine.travel(start, tick=False) as traveller:
-        won_event(deal)
+        won_event(opportunity)
         deliver_due()
         endpoint.refresh_from_db()
         assert endpoint.failing_since == start and "HTTP 500" in endpoint.last_error
@@ -233,9 +235,9 @@ def test_a_success_ends_the_failure_run(rep, revops, endpoints_env):
     receiver = endpoints_env
     endpoint, _ = add_endpoint(revops, receiver, "warehouse", ["deal.won"])
     receiver.script("warehouse", Reply(503), Reply(200))
-    deal, _ = approve(rep, revops)
+    opportunity, _ = approve(rep, revops)
     with time_machine.travel(timezone.now(), tick=False) as traveller:
-        won_event(deal)
+        won_event(opportunity)
         deliver_due()
         endpoint.refresh_from_db()
         assert endpoint.failing_since is not None
@@ -270,8 +272,8 @@ def test_private_addresses_are_refused_at_save_and_at_send(settings, rep, revops
 
     # At send the check runs again: the operator withdrew the network meanwhile.
     settings.WEBHOOK_ALLOWED_NETWORKS = ()
-    deal, _ = approve(rep, revops)
-    won_event(deal)
+    opportunity, _ = approve(rep, revops)
+    won_event(opportunity)
     deliver_due()
     row = Handoff.outbox.get(endpoint=endpoint)
     assert row.status == "retrying" and row.last_error.startswith("url_not_allowed")
@@ -281,8 +283,8 @@ def test_private_addresses_are_refused_at_save_and_at_send(settings, rep, revops
 
 
 def test_lifecycle_events_nobody_subscribes_to_write_nothing(rep, revops):
-    deal, _ = approve(rep, revops)
-    assert won_event(deal) == []
+    opportunity, _ = approve(rep, revops)
+    assert won_event(opportunity) == []
     with pytest.raises(ValueError):
         services.deliveries_create_for_event(event_type="deal.exploded", data={})
     with pytest.raises(ValueError):
@@ -421,8 +423,8 @@ def test_endpoints_api_refuses_bad_input_and_non_revops(api, rep, revops, settin
 
 def test_deliveries_api_lists_every_event_type_with_filters(api, rep, revops, endpoints_env):
     endpoint, _ = add_endpoint(revops, endpoints_env, "warehouse", ["deal.won"])
-    deal, _ = approve(rep, revops)
-    won_event(deal)
+    opportunity, _ = approve(rep, revops)
+    won_event(opportunity)
     deliver_due()
     client = api(revops)
     every = client.get("/api/v1/webhook-deliveries/").json()
@@ -441,8 +443,8 @@ def test_deliveries_api_lists_every_event_type_with_filters(api, rep, revops, en
         client.get("/api/v1/webhook-deliveries/?event_type=deal.won&status=dead").json()["results"]
         == []
     )
-    by_deal = client.get(f"/api/v1/webhook-deliveries/?opportunity={deal.pk}").json()
-    assert len(by_deal["results"]) == 5
+    by_opportunity = client.get(f"/api/v1/webhook-deliveries/?opportunity={opportunity.pk}").json()
+    assert len(by_opportunity["results"]) == 5
     problem(client.get("/api/v1/webhook-deliveries/?status=lost"), 400, "invalid")
     # The handoffs list still shows the four handoffs only.
     assert len(client.get("/api/v1/handoffs/").json()["results"]) == 4

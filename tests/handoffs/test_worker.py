@@ -20,10 +20,10 @@ KINDS = {"billing", "provisioning", "customer_success", "commission"}
 
 
 def test_approve_delivers_four_signed_webhooks(rep, revops, receiver, shared_worker):
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
 
     wait_until(
-        lambda: set(statuses(deal).values()) == {"delivered"},
+        lambda: set(statuses(opportunity).values()) == {"delivered"},
         timeout=10,
         what="four deliveries",
         worker=shared_worker,
@@ -37,9 +37,9 @@ def test_approve_delivers_four_signed_webhooks(rep, revops, receiver, shared_wor
         assert request.headers["webhook-id"] == str(handoff.pk) == request.payload["id"]
         assert request.headers["idempotency-key"] == request.headers["webhook-id"]
         assert request.payload["type"] == f"handoff.{kind}"
-        assert request.payload["data"]["opportunity"]["id"] == deal.pk
+        assert request.payload["data"]["opportunity"]["id"] == opportunity.pk
     data = {kind: receiver.requests(kind)[0].payload["data"] for kind in KINDS}
-    assert data["billing"]["billing"]["bill_to"]["email"] == deal.primary_contact.email
+    assert data["billing"]["billing"]["bill_to"]["email"] == opportunity.primary_contact.email
     assert data["provisioning"]["provisioning"]["total_seats"] == 10
     assert data["commission"]["commission"]["credit_amount"] == "100.00"  # 1000.00 × 0.10
     assert data["customer_success"]["customer_success"]["owner"]["username"] == rep.username
@@ -50,10 +50,10 @@ def test_one_failing_kind_never_holds_up_the_other_three(rep, revops, receiver, 
     billing's first attempt is still in flight."""
     receiver.always("billing", Reply(200, delay=3))  # read timeout is 2 s
 
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
 
     wait_until(
-        lambda: sum(s == "delivered" for s in statuses(deal).values()) == 3,
+        lambda: sum(s == "delivered" for s in statuses(opportunity).values()) == 3,
         timeout=10,
         what="three deliveries",
         worker=shared_worker,
@@ -85,7 +85,7 @@ def test_one_failing_kind_never_holds_up_the_other_three(rep, revops, receiver, 
 def test_500_then_200_is_retrying_then_delivered_on_schedule(rep, revops, receiver, shared_worker):
     receiver.script("provisioning", Reply(500), Reply(200))
 
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
 
     pk = handoffs["provisioning"].pk
     retrying = wait_until(
@@ -134,7 +134,7 @@ def test_dead_after_the_last_attempt_then_retry_re_drives_it(
 ):
     receiver.always("customer_success", Reply(500))
 
-    deal, handoffs = approve(rep, revops)
+    opportunity, handoffs = approve(rep, revops)
 
     pk = handoffs["customer_success"].pk
     wait_until(

@@ -11,19 +11,19 @@ from core import errors
 from opportunities.services.people import user_deactivate
 from opportunities.stages import Stage
 from tests.admin.conftest import client_for
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_deactivates_and_lists_open_and_pending_deals(rep, revops):
-    open_deal = ready_deal(rep, stage=Stage.PROPOSAL)
-    pending = ready_deal(rep, stage=Stage.PENDING_APPROVAL)
-    ready_deal(rep, stage=Stage.CLOSED_WON)  # won: nothing to reassign
-    deals = user_deactivate(user=rep, actor=revops)
+    open_opportunity = ready_opportunity(rep, stage=Stage.PROPOSAL)
+    pending = ready_opportunity(rep, stage=Stage.PENDING_APPROVAL)
+    ready_opportunity(rep, stage=Stage.CLOSED_WON)  # won: nothing to reassign
+    opportunities = user_deactivate(user=rep, actor=revops)
     rep.refresh_from_db()
     assert rep.is_active is False
-    assert {d.pk for d in deals} == {open_deal.pk, pending.pk}
+    assert {d.pk for d in opportunities} == {open_opportunity.pk, pending.pk}
 
 
 def test_only_revops_deactivate_and_never_themselves(rep, rep2, revops):
@@ -34,11 +34,11 @@ def test_only_revops_deactivate_and_never_themselves(rep, rep2, revops):
 
 
 def test_the_command_prints_the_deals_to_reassign(rep, revops, capsys):
-    deal = ready_deal(rep, stage=Stage.NEGOTIATION, name="Acme expansion")
+    opportunity = ready_opportunity(rep, stage=Stage.NEGOTIATION, name="Acme expansion")
     call_command("deactivate_user", rep.username)
     out = capsys.readouterr().out
     assert f"Deactivated {rep.username}." in out
-    assert f"#{deal.pk}  Acme expansion" in out
+    assert f"#{opportunity.pk}  Acme expansion" in out
     with pytest.raises(CommandError):
         call_command("deactivate_user", "nobody-by-that-name")
 
@@ -47,13 +47,13 @@ def test_the_admin_action_names_the_deals(rep, revops):
     revops.is_staff = True
     revops.is_superuser = True  # the user admin needs auth permissions
     revops.save()
-    deal = ready_deal(rep, stage=Stage.PROPOSAL, name="Globex pilot")
+    opportunity = ready_opportunity(rep, stage=Stage.PROPOSAL, name="Globex pilot")
     response = client_for(revops).post(
         "/admin/auth/user/",
         {"action": "deactivate_selected", "_selected_action": [rep.pk]},
         follow=True,
     )
     text = " ".join(str(m) for m in response.context["messages"])
-    assert f"#{deal.pk} Globex pilot" in text
+    assert f"#{opportunity.pk} Globex pilot" in text
     rep.refresh_from_db()
     assert rep.is_active is False

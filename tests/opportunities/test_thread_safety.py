@@ -7,13 +7,13 @@ import pytest
 
 from opportunities.models import Opportunity
 from opportunities.stages import Stage
-from tests.factories import ready_deal
+from tests.factories import ready_opportunity
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_refreshing_deals_in_many_threads_never_unprotects_or_breaks_the_stage(rep):
-    pk = ready_deal(rep).pk
+    pk = ready_opportunity(rep).pk
     errors: list[BaseException] = []
     stop = threading.Event()
 
@@ -21,10 +21,10 @@ def test_refreshing_deals_in_many_threads_never_unprotects_or_breaks_the_stage(r
         from django.db import connection
 
         try:
-            deal = Opportunity.objects.get(pk=pk)
+            opportunity = Opportunity.objects.get(pk=pk)
             while not stop.is_set():
-                deal.refresh_from_db()
-                assert deal.stage == Stage.NEGOTIATION
+                opportunity.refresh_from_db()
+                assert opportunity.stage == Stage.NEGOTIATION
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
@@ -34,13 +34,13 @@ def test_refreshing_deals_in_many_threads_never_unprotects_or_breaks_the_stage(r
     for t in threads:
         t.start()
     # Meanwhile, a loaded deal must stay protected: assigning the stage always raises.
-    deal = Opportunity.objects.get(pk=pk)
+    opportunity = Opportunity.objects.get(pk=pk)
     attempts = refused = 0
     deadline = time.monotonic() + 1.5
     while time.monotonic() < deadline:
         attempts += 1
         try:
-            deal.stage = Stage.CLOSED_WON
+            opportunity.stage = Stage.CLOSED_WON
         except AttributeError:
             refused += 1
         time.sleep(0)  # let the refreshers run between attempts

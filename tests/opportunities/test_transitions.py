@@ -12,19 +12,19 @@ from opportunities import services
 from opportunities.gate import Code
 from opportunities.models import Approval, Decision, Opportunity, StageChange
 from opportunities.stages import OPEN_STAGES, TRANSITIONS, Source, Stage
-from tests.factories import OpportunityFactory, make_user, ready_deal
+from tests.factories import OpportunityFactory, make_user, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
-def run(deal, name, actor, **params):
+def run(opportunity, name, actor, **params):
     return services.opportunity_transition(
-        opportunity=deal, name=name, actor=actor, source=Source.API, **params
+        opportunity=opportunity, name=name, actor=actor, source=Source.API, **params
     )
 
 
-def stage_of(deal):
-    return Opportunity.objects.values_list("stage", flat=True).get(pk=deal.pk)
+def stage_of(opportunity):
+    return Opportunity.objects.values_list("stage", flat=True).get(pk=opportunity.pk)
 
 
 # --- given a deal in each source stage, every transition allowed ---------------------------
@@ -33,14 +33,14 @@ def stage_of(deal):
 @pytest.mark.parametrize("source", OPEN_STAGES)
 @pytest.mark.parametrize("target", OPEN_STAGES)
 def test_moves_between_open_stages(rep, source, target):
-    deal = ready_deal(rep, stage=source)
+    opportunity = ready_opportunity(rep, stage=source)
     if source == target:
         with pytest.raises(errors.TransitionNotAllowed):
-            run(deal, f"move_to_{target}", rep)
+            run(opportunity, f"move_to_{target}", rep)
         return
-    result = run(deal, f"move_to_{target}", rep)
+    result = run(opportunity, f"move_to_{target}", rep)
     assert result.stage == target
-    change = StageChange.objects.get(opportunity=deal)
+    change = StageChange.objects.get(opportunity=opportunity)
     assert (change.transition, change.from_stage, change.to_stage, change.actor, change.source) == (
         f"move_to_{target}",
         source,
@@ -53,14 +53,14 @@ def test_moves_between_open_stages(rep, source, target):
 
 
 def test_revops_can_move_any_deal(rep, revops):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
-    assert run(deal, "move_to_proposal", revops).stage == Stage.PROPOSAL
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
+    assert run(opportunity, "move_to_proposal", revops).stage == Stage.PROPOSAL
 
 
 def test_a_move_is_refused_with_every_unmet_entry_requirement(rep):
-    deal = OpportunityFactory(owner=rep, account=None)
+    opportunity = OpportunityFactory(owner=rep, account=None)
     with pytest.raises(errors.GateFailed) as exc:
-        run(deal, "move_to_negotiation", rep)
+        run(opportunity, "move_to_negotiation", rep)
     assert sorted(e["code"] for e in exc.value.errors) == sorted(
         [
             Code.ACCOUNT_REQUIRED,
@@ -69,25 +69,25 @@ def test_a_move_is_refused_with_every_unmet_entry_requirement(rep):
             Code.PRIMARY_CONTACT_REQUIRED,
         ]
     )
-    assert stage_of(deal) == Stage.PROSPECTING
+    assert stage_of(opportunity) == Stage.PROSPECTING
     assert not StageChange.objects.exists()
 
 
 def test_submit_then_approve(rep, revops):
-    deal = ready_deal(rep)
-    pending = run(deal, "submit_for_approval", rep)
+    opportunity = ready_opportunity(rep)
+    pending = run(opportunity, "submit_for_approval", rep)
     assert pending.stage == Stage.PENDING_APPROVAL
-    approval = Approval.objects.get(opportunity=deal)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert approval.decision == Decision.PENDING and approval.submitted_by == rep
-    assert approval.snapshot["contract_id"] == deal.contract_id
+    assert approval.snapshot["contract_id"] == opportunity.contract_id
     assert approval.snapshot["line_items"][0]["seats"] == 10
 
-    won = run(deal, "approve", revops)
+    won = run(opportunity, "approve", revops)
     assert won.stage == Stage.CLOSED_WON and won.closed_at is not None
     approval.refresh_from_db()
     assert (approval.decision, approval.decided_by) == (Decision.APPROVED, revops)
     assert list(
-        StageChange.objects.filter(opportunity=deal)
+        StageChange.objects.filter(opportunity=opportunity)
         .order_by("at", "id")
         .values_list("transition", flat=True)
     ) == [
@@ -98,100 +98,102 @@ def test_submit_then_approve(rep, revops):
 
 
 def test_submit_is_refused_with_every_unmet_requirement(rep):
-    deal = ready_deal(rep, contract_id="", lines=0)
+    opportunity = ready_opportunity(rep, contract_id="", lines=0)
     with pytest.raises(errors.GateFailed) as exc:
-        run(deal, "submit_for_approval", rep)
+        run(opportunity, "submit_for_approval", rep)
     assert sorted(e["code"] for e in exc.value.errors) == [
         Code.CONTRACT_OR_PO_REQUIRED,
         Code.SEATS_REQUIRED,
     ]
-    assert stage_of(deal) == Stage.NEGOTIATION
+    assert stage_of(opportunity) == Stage.NEGOTIATION
     assert not Approval.objects.exists()
 
 
 def test_approve_re_evaluates_the_gate(rep, revops, rep2):
-    deal = ready_deal(rep, contract_id="DUP-1")
-    run(deal, "submit_for_approval", rep)
+    opportunity = ready_opportunity(rep, contract_id="DUP-1")
+    run(opportunity, "submit_for_approval", rep)
     # Meanwhile the requirement changed: the deal's contact lost the account match.
-    Opportunity.objects.filter(pk=deal.pk).update(close_date=None)
+    Opportunity.objects.filter(pk=opportunity.pk).update(close_date=None)
     with pytest.raises(errors.GateFailed) as exc:
-        run(deal, "approve", revops)
+        run(opportunity, "approve", revops)
     assert [e["code"] for e in exc.value.errors] == [Code.CLOSE_DATE_REQUIRED]
-    assert stage_of(deal) == Stage.PENDING_APPROVAL
+    assert stage_of(opportunity) == Stage.PENDING_APPROVAL
 
 
 def test_only_the_owner_requests_closed_won(rep, rep2, revops):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     for actor in (rep2, revops):
         with pytest.raises(errors.PermissionDenied) as exc:
-            run(deal, "submit_for_approval", actor)
+            run(opportunity, "submit_for_approval", actor)
         assert exc.value.code == "permission_denied"
 
 
 def test_other_reps_cannot_move_a_deal(rep, rep2):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
     with pytest.raises(errors.PermissionDenied) as exc:
-        run(deal, "move_to_qualification", rep2)
+        run(opportunity, "move_to_qualification", rep2)
     assert exc.value.code == "permission_denied"
-    assert stage_of(deal) == Stage.PROSPECTING
+    assert stage_of(opportunity) == Stage.PROSPECTING
 
 
 def test_withdraw_by_owner(rep):
-    deal = ready_deal(rep)
-    run(deal, "submit_for_approval", rep)
-    assert run(deal, "withdraw", rep).stage == Stage.NEGOTIATION
-    assert Approval.objects.get(opportunity=deal).decision == Decision.WITHDRAWN
+    opportunity = ready_opportunity(rep)
+    run(opportunity, "submit_for_approval", rep)
+    assert run(opportunity, "withdraw", rep).stage == Stage.NEGOTIATION
+    assert Approval.objects.get(opportunity=opportunity).decision == Decision.WITHDRAWN
 
 
 def test_withdraw_by_submitter_who_no_longer_owns_the_deal(rep, rep2, revops):
-    deal = ready_deal(rep)
-    run(deal, "submit_for_approval", rep)
-    Opportunity.objects.filter(pk=deal.pk).update(owner=rep2)  # reassigned by RevOps meanwhile
-    assert run(deal, "withdraw", rep).stage == Stage.NEGOTIATION
+    opportunity = ready_opportunity(rep)
+    run(opportunity, "submit_for_approval", rep)
+    Opportunity.objects.filter(pk=opportunity.pk).update(
+        owner=rep2
+    )  # reassigned by RevOps meanwhile
+    assert run(opportunity, "withdraw", rep).stage == Stage.NEGOTIATION
 
 
 def test_withdraw_refused_for_someone_else(rep, rep2):
-    deal = ready_deal(rep)
-    run(deal, "submit_for_approval", rep)
+    opportunity = ready_opportunity(rep)
+    run(opportunity, "submit_for_approval", rep)
     with pytest.raises(errors.PermissionDenied):
-        run(deal, "withdraw", rep2)
+        run(opportunity, "withdraw", rep2)
 
 
 # --- segregation of duties --------------------------------------------------------------
 
 
 def test_it_rejects_self_approval_by_the_owner_even_for_revops(revops, revops2):
-    deal = ready_deal(revops)
-    run(deal, "submit_for_approval", revops)
+    opportunity = ready_opportunity(revops)
+    run(opportunity, "submit_for_approval", revops)
     with pytest.raises(errors.SelfApprovalForbidden) as exc:
-        run(deal, "approve", revops)
+        run(opportunity, "approve", revops)
     assert exc.value.code == "self_approval_forbidden" and exc.value.status == 403
-    assert run(deal, "approve", revops2).stage == Stage.CLOSED_WON
+    assert run(opportunity, "approve", revops2).stage == Stage.CLOSED_WON
 
 
 def test_it_rejects_approval_by_the_submitter_after_a_reassignment(revops, revops2, admin_user):
-    deal = ready_deal(revops)
-    run(deal, "submit_for_approval", revops)
-    Opportunity.objects.filter(pk=deal.pk).update(owner=revops2)
+    opportunity = ready_opportunity(revops)
+    run(opportunity, "submit_for_approval", revops)
+    Opportunity.objects.filter(pk=opportunity.pk).update(owner=revops2)
     for actor in (revops, revops2):  # submitter, then the new owner
         with pytest.raises(errors.SelfApprovalForbidden):
-            run(deal, "approve", actor)
-    assert run(deal, "approve", admin_user).stage == Stage.CLOSED_WON
+            run(opportunity, "approve", actor)
+    assert run(opportunity, "approve", admin_user).stage == Stage.CLOSED_WON
 
 
 def test_it_rejects_self_approval_by_a_superuser(admin_user, revops):
-    deal = ready_deal(admin_user)
-    run(deal, "submit_for_approval", admin_user)
+    opportunity = ready_opportunity(admin_user)
+    run(opportunity, "submit_for_approval", admin_user)
     with pytest.raises(errors.SelfApprovalForbidden):
-        run(deal, "approve", admin_user)
+        run(opportunity, "approve", admin_user)
 
 
 def test_reps_cannot_approve_or_reject(rep, rep2):
-    deal = ready_deal(rep)
-    run(deal, "submit_for_approval", rep)
+    opportunity = ready_opportunity(rep)
+    run(opportunity, "submit_for_approval", rep)
     for name in ("approve", "reject"):
         with pytest.raises(errors.PermissionDenied) as exc:
-            run(deal, name, rep2, reason="no")
+            run(opportunity, name, rep2, reason="no")
         assert exc.value.code == "permission_denied"
 
 
@@ -199,54 +201,54 @@ def test_reps_cannot_approve_or_reject(rep, rep2):
 
 
 def test_reject_needs_a_reason(rep, revops):
-    deal = ready_deal(rep)
-    run(deal, "submit_for_approval", rep)
+    opportunity = ready_opportunity(rep)
+    run(opportunity, "submit_for_approval", rep)
     with pytest.raises(errors.ReasonRequired) as exc:
-        run(deal, "reject", revops, reason="   ")
+        run(opportunity, "reject", revops, reason="   ")
     assert exc.value.code == "reason_required" and exc.value.status == 422
-    rejected = run(deal, "reject", revops, reason="PO is for a different entity")
+    rejected = run(opportunity, "reject", revops, reason="PO is for a different entity")
     assert rejected.stage == Stage.NEGOTIATION
-    approval = Approval.objects.get(opportunity=deal)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert (approval.decision, approval.reason) == (
         Decision.REJECTED,
         "PO is for a different entity",
     )
     assert (
-        StageChange.objects.filter(opportunity=deal, transition="reject").get().reason
+        StageChange.objects.filter(opportunity=opportunity, transition="reject").get().reason
         == "PO is for a different entity"
     )
 
 
 @pytest.mark.parametrize("source", [*OPEN_STAGES, Stage.PENDING_APPROVAL])
 def test_mark_lost_from_any_open_stage_or_pending(rep, source):
-    deal = ready_deal(rep, stage=source)
+    opportunity = ready_opportunity(rep, stage=source)
     if source == Stage.PENDING_APPROVAL:
-        Approval.objects.create(opportunity=deal, submitted_by=rep)
-    lost = run(deal, "mark_lost", rep, loss_reason="competitor")
+        Approval.objects.create(opportunity=opportunity, submitted_by=rep)
+    lost = run(opportunity, "mark_lost", rep, loss_reason="competitor")
     assert (lost.stage, lost.loss_reason) == (Stage.CLOSED_LOST, "competitor")
     assert lost.closed_at is not None
     if source == Stage.PENDING_APPROVAL:
-        assert Approval.objects.get(opportunity=deal).decision == Decision.WITHDRAWN
+        assert Approval.objects.get(opportunity=opportunity).decision == Decision.WITHDRAWN
 
 
 def test_mark_lost_needs_a_known_reason_and_detail_for_other(rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     with pytest.raises(errors.ReasonRequired) as exc:
-        run(deal, "mark_lost", rep)
+        run(opportunity, "mark_lost", rep)
     assert exc.value.errors[0]["field"] == "loss_reason"
     with pytest.raises(errors.InvalidInput) as exc2:
-        run(deal, "mark_lost", rep, loss_reason="bad_luck")
+        run(opportunity, "mark_lost", rep, loss_reason="bad_luck")
     assert exc2.value.code == "invalid"
     with pytest.raises(errors.ReasonRequired) as exc3:
-        run(deal, "mark_lost", rep, loss_reason="other")
+        run(opportunity, "mark_lost", rep, loss_reason="other")
     assert exc3.value.errors[0]["field"] == "loss_detail"
-    lost = run(deal, "mark_lost", rep, loss_reason="other", loss_detail="Company acquired")
+    lost = run(opportunity, "mark_lost", rep, loss_reason="other", loss_detail="Company acquired")
     assert lost.loss_detail == "Company acquired"
 
 
 def test_reopen_a_lost_deal(rep):
-    deal = ready_deal(rep, stage=Stage.CLOSED_LOST, loss_reason="price")
-    reopened = run(deal, "reopen", rep)
+    opportunity = ready_opportunity(rep, stage=Stage.CLOSED_LOST, loss_reason="price")
+    reopened = run(opportunity, "reopen", rep)
     assert (reopened.stage, reopened.loss_reason, reopened.closed_at) == (
         Stage.QUALIFICATION,
         "",
@@ -259,40 +261,40 @@ def test_reopen_a_lost_deal(rep):
 
 @pytest.mark.parametrize("name", list(TRANSITIONS))
 def test_every_transition_is_refused_from_closed_won(rep, revops, name):
-    deal = ready_deal(rep, stage=Stage.CLOSED_WON)
+    opportunity = ready_opportunity(rep, stage=Stage.CLOSED_WON)
     with pytest.raises(errors.TransitionNotAllowed) as exc:
-        run(deal, name, revops, reason="x", loss_reason="price")
+        run(opportunity, name, revops, reason="x", loss_reason="price")
     assert exc.value.code == "transition_not_allowed" and exc.value.status == 409
 
 
 @pytest.mark.parametrize("name", ["withdraw", "approve", "reject", "reopen"])
 def test_pending_and_lost_only_transitions_refused_from_an_open_stage(rep, revops, name):
-    deal = ready_deal(rep, stage=Stage.NEGOTIATION)
+    opportunity = ready_opportunity(rep, stage=Stage.NEGOTIATION)
     with pytest.raises(errors.TransitionNotAllowed):
-        run(deal, name, revops, reason="x")
+        run(opportunity, name, revops, reason="x")
 
 
 def test_an_unknown_transition_is_not_found(rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     with pytest.raises(errors.NotFound) as exc:
-        run(deal, "teleport", rep)
+        run(opportunity, "teleport", rep)
     assert exc.value.code == "not_found"
 
 
 def test_a_stale_expected_version_is_refused(rep):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     with pytest.raises(errors.StaleVersion) as exc:
         services.opportunity_transition(
-            opportunity=deal, name="submit_for_approval", actor=rep, expected_version=7
+            opportunity=opportunity, name="submit_for_approval", actor=rep, expected_version=7
         )
     assert exc.value.status == 412
-    assert stage_of(deal) == Stage.NEGOTIATION
+    assert stage_of(opportunity) == Stage.NEGOTIATION
 
 
 def test_the_gate_snapshot_keeps_the_gated_values(rep):
-    deal = ready_deal(rep, amount=Decimal("1000.00"))
-    run(deal, "submit_for_approval", rep)
-    snap = StageChange.objects.get(opportunity=deal).gate_snapshot
+    opportunity = ready_opportunity(rep, amount=Decimal("1000.00"))
+    run(opportunity, "submit_for_approval", rep)
+    snap = StageChange.objects.get(opportunity=opportunity).gate_snapshot
     assert snap["target"] == Stage.PENDING_APPROVAL
     assert snap["facts"]["amount"] == "1000.00"
     assert snap["facts"]["line_items"] == [{"seats": 10, "unit_price": "100.00"}]
@@ -305,14 +307,14 @@ def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_a
     """The round trips a transition makes (bench/http_transitions.py measures what they
     cost). Inside the test's transaction the service's atomic block is a savepoint pair;
     the line items are read once for the gate, the snapshot and the payloads."""
-    deal = ready_deal(rep, lines=3)
+    opportunity = ready_opportunity(rep, lines=3)
     # savepoint, lock, permissions, line items, claims, stage requirements, update,
     # history, StageChange, the evidence documents frozen into the Approval, the Approval,
     # the change-feed event, the endpoints subscribed to deal.submitted, release
     # + the policy in force and the exchange rate of the routing facts (a request with
     # only the RevOps step e-mails nobody)
     with django_assert_num_queries(16):
-        run(deal, "submit_for_approval", rep)
+        run(opportunity, "submit_for_approval", rep)
     # + the pending Approval (locked, with its submitter), its update, the commission
     # plan and credit, the active webhook endpoints, the handoffs in one insert, the
     # change-feed event, the decision e-mail (idempotent in one INSERT … ON CONFLICT), the
@@ -321,10 +323,10 @@ def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_a
     # how many approved the step, the rep's in-app notification, the booking of the
     # ledger (the reporting currency itself needs no rate)
     with django_assert_num_queries(26):
-        approved = run(deal, "approve", revops)
+        approved = run(opportunity, "approve", revops)
     assert approved.stage == Stage.CLOSED_WON
     assert approved.handoffs.count() == 4
-    approval = Approval.objects.get(opportunity=deal)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert len(approval.snapshot["line_items"]) == 3
 
 
@@ -337,10 +339,10 @@ def test_approve_costs_the_same_statements_and_sql_text_with_40_line_items_as_wi
     from django.test.utils import CaptureQueriesContext
 
     def approve(lines: int) -> list[str]:
-        deal = ready_deal(rep, lines=lines, seats=1, unit_price=Decimal("10.00"))
-        run(deal, "submit_for_approval", rep)
+        opportunity = ready_opportunity(rep, lines=lines, seats=1, unit_price=Decimal("10.00"))
+        run(opportunity, "submit_for_approval", rep)
         with CaptureQueriesContext(connection) as ctx:
-            run(deal, "approve", revops)
+            run(opportunity, "approve", revops)
         return [q["sql"] for q in ctx.captured_queries]
 
     approve(1)  # the first approval also writes the environment's webhook endpoints
@@ -355,30 +357,30 @@ def test_approve_costs_the_same_statements_and_sql_text_with_40_line_items_as_wi
 
 
 def test_approving_keeps_the_snapshot_as_submitted_and_records_the_decision(rep, revops):
-    deal = ready_deal(rep, lines=3)
-    run(deal, "submit_for_approval", rep)
-    submitted = Approval.objects.get(opportunity=deal).snapshot
+    opportunity = ready_opportunity(rep, lines=3)
+    run(opportunity, "submit_for_approval", rep)
+    submitted = Approval.objects.get(opportunity=opportunity).snapshot
 
-    run(deal, "approve", revops)
+    run(opportunity, "approve", revops)
 
-    approval = Approval.objects.get(opportunity=deal)
+    approval = Approval.objects.get(opportunity=opportunity)
     assert approval.snapshot == submitted and len(submitted["line_items"]) == 3
     assert (approval.decision, approval.decided_by) == (Decision.APPROVED, revops)
     assert approval.decided_at is not None and approval.reporting_currency
 
 
 def test_a_deal_whose_owner_was_deactivated_cannot_be_approved(rep, revops):
-    deal = ready_deal(rep)
-    run(deal, "submit_for_approval", rep)
+    opportunity = ready_opportunity(rep)
+    run(opportunity, "submit_for_approval", rep)
     rep.is_active = False
     rep.save()
     with pytest.raises(errors.GateFailed) as refused:
-        run(deal, "approve", revops)
+        run(opportunity, "approve", revops)
     assert [(e.code, e.field) for e in refused.value.errors] == [("owner_inactive", "owner")]
-    assert stage_of(deal) == Stage.PENDING_APPROVAL
-    assert not CommissionCredit.objects.filter(opportunity=deal).exists()
+    assert stage_of(opportunity) == Stage.PENDING_APPROVAL
+    assert not CommissionCredit.objects.filter(opportunity=opportunity).exists()
     # RevOps reassign it; then it can be approved, credited to the active owner.
-    services.opportunity_update(opportunity=deal, actor=revops, data={"owner": revops})
+    services.opportunity_update(opportunity=opportunity, actor=revops, data={"owner": revops})
     other = make_user("revops", "revops_second")
-    approved = run(deal, "approve", other)
+    approved = run(opportunity, "approve", other)
     assert approved.stage == Stage.CLOSED_WON

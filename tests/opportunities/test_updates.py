@@ -11,15 +11,15 @@ from core import errors
 from opportunities import services
 from opportunities.models import LineItem, Opportunity
 from opportunities.stages import Stage
-from tests.factories import AccountFactory, ProductFactory, ready_deal
+from tests.factories import AccountFactory, ProductFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
-def update(deal, actor, **data):
+def update(opportunity, actor, **data):
     line_items = data.pop("line_items", None)
     return services.opportunity_update(
-        opportunity=deal, actor=actor, data=data, line_items=line_items
+        opportunity=opportunity, actor=actor, data=data, line_items=line_items
     )
 
 
@@ -37,29 +37,29 @@ def update(deal, actor, **data):
     ],
 )
 def test_gated_fields_are_locked_while_pending_and_after_won(rep, revops, stage, field, value):
-    deal = ready_deal(rep, stage=stage)
+    opportunity = ready_opportunity(rep, stage=stage)
     if value == "new-account":
         value = AccountFactory().pk
-    before = Opportunity.objects.values().get(pk=deal.pk)
+    before = Opportunity.objects.values().get(pk=opportunity.pk)
     with pytest.raises(errors.RecordLocked) as exc:
-        update(deal, revops, **{field: value})
+        update(opportunity, revops, **{field: value})
     assert exc.value.code == "record_locked" and exc.value.errors[0]["field"] == field
-    assert Opportunity.objects.values().get(pk=deal.pk) == before
+    assert Opportunity.objects.values().get(pk=opportunity.pk) == before
 
 
 @pytest.mark.parametrize("stage", [Stage.PENDING_APPROVAL, Stage.CLOSED_WON])
 def test_line_items_are_locked_while_pending_and_after_won(rep, stage):
-    deal = ready_deal(rep, stage=stage)
+    opportunity = ready_opportunity(rep, stage=stage)
     product = ProductFactory()
     with pytest.raises(errors.RecordLocked) as exc:
-        update(deal, rep, line_items=[{"product": product.pk, "seats": 1}])
+        update(opportunity, rep, line_items=[{"product": product.pk, "seats": 1}])
     assert exc.value.errors[0]["field"] == "line_items"
-    assert LineItem.objects.filter(opportunity=deal).count() == 1
+    assert LineItem.objects.filter(opportunity=opportunity).count() == 1
 
 
 def test_ungated_fields_stay_editable_while_pending(rep):
-    deal = ready_deal(rep, stage=Stage.PENDING_APPROVAL)
-    updated = update(deal, rep, name="Renamed")
+    opportunity = ready_opportunity(rep, stage=Stage.PENDING_APPROVAL)
+    updated = update(opportunity, rep, name="Renamed")
     assert (updated.name, updated.version) == ("Renamed", 2)
 
 
@@ -73,64 +73,64 @@ def test_ungated_fields_stay_editable_while_pending(rep):
     ],
 )
 def test_billing_terms_are_locked_while_pending_and_after_won(rep, stage, change):
-    deal = ready_deal(rep, stage=stage)
+    opportunity = ready_opportunity(rep, stage=stage)
     with pytest.raises(errors.RecordLocked) as locked:
-        update(deal, rep, **change)
+        update(opportunity, rep, **change)
     assert [e.field for e in locked.value.errors] == list(change)
-    deal.refresh_from_db()
-    assert deal.version == 1
+    opportunity.refresh_from_db()
+    assert opportunity.version == 1
 
 
 def test_sending_the_same_locked_values_is_not_a_change(rep):
-    deal = ready_deal(rep, stage=Stage.CLOSED_WON)
-    same = update(deal, rep, amount=deal.amount, contract_id=deal.contract_id)
-    assert same.version == deal.version
+    opportunity = ready_opportunity(rep, stage=Stage.CLOSED_WON)
+    same = update(opportunity, rep, amount=opportunity.amount, contract_id=opportunity.contract_id)
+    assert same.version == opportunity.version
 
 
 def test_every_write_bumps_the_version(rep):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
-    assert update(deal, rep, name="a").version == 2
-    assert update(deal, rep, amount=Decimal("10.00")).version == 3
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
+    assert update(opportunity, rep, name="a").version == 2
+    assert update(opportunity, rep, amount=Decimal("10.00")).version == 3
 
 
 def test_only_owner_or_revops_can_edit(rep, rep2, revops):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
     with pytest.raises(errors.PermissionDenied):
-        update(deal, rep2, name="mine now")
-    assert update(deal, revops, name="fixed by revops").name == "fixed by revops"
+        update(opportunity, rep2, name="mine now")
+    assert update(opportunity, revops, name="fixed by revops").name == "fixed by revops"
 
 
 def test_a_rep_cannot_reassign_a_deal(rep, rep2, revops):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
     with pytest.raises(errors.PermissionDenied):
-        update(deal, rep, owner=rep2.pk)
-    assert update(deal, revops, owner=rep2.pk).owner_id == rep2.pk
+        update(opportunity, rep, owner=rep2.pk)
+    assert update(opportunity, revops, owner=rep2.pk).owner_id == rep2.pk
 
 
 def test_the_stage_is_read_only_in_updates_and_creates(rep):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
     with pytest.raises(errors.StageReadOnly) as exc:
-        update(deal, rep, stage=Stage.CLOSED_WON)
+        update(opportunity, rep, stage=Stage.CLOSED_WON)
     assert exc.value.code == "stage_read_only"
     with pytest.raises(errors.StageReadOnly):
         services.opportunity_create(actor=rep, data={"name": "x", "stage": "closed_won"})
 
 
 def test_invalid_values_report_every_field(rep):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
     with pytest.raises(errors.InvalidInput) as exc:
-        update(deal, rep, amount=Decimal("-1"), currency="XXQ", name="")
+        update(opportunity, rep, amount=Decimal("-1"), currency="XXQ", name="")
     fields = sorted(e["field"] for e in exc.value.errors)
     assert fields == ["amount", "currency", "name"]
-    assert Opportunity.objects.get(pk=deal.pk).version == 1
+    assert Opportunity.objects.get(pk=opportunity.pk).version == 1
 
 
 def test_line_items_replace_all(rep):
-    deal = ready_deal(rep, stage=Stage.PROPOSAL)
-    keep = deal.line_items.get()
+    opportunity = ready_opportunity(rep, stage=Stage.PROPOSAL)
+    keep = opportunity.line_items.get()
     p2 = ProductFactory()
     updated = update(
-        deal,
+        opportunity,
         rep,
         line_items=[
             {"id": keep.pk, "product": keep.product_id, "seats": 3},
@@ -138,7 +138,7 @@ def test_line_items_replace_all(rep):
         ],
     )
     rows = list(
-        LineItem.objects.filter(opportunity=deal)
+        LineItem.objects.filter(opportunity=opportunity)
         .order_by("id")
         .values_list("id", "product_id", "seats", "unit_price")
     )
@@ -159,21 +159,21 @@ def test_line_items_replace_all(rep):
     ],
 )
 def test_bad_line_items_are_refused_and_nothing_changes(rep, row, field):
-    deal = ready_deal(rep, stage=Stage.PROPOSAL)
+    opportunity = ready_opportunity(rep, stage=Stage.PROPOSAL)
     product = ProductFactory()
     row = {"product": product.pk, **row}
     with pytest.raises(errors.InvalidInput) as exc:
-        update(deal, rep, line_items=[row])
+        update(opportunity, rep, line_items=[row])
     assert exc.value.errors[0]["field"] == field
-    assert LineItem.objects.filter(opportunity=deal).count() == 1
+    assert LineItem.objects.filter(opportunity=opportunity).count() == 1
 
 
 def test_create_starts_in_prospecting_owned_by_the_actor(rep):
     account = AccountFactory()
-    deal = services.opportunity_create(
+    opportunity = services.opportunity_create(
         actor=rep, data={"name": "New", "account": account.pk, "amount": "10.00"}
     )
-    assert (deal.stage, deal.owner_id, deal.version, deal.currency) == (
+    assert (opportunity.stage, opportunity.owner_id, opportunity.version, opportunity.currency) == (
         Stage.PROSPECTING,
         rep.pk,
         1,
@@ -187,9 +187,9 @@ def test_a_rep_cannot_create_a_deal_for_someone_else(rep, rep2):
 
 
 def test_field_history_records_who_changed_what(rep):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
-    update(deal, rep, amount=Decimal("42.00"))
-    latest = deal.history.latest()
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
+    update(opportunity, rep, amount=Decimal("42.00"))
+    latest = opportunity.history.latest()
     assert latest.history_user == rep
     delta = latest.diff_against(latest.prev_record)
     assert [(c.field, c.new) for c in delta.changes if c.field == "amount"] == [

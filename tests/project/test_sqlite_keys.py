@@ -18,18 +18,18 @@ from django.db import IntegrityError, transaction
 from opportunities import gate
 from opportunities.models import Opportunity, Product
 from opportunities.stages import Stage
-from tests.factories import ready_deal, make_user
+from tests.factories import ready_opportunity, make_user
 
 rep = make_user("rep", "sqlite_rep")
-won = ready_deal(rep, stage=Stage.CLOSED_WON, contract_id="É-1")
+won = ready_opportunity(rep, stage=Stage.CLOSED_WON, contract_id="É-1")
 for lookalike in ("é-1", "É\u20101", "É-1\u200b", " é-1 "):
-    other = ready_deal(rep, contract_id=lookalike)
+    other = ready_opportunity(rep, contract_id=lookalike)
     codes = [u.code for u in gate.unmet_requirements(other, Stage.CLOSED_WON)]
     assert codes == ["contract_id_in_use"], (lookalike, codes)
-invisible = ready_deal(rep, contract_id="\u200b\u2060", po_number="")
+invisible = ready_opportunity(rep, contract_id="\u200b\u2060", po_number="")
 assert [u.code for u in gate.unmet_requirements(invisible)] == ["contract_or_po_required"]
 # the partial unique index holds even without the gate
-clash = ready_deal(rep, contract_id="é\u20101")
+clash = ready_opportunity(rep, contract_id="é\u20101")
 try:
     with transaction.atomic():
         Opportunity.objects.filter(pk=clash.pk).update(stage=Stage.PENDING_APPROVAL)

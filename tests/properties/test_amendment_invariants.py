@@ -49,11 +49,11 @@ class AmendmentMachine(RevenueMachine):
         ]
 
     @initialize()
-    def a_won_deal_has_a_change_requested(self):
+    def a_won_opportunity_has_a_change_requested(self):
         # Every example starts with a won deal whose owner asked for more seats, so
         # amendments are decided in every run. 1,000 routes to Finance: RevOps, then Finance.
-        self.create_deal(owner=0, account=1, complete=True)
-        pk = self.deals[-1]
+        self.create_opportunity(owner=0, account=1, complete=True)
+        pk = self.opportunities[-1]
         services.opportunity_transition(
             opportunity=pk, name="submit_for_approval", actor=self.users[0]
         )
@@ -68,24 +68,24 @@ class AmendmentMachine(RevenueMachine):
             line_items=[{"product": self.products[0].pk, "seats": 15, "unit_price": "100.00"}],
         )
 
-    def _won(self, deal):
+    def _won(self, opportunity):
         won = list(
-            Opportunity.objects.filter(pk__in=self.deals, stage=Stage.CLOSED_WON).values_list(
-                "pk", flat=True
-            )
+            Opportunity.objects.filter(
+                pk__in=self.opportunities, stage=Stage.CLOSED_WON
+            ).values_list("pk", flat=True)
         )
-        return won[deal % len(won)] if won else None
+        return won[opportunity % len(won)] if won else None
 
-    @precondition(lambda self: self.deals)
+    @precondition(lambda self: self.opportunities)
     @rule(
-        deal=st.integers(0, 1000),
+        opportunity=st.integers(0, 1000),
         actor=st.integers(0, 5),
         seats=st.integers(1, 40),
         consistent=st.booleans(),
         term=st.sampled_from([None, 12, 24]),
     )
-    def request_change(self, deal, actor, seats, consistent, term):
-        pk = self._won(deal)
+    def request_change(self, opportunity, actor, seats, consistent, term):
+        pk = self._won(opportunity)
         if pk is None:
             return
         changes = {"amount": f"{seats * 100}.00" if consistent else "1.00"}
@@ -106,10 +106,10 @@ class AmendmentMachine(RevenueMachine):
         except errors.DomainError as exc:
             self.refusals[exc.code] += 1
 
-    @precondition(lambda self: self.deals)
-    @rule(deal=st.integers(0, 1000), actor=st.integers(0, 5))
-    def request_cancellation(self, deal, actor):
-        pk = self._won(deal)
+    @precondition(lambda self: self.opportunities)
+    @rule(opportunity=st.integers(0, 1000), actor=st.integers(0, 5))
+    def request_cancellation(self, opportunity, actor):
+        pk = self._won(opportunity)
         if pk is None:
             return
         try:
@@ -127,7 +127,7 @@ class AmendmentMachine(RevenueMachine):
     )
     def decide_amendment(self, pick, actor, decision):
         # Prefer a pending amendment: deciding a decided one is only ever refused.
-        amendments = Amendment.objects.filter(opportunity_id__in=self.deals).order_by("pk")
+        amendments = Amendment.objects.filter(opportunity_id__in=self.opportunities).order_by("pk")
         pending = list(amendments.filter(status="pending").values_list("pk", flat=True)) or list(
             amendments.values_list("pk", flat=True)
         )
@@ -148,30 +148,36 @@ class AmendmentMachine(RevenueMachine):
     # --- invariants -----------------------------------------------------------------------
     @invariant()
     def the_ledger_and_the_credits_follow_the_amount(self):
-        for deal in Opportunity.objects.filter(
-            pk__in=self.deals, stage__in=(Stage.CLOSED_WON, Stage.CANCELLED)
+        for opportunity in Opportunity.objects.filter(
+            pk__in=self.opportunities, stage__in=(Stage.CLOSED_WON, Stage.CANCELLED)
         ):
             booked = sum(
-                Booking.objects.filter(opportunity=deal).values_list("amount_delta", flat=True),
+                Booking.objects.filter(opportunity=opportunity).values_list(
+                    "amount_delta", flat=True
+                ),
                 Decimal(0),
             )
             credited = sum(
-                CommissionCredit.objects.filter(opportunity=deal).values_list(
+                CommissionCredit.objects.filter(opportunity=opportunity).values_list(
                     "credit_amount", flat=True
                 ),
                 Decimal(0),
             )
-            if deal.stage == Stage.CANCELLED:
+            if opportunity.stage == Stage.CANCELLED:
                 # No contract start in this machine: the close counts, so inside the window.
-                assert booked == 0 and credited == 0, (deal.pk, booked, credited)
+                assert booked == 0 and credited == 0, (opportunity.pk, booked, credited)
             else:
-                assert booked == deal.amount, (deal.pk, booked, deal.amount)
+                assert booked == opportunity.amount, (opportunity.pk, booked, opportunity.amount)
                 rate = Decimal(str(django_settings.COMMISSION_DEFAULT_RATE))
-                assert credited == (deal.amount * rate).quantize(Decimal("0.01")), deal.pk
+                assert credited == (opportunity.amount * rate).quantize(Decimal("0.01")), (
+                    opportunity.pk
+                )
 
     @invariant()
     def every_applied_amendment_is_delivered_once_per_endpoint_and_kind(self):
-        for amendment in Amendment.objects.filter(opportunity_id__in=self.deals, status="approved"):
+        for amendment in Amendment.objects.filter(
+            opportunity_id__in=self.opportunities, status="approved"
+        ):
             change = "amended" if amendment.kind == "change" else "cancelled"
             for kind in HandoffKind.values:
                 rows = list(
@@ -189,9 +195,9 @@ class AmendmentMachine(RevenueMachine):
 
     @invariant()
     def amendments_are_applied_after_every_step_by_distinct_outsiders(self):
-        for amendment in Amendment.objects.filter(opportunity_id__in=self.deals).select_related(
-            "opportunity"
-        ):
+        for amendment in Amendment.objects.filter(
+            opportunity_id__in=self.opportunities
+        ).select_related("opportunity"):
             decisions = list(ApprovalDecision.objects.filter(amendment=amendment))
             deciders = [d.decided_by_id for d in decisions]
             assert len(deciders) == len(set(deciders)), amendment.pk

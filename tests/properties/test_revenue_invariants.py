@@ -40,7 +40,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from amendments.ledger import deal_state, saved_line_items
+from amendments.ledger import opportunity_state, saved_line_items
 from amendments.models import Amendment
 from approvals import services as approval_services
 from approvals.models import ApprovalDecision
@@ -118,7 +118,7 @@ class RevenueMachine(RuleBasedStateMachine):
             ProductFactory(list_price=Decimal("100.00")),
             ProductFactory(list_price=Decimal("120.00")),
         ]
-        self.deals: list[int] = []
+        self.opportunities: list[int] = []
         self.refusals: Counter[str] = Counter()
 
     def teardown(self) -> None:
@@ -126,33 +126,33 @@ class RevenueMachine(RuleBasedStateMachine):
 
     # --- rules ------------------------------------------------------------------------------
     @rule(owner=st.integers(0, 4), account=st.integers(0, 1), complete=st.booleans())
-    def create_deal(self, owner, account, complete):
+    def create_opportunity(self, owner, account, complete):
         actor = self.users[owner]
-        data = {"name": f"Deal {len(self.deals)}", "account": self.accounts[account].pk}
+        data = {"name": f"Deal {len(self.opportunities)}", "account": self.accounts[account].pk}
         items = None
         if complete:
             data.update(
                 amount=Decimal("1000.00"),
                 close_date=timezone.localdate() - dt.timedelta(days=1),
-                contract_id=f"C-{len(self.deals)}",
+                contract_id=f"C-{len(self.opportunities)}",
                 primary_contact=self.contacts[account].pk,
             )
             items = [{"product": self.products[0].pk, "seats": 10, "unit_price": "100.00"}]
-        deal = services.opportunity_create(
+        opportunity = services.opportunity_create(
             actor=actor, data=data, line_items=items, source=Source.API
         )
-        self.deals.append(deal.pk)
+        self.opportunities.append(opportunity.pk)
 
-    @precondition(lambda self: self.deals)
+    @precondition(lambda self: self.opportunities)
     @rule(
-        deal=st.integers(0, 1000),
+        opportunity=st.integers(0, 1000),
         actor=st.integers(0, 4),
         name=st.sampled_from(TRANSITION_NAMES),
         reason=st.sampled_from(["", "not ready"]),
         loss_reason=st.sampled_from(["", *LossReason.values]),
     )
-    def transition(self, deal, actor, name, reason, loss_reason):
-        pk = self.deals[deal % len(self.deals)]
+    def transition(self, opportunity, actor, name, reason, loss_reason):
+        pk = self.opportunities[opportunity % len(self.opportunities)]
         try:
             services.opportunity_transition(
                 opportunity=pk,
@@ -166,22 +166,22 @@ class RevenueMachine(RuleBasedStateMachine):
         except errors.DomainError as exc:
             self.refusals[exc.code] += 1
 
-    @precondition(lambda self: self.deals)
-    @rule(deal=st.integers(0, 1000))
-    def owner_requests_closed_won(self, deal):
+    @precondition(lambda self: self.opportunities)
+    @rule(opportunity=st.integers(0, 1000))
+    def owner_requests_closed_won(self, opportunity):
         # Biased rule: random transitions alone rarely line up owner + complete deal.
-        pk = self.deals[deal % len(self.deals)]
+        pk = self.opportunities[opportunity % len(self.opportunities)]
         owner = Opportunity.objects.get(pk=pk).owner
         try:
             services.opportunity_transition(opportunity=pk, name="submit_for_approval", actor=owner)
         except errors.DomainError as exc:
             self.refusals[exc.code] += 1
 
-    @precondition(lambda self: self.deals)
-    @rule(deal=st.integers(0, 1000), as_owner=st.booleans())
-    def owner_or_submitter_tries_to_approve(self, deal, as_owner):
+    @precondition(lambda self: self.opportunities)
+    @rule(opportunity=st.integers(0, 1000), as_owner=st.booleans())
+    def owner_or_submitter_tries_to_approve(self, opportunity, as_owner):
         # Biased rule: segregation of duties must hold for RevOps owners and submitters too.
-        pk = self.deals[deal % len(self.deals)]
+        pk = self.opportunities[opportunity % len(self.opportunities)]
         opp = Opportunity.objects.get(pk=pk)
         pending = opp.approvals.filter(decision=Decision.PENDING).first()
         actor = opp.owner if as_owner or pending is None else pending.submitted_by
@@ -193,25 +193,25 @@ class RevenueMachine(RuleBasedStateMachine):
             STATS[f"refused:{exc.code}"] += 1
 
     @initialize()
-    def a_deal_waits_for_approval(self):
+    def a_opportunity_waits_for_approval(self):
         # Every example starts with one complete deal pending approval, so approvals (and
         # refusals of self-approval) happen in every run, not only in lucky ones.
-        self.create_deal(owner=0, account=0, complete=True)
+        self.create_opportunity(owner=0, account=0, complete=True)
         services.opportunity_transition(
-            opportunity=self.deals[-1], name="submit_for_approval", actor=self.users[0]
+            opportunity=self.opportunities[-1], name="submit_for_approval", actor=self.users[0]
         )
 
-    @precondition(lambda self: self.deals)
-    @rule(deal=st.integers(0, 1000), actor=st.integers(0, 5))
-    def approve(self, deal, actor):
+    @precondition(lambda self: self.opportunities)
+    @rule(opportunity=st.integers(0, 1000), actor=st.integers(0, 5))
+    def approve(self, opportunity, actor):
         # Prefer a pending deal: approving anything else is only ever refused.
         pending = list(
-            Opportunity.objects.filter(pk__in=self.deals, stage=Stage.PENDING_APPROVAL).values_list(
-                "pk", flat=True
-            )
+            Opportunity.objects.filter(
+                pk__in=self.opportunities, stage=Stage.PENDING_APPROVAL
+            ).values_list("pk", flat=True)
         )
-        pool = pending or self.deals
-        pk = pool[deal % len(pool)]
+        pool = pending or self.opportunities
+        pk = pool[opportunity % len(pool)]
         try:
             result = services.opportunity_transition(
                 opportunity=pk, name="approve", actor=self.users[actor]
@@ -221,9 +221,9 @@ class RevenueMachine(RuleBasedStateMachine):
             self.refusals[exc.code] += 1
             STATS[f"refused:{exc.code}"] += 1
 
-    @precondition(lambda self: self.deals)
+    @precondition(lambda self: self.opportunities)
     @rule(
-        deal=st.integers(0, 1000),
+        opportunity=st.integers(0, 1000),
         actor=st.integers(0, 4),
         field=st.sampled_from(
             [
@@ -240,8 +240,8 @@ class RevenueMachine(RuleBasedStateMachine):
         ),
         choice=st.integers(0, 4),
     )
-    def edit(self, deal, actor, field, choice):
-        pk = self.deals[deal % len(self.deals)]
+    def edit(self, opportunity, actor, field, choice):
+        pk = self.opportunities[opportunity % len(self.opportunities)]
         today = timezone.localdate()
         values = {
             "amount": [
@@ -276,15 +276,15 @@ class RevenueMachine(RuleBasedStateMachine):
         except errors.DomainError as exc:
             self.refusals[exc.code] += 1
 
-    @precondition(lambda self: self.deals)
+    @precondition(lambda self: self.opportunities)
     @rule(
-        deal=st.integers(0, 1000),
+        opportunity=st.integers(0, 1000),
         actor=st.integers(0, 4),
         seats=st.integers(0, 20),
         priced=st.booleans(),
     )
-    def replace_line_items(self, deal, actor, seats, priced):
-        pk = self.deals[deal % len(self.deals)]
+    def replace_line_items(self, opportunity, actor, seats, priced):
+        pk = self.opportunities[opportunity % len(self.opportunities)]
         items = (
             []
             if seats == 0
@@ -315,15 +315,17 @@ class RevenueMachine(RuleBasedStateMachine):
 
     # --- invariants ---------------------------------------------------------------------------
     @invariant()
-    def won_deals_carry_their_evidence(self):
-        for deal in Opportunity.objects.filter(stage=Stage.CLOSED_WON).select_related(
+    def won_opportunities_carry_their_evidence(self):
+        for opportunity in Opportunity.objects.filter(stage=Stage.CLOSED_WON).select_related(
             "primary_contact"
         ):
-            unmet = gate.evaluate(gate.gather_one(deal, target=Stage.CLOSED_WON), Stage.CLOSED_WON)
-            assert unmet == [], (deal.pk, unmet)
+            unmet = gate.evaluate(
+                gate.gather_one(opportunity, target=Stage.CLOSED_WON), Stage.CLOSED_WON
+            )
+            assert unmet == [], (opportunity.pk, unmet)
 
     @invariant()
-    def nobody_approved_their_own_deal(self):
+    def nobody_approved_their_own_opportunity(self):
         for approval in Approval.objects.filter(decision=Decision.APPROVED).select_related(
             "opportunity"
         ):
@@ -375,9 +377,9 @@ class RevenueMachine(RuleBasedStateMachine):
             snapshot = approval.snapshot
             for handoff in handoff_model.objects.filter(approval=approval):
                 data = handoff.payload["data"]
-                deal = data["opportunity"]
+                opportunity = data["opportunity"]
                 for key in ("amount", "currency", "contract_id", "po_number", "term_months"):
-                    assert deal[key] == snapshot[key], (handoff.kind, key)
+                    assert opportunity[key] == snapshot[key], (handoff.kind, key)
                 assert [
                     (li["sku"], li["seats"], li["unit_price"]) for li in data["line_items"]
                 ] == [(li["sku"], li["seats"], li["unit_price"]) for li in snapshot["line_items"]]
@@ -390,7 +392,7 @@ class RevenueMachine(RuleBasedStateMachine):
         """Board totals: the converted amount holds only what had a rate (no rates here:
         the reporting currency's own deals), every other currency is kept apart."""
         reporting = django_settings.REPORTING_CURRENCY
-        totals = pipeline.stage_totals(pipeline.DealFilter())
+        totals = pipeline.stage_totals(pipeline.PipelineFilter())
         for stage, row in totals.items():
             sums: dict[str, Decimal] = {}
             for amount, currency in Opportunity.objects.filter(
@@ -402,35 +404,46 @@ class RevenueMachine(RuleBasedStateMachine):
             assert row.unconverted == {c: a for c, a in sorted(sums.items()) if c != reporting}
 
     @invariant()
-    def won_deals_have_one_approval_four_handoffs_and_one_credit(self):
+    def won_opportunities_have_one_approval_four_handoffs_and_one_credit(self):
         handoff_model, credit_model = _handoff_models()
-        for deal in Opportunity.objects.filter(stage=Stage.CLOSED_WON):
-            assert deal.approvals.filter(decision=Decision.APPROVED).count() == 1
+        for opportunity in Opportunity.objects.filter(stage=Stage.CLOSED_WON):
+            assert opportunity.approvals.filter(decision=Decision.APPROVED).count() == 1
             if handoff_model is not None:
                 kinds = sorted(
-                    handoff_model.objects.filter(opportunity=deal).values_list("kind", flat=True)
+                    handoff_model.objects.filter(opportunity=opportunity).values_list(
+                        "kind", flat=True
+                    )
                 )
                 assert kinds == ["billing", "commission", "customer_success", "provisioning"], (
-                    deal.pk,
+                    opportunity.pk,
                     kinds,
                 )
-                assert credit_model.objects.filter(opportunity=deal, kind="booking").count() == 1
+                assert (
+                    credit_model.objects.filter(opportunity=opportunity, kind="booking").count()
+                    == 1
+                )
 
     @invariant()
     def gated_fields_never_change_after_submission(self):
-        for deal in Opportunity.objects.filter(stage__in=LOCKED_STAGES):
+        for opportunity in Opportunity.objects.filter(stage__in=LOCKED_STAGES):
             amended = (
-                Amendment.objects.filter(opportunity=deal, status="approved", kind="change")
+                Amendment.objects.filter(opportunity=opportunity, status="approved", kind="change")
                 .order_by("-decided_at", "-pk")
                 .first()
             )
             if amended is not None:
                 # Changed only by an approved amendment: exactly its proposed values.
-                assert deal_state(deal, saved_line_items(deal)) == amended.after, deal.pk
+                assert (
+                    opportunity_state(opportunity, saved_line_items(opportunity)) == amended.after
+                ), opportunity.pk
                 continue
-            wanted = Decision.PENDING if deal.stage == Stage.PENDING_APPROVAL else Decision.APPROVED
-            approval = deal.approvals.get(decision=wanted)
-            current = values_snapshot(deal)
+            wanted = (
+                Decision.PENDING
+                if opportunity.stage == Stage.PENDING_APPROVAL
+                else Decision.APPROVED
+            )
+            approval = opportunity.approvals.get(decision=wanted)
+            current = values_snapshot(opportunity)
             for key in (
                 "amount",
                 "currency",
@@ -441,7 +454,7 @@ class RevenueMachine(RuleBasedStateMachine):
                 "line_items",
             ):
                 assert current[key] == approval.snapshot[key], (
-                    deal.pk,
+                    opportunity.pk,
                     key,
                     current[key],
                     approval.snapshot[key],

@@ -16,7 +16,7 @@ from currencies.models import ExchangeRate
 from opportunities import services
 from opportunities.models import LineItem, Opportunity, Product
 from opportunities.stages import OPEN_STAGES, Source
-from tests.factories import AccountFactory, ProductFactory, policy_author, ready_deal
+from tests.factories import AccountFactory, ProductFactory, policy_author, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -47,25 +47,25 @@ def demo_policy(db):
     )
 
 
-def _priced(deal: Opportunity, list_price: Decimal | None) -> Opportunity:
-    for line in deal.line_items.select_related("product"):
+def _priced(opportunity: Opportunity, list_price: Decimal | None) -> Opportunity:
+    for line in opportunity.line_items.select_related("product"):
         line.product.list_price = list_price
         line.product.save()
-    return deal
+    return opportunity
 
 
-def _card(html: str, deal: Opportunity) -> str:
-    match = re.search(rf'<article[^>]*id="deal-{deal.pk}".*?</article>', html, re.S)
-    assert match, f"no card for deal {deal.pk}"
+def _card(html: str, opportunity: Opportunity) -> str:
+    match = re.search(rf'<article[^>]*id="opportunity-{opportunity.pk}".*?</article>', html, re.S)
+    assert match, f"no card for deal {opportunity.pk}"
     return match.group(0)
 
 
 def test_a_card_shows_the_route_beyond_revops_with_the_deal_pages_words(
     rep, rep_client, demo_policy
 ):
-    big = ready_deal(rep, seats=100, unit_price=D("1500.00"), name="Big one")
-    discounted = _priced(ready_deal(rep, unit_price=D("70.00"), name="Cheap one"), D("100"))
-    plain = _priced(ready_deal(rep, unit_price=D("95.00"), name="Plain one"), D("100"))
+    big = ready_opportunity(rep, seats=100, unit_price=D("1500.00"), name="Big one")
+    discounted = _priced(ready_opportunity(rep, unit_price=D("70.00"), name="Cheap one"), D("100"))
+    plain = _priced(ready_opportunity(rep, unit_price=D("95.00"), name="Plain one"), D("100"))
 
     html = rep_client.get("/pipeline/").content.decode()
 
@@ -78,39 +78,39 @@ def test_a_card_shows_the_route_beyond_revops_with_the_deal_pages_words(
 
 
 def test_without_a_policy_no_card_says_will_need(rep, rep_client):
-    ready_deal(rep, seats=100, unit_price=D("1500.00"))
+    ready_opportunity(rep, seats=100, unit_price=D("1500.00"))
     assert "Will need" not in rep_client.get("/pipeline/").content.decode()
 
 
 def test_a_pending_card_shows_the_step_it_waits_on(rep, revops, rep_client, demo_policy):
-    deal = ready_deal(rep, seats=100, unit_price=D("1500.00"), name="Waiting one")
+    opportunity = ready_opportunity(rep, seats=100, unit_price=D("1500.00"), name="Waiting one")
     services.opportunity_transition(
-        opportunity=deal, name="submit_for_approval", actor=rep, source=Source.UI
+        opportunity=opportunity, name="submit_for_approval", actor=rep, source=Source.UI
     )
-    card = _card(rep_client.get("/pipeline/").content.decode(), deal)
+    card = _card(rep_client.get("/pipeline/").content.decode(), opportunity)
     assert "Waiting on RevOps" in card and "step 1 of 2" in card
 
     services.opportunity_transition(
-        opportunity=deal, name="approve", actor=revops, source=Source.API
+        opportunity=opportunity, name="approve", actor=revops, source=Source.API
     )
-    card = _card(rep_client.get("/pipeline/").content.decode(), deal)
+    card = _card(rep_client.get("/pipeline/").content.decode(), opportunity)
     assert 'data-waiting-on="Finance"' in card
     assert "Waiting on Finance" in card and "step 2 of 2" in card
     assert "Will need" not in card
 
 
 def test_a_single_step_pending_card_says_nothing_more(rep, rep_client):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     services.opportunity_transition(
-        opportunity=deal, name="submit_for_approval", actor=rep, source=Source.UI
+        opportunity=opportunity, name="submit_for_approval", actor=rep, source=Source.UI
     )
-    assert "Waiting on" not in _card(rep_client.get("/pipeline/").content.decode(), deal)
+    assert "Waiting on" not in _card(rep_client.get("/pipeline/").content.decode(), opportunity)
 
 
 def _seed(owner, n, products):
     account = AccountFactory()
     for i in range(n):
-        deal = Opportunity.objects.create(
+        opportunity = Opportunity.objects.create(
             name=f"Seeded {i}",
             owner=owner,
             account=account,
@@ -119,7 +119,7 @@ def _seed(owner, n, products):
             stage=OPEN_STAGES[i % len(OPEN_STAGES)],
         )
         LineItem.objects.create(
-            opportunity=deal, product=products[i % 2], seats=5, unit_price=D("70")
+            opportunity=opportunity, product=products[i % 2], seats=5, unit_price=D("70")
         )
 
 
@@ -148,19 +148,25 @@ def test_the_will_need_lines_cost_the_same_queries_for_10_and_60_deals(
 
 
 def test_the_deal_page_shows_each_lines_list_price_and_discount(rep, rep_client):
-    deal = ready_deal(rep, unit_price=D("80.00"))
-    _priced(deal, D("100"))
+    opportunity = ready_opportunity(rep, unit_price=D("80.00"))
+    _priced(opportunity, D("100"))
     LineItem.objects.create(
-        opportunity=deal, product=ProductFactory(list_price=None), seats=1, unit_price=D("5")
+        opportunity=opportunity, product=ProductFactory(list_price=None), seats=1, unit_price=D("5")
     )
     LineItem.objects.create(
-        opportunity=deal, product=ProductFactory(list_price=D("100")), seats=1, unit_price=D("110")
+        opportunity=opportunity,
+        product=ProductFactory(list_price=D("100")),
+        seats=1,
+        unit_price=D("110"),
     )
     LineItem.objects.create(
-        opportunity=deal, product=ProductFactory(list_price=D("0")), seats=1, unit_price=D("1")
+        opportunity=opportunity,
+        product=ProductFactory(list_price=D("0")),
+        seats=1,
+        unit_price=D("1"),
     )
 
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
 
     table = re.search(r'<table class="lines-readonly">.*?</table>', html, re.S).group(0)
     assert '<th scope="col" class="num">Discount</th>' in table
@@ -170,14 +176,14 @@ def test_the_deal_page_shows_each_lines_list_price_and_discount(rep, rep_client)
 
 
 def test_the_edit_form_keeps_its_table_without_discount_columns(rep, rep_client):
-    deal = ready_deal(rep)
-    response = rep_client.get(f"/opportunities/{deal.pk}/edit/")
+    opportunity = ready_opportunity(rep)
+    response = rep_client.get(f"/opportunities/{opportunity.pk}/edit/")
     assert response.status_code == 200
     assert "data-discount" not in response.content.decode()
 
 
 def test_a_product_list_price_change_moves_the_discount_of_an_open_deal(rep, rep_client):
-    deal = _priced(ready_deal(rep, unit_price=D("80.00")), D("100"))
-    Product.objects.filter(line_items__opportunity=deal).update(list_price=D("160"))
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    opportunity = _priced(ready_opportunity(rep, unit_price=D("80.00")), D("100"))
+    Product.objects.filter(line_items__opportunity=opportunity).update(list_price=D("160"))
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert 'data-discount="50.00"' in html

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from opportunities.models import Opportunity, StageChange
-from opportunities.selectors.pipeline import BOARD_CARD_LIMIT, DealFilter, board
+from opportunities.selectors.pipeline import BOARD_CARD_LIMIT, PipelineFilter, board
 from opportunities.stages import OPEN_STAGES, Source, Stage
-from tests.factories import AccountFactory, OpportunityFactory, ready_deal
+from tests.factories import AccountFactory, OpportunityFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +20,8 @@ def column(response, stage):
     return next(c for c in response.context["columns"] if c.stage == stage)
 
 
-def stage_of(deal):
-    return Opportunity.objects.values_list("stage", flat=True).get(pk=deal.pk)
+def stage_of(opportunity):
+    return Opportunity.objects.values_list("stage", flat=True).get(pk=opportunity.pk)
 
 
 # --- columns and totals ------------------------------------------------------------------------
@@ -39,8 +39,8 @@ def test_it_shows_a_column_per_open_stage_plus_pending_approval(rep_client):
 def test_each_column_counts_sums_and_weights_its_deals(rep, rep_client):
     OpportunityFactory(owner=rep, amount=Decimal("1000"))  # prospecting, 10 %
     OpportunityFactory(owner=rep, amount=Decimal("3000"))
-    ready_deal(rep, stage=Stage.NEGOTIATION, amount=Decimal("2000"), seats=2)  # 75 %
-    ready_deal(
+    ready_opportunity(rep, stage=Stage.NEGOTIATION, amount=Decimal("2000"), seats=2)  # 75 %
+    ready_opportunity(
         rep, stage=Stage.PENDING_APPROVAL, amount=Decimal("500"), seats=5, unit_price=Decimal("100")
     )
     OpportunityFactory(owner=rep, amount=None)  # counted, adds nothing
@@ -66,23 +66,23 @@ def test_each_column_counts_sums_and_weights_its_deals(rep, rep_client):
 
 
 def test_a_card_shows_deal_account_amount_close_date_and_owner(rep, rep_client):
-    deal = ready_deal(
+    opportunity = ready_opportunity(
         rep, stage=Stage.PROPOSAL, name="Globex rollout", account=AccountFactory(name="Globex")
     )
     html = rep_client.get("/pipeline/").content.decode()
-    card = html[html.index(f'id="deal-{deal.pk}"') :]
+    card = html[html.index(f'id="opportunity-{opportunity.pk}"') :]
     card = card[: card.index("</article>")]
     assert "Globex rollout" in card and "Globex" in card
     assert "$1,000" in card
-    assert deal.close_date.strftime("%b %-d, %Y") in card
+    assert opportunity.close_date.strftime("%b %-d, %Y") in card
     assert rep.username in card or rep.get_full_name() in card
 
 
 def test_closed_deals_are_not_on_the_board(rep, rep_client):
-    won = ready_deal(rep, stage=Stage.CLOSED_WON)
+    won = ready_opportunity(rep, stage=Stage.CLOSED_WON)
     lost = OpportunityFactory(owner=rep, stage=Stage.CLOSED_LOST)
     html = rep_client.get("/pipeline/").content.decode()
-    assert f'id="deal-{won.pk}"' not in html and f'id="deal-{lost.pk}"' not in html
+    assert f'id="opportunity-{won.pk}"' not in html and f'id="opportunity-{lost.pk}"' not in html
 
 
 # --- filters ----------------------------------------------------------------------------------
@@ -93,15 +93,15 @@ def test_a_rep_starts_on_their_own_deals_and_can_see_everyone(rep, rep2, rep_cli
     theirs = OpportunityFactory(owner=rep2, name="Theirs")
 
     html = rep_client.get("/pipeline/").content.decode()
-    assert f'id="deal-{mine.pk}"' in html and f'id="deal-{theirs.pk}"' not in html
+    assert f'id="opportunity-{mine.pk}"' in html and f'id="opportunity-{theirs.pk}"' not in html
 
     html = rep_client.get("/pipeline/?scope=all").content.decode()
-    assert f'id="deal-{mine.pk}"' in html and f'id="deal-{theirs.pk}"' in html
+    assert f'id="opportunity-{mine.pk}"' in html and f'id="opportunity-{theirs.pk}"' in html
 
 
 def test_revops_start_on_everyone(rep, revops_client):
-    deal = OpportunityFactory(owner=rep)
-    assert f'id="deal-{deal.pk}"' in revops_client.get("/pipeline/").content.decode()
+    opportunity = OpportunityFactory(owner=rep)
+    assert f'id="opportunity-{opportunity.pk}"' in revops_client.get("/pipeline/").content.decode()
 
 
 def test_it_filters_by_owner_and_by_search(rep, rep2, rep_client):
@@ -112,12 +112,12 @@ def test_it_filters_by_owner_and_by_search(rep, rep2, rep_client):
     c = OpportunityFactory(owner=rep, name="Acme platform")
 
     html = rep_client.get(f"/pipeline/?owner={rep2.pk}").content.decode()
-    assert f'id="deal-{a.pk}"' in html and f'id="deal-{b.pk}"' in html
-    assert f'id="deal-{c.pk}"' not in html
+    assert f'id="opportunity-{a.pk}"' in html and f'id="opportunity-{b.pk}"' in html
+    assert f'id="opportunity-{c.pk}"' not in html
 
     html = rep_client.get("/pipeline/?scope=all&q=initech").content.decode()
-    assert f'id="deal-{a.pk}"' in html
-    assert f'id="deal-{b.pk}"' not in html and f'id="deal-{c.pk}"' not in html
+    assert f'id="opportunity-{a.pk}"' in html
+    assert f'id="opportunity-{b.pk}"' not in html and f'id="opportunity-{c.pk}"' not in html
 
 
 def test_a_column_shows_at_most_the_cap_and_links_to_the_rest(rep):
@@ -127,7 +127,7 @@ def test_a_column_shows_at_most_the_cap_and_links_to_the_rest(rep):
             for i in range(BOARD_CARD_LIMIT + 3)
         ]
     )
-    columns = board(DealFilter(owner_id=rep.pk))
+    columns = board(PipelineFilter(owner_id=rep.pk))
     prospecting = columns[0]
     assert len(prospecting.cards) == BOARD_CARD_LIMIT
     assert prospecting.totals.count == BOARD_CARD_LIMIT + 3
@@ -150,29 +150,29 @@ def test_the_more_link_opens_the_filtered_list(rep, rep_client):
 
 
 def test_a_move_button_runs_the_transition_service_with_source_ui(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
     response = rep_client.post(
-        f"/opportunities/{deal.pk}/transitions/move_to_proposal/",
+        f"/opportunities/{opportunity.pk}/transitions/move_to_proposal/",
         {"next": "/pipeline/?scope=mine"},
         follow=True,
     )
     assert response.redirect_chain[-1][0] == "/pipeline/?scope=mine"
-    assert stage_of(deal) == Stage.PROPOSAL
-    change = StageChange.objects.get(opportunity=deal)
+    assert stage_of(opportunity) == Stage.PROPOSAL
+    change = StageChange.objects.get(opportunity=opportunity)
     assert (change.transition, change.source, change.actor) == ("move_to_proposal", Source.UI, rep)
     assert "moved to Proposal" in response.content.decode()
 
 
 def test_a_refused_move_shows_every_gate_message_and_changes_nothing(rep, rep_client):
-    deal = OpportunityFactory(owner=rep, account=None)  # no account, amount or close date
+    opportunity = OpportunityFactory(owner=rep, account=None)  # no account, amount or close date
     response = rep_client.post(
-        f"/opportunities/{deal.pk}/transitions/move_to_proposal/",
+        f"/opportunities/{opportunity.pk}/transitions/move_to_proposal/",
         {"next": "/pipeline/"},
         follow=True,
     )
     html = response.content.decode()
-    assert stage_of(deal) == Stage.PROSPECTING
-    assert not StageChange.objects.filter(opportunity=deal).exists()
+    assert stage_of(opportunity) == Stage.PROSPECTING
+    assert not StageChange.objects.filter(opportunity=opportunity).exists()
     assert 'role="alert"' in html
     assert "Move to Proposal refused" in html
     for message in (
@@ -184,14 +184,14 @@ def test_a_refused_move_shows_every_gate_message_and_changes_nothing(rep, rep_cl
 
 
 def test_another_rep_cannot_move_your_deal(rep, rep2_client):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
     response = rep2_client.post(
-        f"/opportunities/{deal.pk}/transitions/move_to_negotiation/",
+        f"/opportunities/{opportunity.pk}/transitions/move_to_negotiation/",
         {"next": "/pipeline/"},
         follow=True,
     )
-    assert stage_of(deal) == Stage.PROSPECTING
-    assert not StageChange.objects.filter(opportunity=deal).exists()
+    assert stage_of(opportunity) == Stage.PROSPECTING
+    assert not StageChange.objects.filter(opportunity=opportunity).exists()
     assert "Only the deal&#x27;s owner or RevOps can do this." in response.content.decode()
 
 
@@ -205,36 +205,36 @@ def test_another_reps_cards_have_no_move_menu(rep, rep2, rep_client):
 
 def test_a_drag_and_drop_move_comes_back_as_the_board(rep, rep_client):
     """The drop handler posts with htmx and swaps #main from the board it is redirected to."""
-    deal = ready_deal(rep, stage=Stage.QUALIFICATION)
+    opportunity = ready_opportunity(rep, stage=Stage.QUALIFICATION)
     response = rep_client.post(
-        f"/opportunities/{deal.pk}/transitions/move_to_negotiation/",
+        f"/opportunities/{opportunity.pk}/transitions/move_to_negotiation/",
         {"next": "/pipeline/"},
         headers={"HX-Request": "true"},
         follow=True,
     )
-    assert stage_of(deal) == Stage.NEGOTIATION
+    assert stage_of(opportunity) == Stage.NEGOTIATION
     assert 'id="main"' in response.content.decode()
-    assert column(response, Stage.NEGOTIATION).cards[0].pk == deal.pk
+    assert column(response, Stage.NEGOTIATION).cards[0].pk == opportunity.pk
 
 
 def test_dropping_a_card_on_pending_requests_closed_won_through_the_gate(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.NEGOTIATION, contract_id="")
+    opportunity = ready_opportunity(rep, stage=Stage.NEGOTIATION, contract_id="")
     response = rep_client.post(
-        f"/opportunities/{deal.pk}/transitions/submit_for_approval/",
+        f"/opportunities/{opportunity.pk}/transitions/submit_for_approval/",
         {"next": "/pipeline/"},
         follow=True,
     )
-    assert stage_of(deal) == Stage.NEGOTIATION
+    assert stage_of(opportunity) == Stage.NEGOTIATION
     assert "Add a contract ID or a PO number." in response.content.decode()
 
 
 def test_next_cannot_redirect_off_site(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
     response = rep_client.post(
-        f"/opportunities/{deal.pk}/transitions/move_to_qualification/",
+        f"/opportunities/{opportunity.pk}/transitions/move_to_qualification/",
         {"next": "https://evil.example/"},
     )
-    assert response["Location"] == f"/opportunities/{deal.pk}/"
+    assert response["Location"] == f"/opportunities/{opportunity.pk}/"
 
 
 # --- query count ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from opportunities.models import Opportunity
-from tests.factories import AccountFactory, ContactFactory, ProductFactory, ready_deal
+from tests.factories import AccountFactory, ContactFactory, ProductFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -107,23 +107,23 @@ def test_a_contact_of_another_account_is_flagged(rep_client):
 
 
 def test_an_existing_deal_is_evaluated_with_the_edits_not_the_saved_values(rep, rep_client):
-    deal = ready_deal(rep, contract_id="")  # saved: missing the contract ID
-    product = deal.line_items.get().product
+    opportunity = ready_opportunity(rep, contract_id="")  # saved: missing the contract ID
+    product = opportunity.line_items.get().product
     values = complete_values(
-        deal.account,
-        deal.primary_contact,
+        opportunity.account,
+        opportunity.primary_contact,
         product,
         amount="1000",
         **{"lines-0-seats": "10", "lines-0-unit_price": "100"},
     )
-    response = rep_client.post(f"/opportunities/{deal.pk}/checklist/", values, headers=HTMX)
+    response = rep_client.post(f"/opportunities/{opportunity.pk}/checklist/", values, headers=HTMX)
     assert unmet_labels(response) == []
-    deal.refresh_from_db()
-    assert deal.contract_id == ""  # nothing saved
+    opportunity.refresh_from_db()
+    assert opportunity.contract_id == ""  # nothing saved
 
 
 def test_a_contract_id_booked_on_another_deal_is_flagged_live(rep, rep_client):
-    ready_deal(rep, stage="closed_won", contract_id="CT-TAKEN")
+    ready_opportunity(rep, stage="closed_won", contract_id="CT-TAKEN")
     account = AccountFactory()
     response = rep_client.post(
         "/opportunities/new/checklist/",

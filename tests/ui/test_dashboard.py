@@ -15,28 +15,30 @@ from opportunities import services
 from opportunities.models import Opportunity
 from opportunities.stages import Stage
 from opportunities.templatetags.closedwon_ui import money, money_compact, nice_ceiling
-from tests.factories import OpportunityFactory, ready_deal
+from tests.factories import OpportunityFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
 def won(owner, amount, close_date):
-    deal = ready_deal(
+    opportunity = ready_opportunity(
         owner,
         stage=Stage.CLOSED_WON,
         amount=Decimal(amount),
         unit_price=None,
         close_date=close_date,
     )
-    Opportunity.objects.filter(pk=deal.pk).update(closed_at=timezone.now())
+    Opportunity.objects.filter(pk=opportunity.pk).update(closed_at=timezone.now())
     # The dashboard reads the bookings ledger, which the approval writes.
-    booking_create(opportunity=deal, kind="won", amount_delta=deal.amount, booked_on=close_date)
-    return deal
+    booking_create(
+        opportunity=opportunity, kind="won", amount_delta=opportunity.amount, booked_on=close_date
+    )
+    return opportunity
 
 
 def test_weighted_pipeline_by_stage(rep, rep_client):
     OpportunityFactory(owner=rep, amount=Decimal("10000"))  # prospecting 10 %
-    ready_deal(rep, stage=Stage.PROPOSAL, amount=Decimal("4000"), unit_price=None)  # 50 %
+    ready_opportunity(rep, stage=Stage.PROPOSAL, amount=Decimal("4000"), unit_price=None)  # 50 %
     response = rep_client.get("/dashboard/")
     rows = {row.stage: row for row in response.context["pipeline_rows"]}
     assert rows[Stage.PROSPECTING].weighted == Decimal("1000.00")
@@ -78,8 +80,8 @@ def test_win_rate_counts_won_against_lost(rep, rep_client):
 
 
 def test_pending_approvals_are_listed_oldest_first(rep, rep_client):
-    first = ready_deal(rep, stage=Stage.NEGOTIATION, name="First in")
-    second = ready_deal(rep, stage=Stage.NEGOTIATION, name="Second in")
+    first = ready_opportunity(rep, stage=Stage.NEGOTIATION, name="First in")
+    second = ready_opportunity(rep, stage=Stage.NEGOTIATION, name="Second in")
     services.opportunity_transition(opportunity=first, name="submit_for_approval", actor=rep)
     services.opportunity_transition(opportunity=second, name="submit_for_approval", actor=rep)
     response = rep_client.get("/dashboard/")

@@ -11,7 +11,7 @@ from opportunities import services
 from opportunities.gate import Code
 from opportunities.models import StageRequirement
 from opportunities.stages import Source, Stage
-from tests.factories import ContactFactory, OpportunityFactory, ready_deal
+from tests.factories import ContactFactory, OpportunityFactory, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +29,10 @@ def path_states(html: str) -> dict[str, str]:
 
 
 def test_the_path_bar_highlights_the_current_stage_and_ticks_only_visited_ones(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.PROSPECTING)
+    opportunity = ready_opportunity(rep, stage=Stage.PROSPECTING)
     # Dragged straight from Prospecting to Proposal: Qualification was never visited.
-    services.opportunity_transition(opportunity=deal, name="move_to_proposal", actor=rep)
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    services.opportunity_transition(opportunity=opportunity, name="move_to_proposal", actor=rep)
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     current = re.findall(r'class="path-step stage-(\w+) is-current" aria-current="step"', html)
     assert current == ["proposal"]
     states = path_states(html)
@@ -42,21 +42,21 @@ def test_the_path_bar_highlights_the_current_stage_and_ticks_only_visited_ones(r
 
 
 def test_a_deal_created_in_a_later_stage_has_no_ticks(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.PROPOSAL)  # no stage change recorded
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    opportunity = ready_opportunity(rep, stage=Stage.PROPOSAL)  # no stage change recorded
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert html.count("is-done") == 0
 
 
 def test_a_lost_deal_path_ends_in_closed_lost(rep, rep_client):
-    deal = OpportunityFactory(owner=rep, stage=Stage.CLOSED_LOST, loss_reason="price")
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    opportunity = OpportunityFactory(owner=rep, stage=Stage.CLOSED_LOST, loss_reason="price")
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert 'stage-closed_lost is-current" aria-current="step"' in html
     assert "Closed Lost</strong>: Price" in html
 
 
 def test_the_checklist_lists_every_requirement_with_the_gates_messages(rep, rep_client):
-    deal = OpportunityFactory(owner=rep, account=None)
-    response = rep_client.get(f"/opportunities/{deal.pk}/")
+    opportunity = OpportunityFactory(owner=rep, account=None)
+    response = rep_client.get(f"/opportunities/{opportunity.pk}/")
     checklist = response.context["checklist"]
     unmet_codes = {u["code"] for u in checklist["unmet"]}
     assert {
@@ -76,15 +76,15 @@ def test_the_checklist_lists_every_requirement_with_the_gates_messages(rep, rep_
 
 def test_a_revops_requirement_appears_in_the_checklist(rep, rep_client):
     StageRequirement.objects.create(stage=Stage.PENDING_APPROVAL, field="term_months")
-    deal = ready_deal(rep, term_months=None)
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    opportunity = ready_opportunity(rep, term_months=None)
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert "Term (months) (required by RevOps)" in html
     assert "Term (months) is required from Closed-Won on (set by RevOps)." in html
 
 
 def test_the_owner_sees_the_permitted_buttons_by_their_spec_labels(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.NEGOTIATION)
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    opportunity = ready_opportunity(rep, stage=Stage.NEGOTIATION)
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert buttons(html) == [
         "Request Closed-Won",
         "Move to Prospecting",
@@ -96,57 +96,59 @@ def test_the_owner_sees_the_permitted_buttons_by_their_spec_labels(rep, rep_clie
 
 
 def test_another_rep_sees_no_buttons(rep, rep2_client):
-    deal = ready_deal(rep, stage=Stage.NEGOTIATION)
-    html = rep2_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    opportunity = ready_opportunity(rep, stage=Stage.NEGOTIATION)
+    html = rep2_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert buttons(html) == []
     assert "only its owner or RevOps can change it" in html
     assert "Edit deal" not in html
 
 
 def test_request_closed_won_says_how_much_is_missing(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.NEGOTIATION, contract_id="", po_number="")
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    opportunity = ready_opportunity(rep, stage=Stage.NEGOTIATION, contract_id="", po_number="")
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert "1 checklist item missing" in html
 
 
 def test_a_pending_deal_offers_withdraw_and_mark_lost(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.NEGOTIATION)
-    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    opportunity = ready_opportunity(rep, stage=Stage.NEGOTIATION)
+    services.opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert buttons(html) == ["Withdraw request", "Mark lost"]
     assert "Waiting for RevOps approval." in html
 
 
 def test_a_lost_deal_offers_reopen(rep, rep_client):
-    deal = OpportunityFactory(owner=rep, stage=Stage.CLOSED_LOST, loss_reason="timing")
-    assert buttons(rep_client.get(f"/opportunities/{deal.pk}/").content.decode()) == ["Reopen"]
+    opportunity = OpportunityFactory(owner=rep, stage=Stage.CLOSED_LOST, loss_reason="timing")
+    assert buttons(rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()) == [
+        "Reopen"
+    ]
 
 
 def test_mark_lost_has_a_dialog_and_a_no_js_page(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.PROPOSAL)
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
+    opportunity = ready_opportunity(rep, stage=Stage.PROPOSAL)
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert '<dialog id="lost-dialog"' in html
-    assert f'href="/opportunities/{deal.pk}/transitions/mark_lost/"' in html  # the fallback
-    page = rep_client.get(f"/opportunities/{deal.pk}/transitions/mark_lost/")
+    assert f'href="/opportunities/{opportunity.pk}/transitions/mark_lost/"' in html  # the fallback
+    page = rep_client.get(f"/opportunities/{opportunity.pk}/transitions/mark_lost/")
     assert page.status_code == 200
     assert 'name="loss_reason"' in page.content.decode() and "required" in page.content.decode()
 
 
 def test_the_timeline_shows_stage_changes_and_field_changes(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.PROPOSAL, amount=Decimal("1000"))
-    services.opportunity_update(opportunity=deal, actor=rep, data={"po_number": "PO-77"})
+    opportunity = ready_opportunity(rep, stage=Stage.PROPOSAL, amount=Decimal("1000"))
+    services.opportunity_update(opportunity=opportunity, actor=rep, data={"po_number": "PO-77"})
     services.opportunity_transition(
-        opportunity=deal, name="move_to_negotiation", actor=rep, source=Source.UI
+        opportunity=opportunity, name="move_to_negotiation", actor=rep, source=Source.UI
     )
     services.opportunity_update(
-        opportunity=deal,
+        opportunity=opportunity,
         actor=rep,
         data={},
         line_items=[
-            {"product": deal.line_items.get().product_id, "seats": 12, "unit_price": "100"}
+            {"product": opportunity.line_items.get().product_id, "seats": 12, "unit_price": "100"}
         ],
     )
-    response = rep_client.get(f"/opportunities/{deal.pk}/")
+    response = rep_client.get(f"/opportunities/{opportunity.pk}/")
     timeline = response.context["timeline"]
     kinds = [entry.kind for entry in timeline]
     assert "stage" in kinds and "fields" in kinds and "lines" in kinds
@@ -159,29 +161,31 @@ def test_the_timeline_shows_stage_changes_and_field_changes(rep, rep_client):
 def test_the_timeline_costs_a_constant_number_of_queries(
     rep, rep_client, django_assert_max_num_queries
 ):
-    deal = ready_deal(rep, stage=Stage.PROPOSAL)
+    opportunity = ready_opportunity(rep, stage=Stage.PROPOSAL)
 
     def change(i):
-        contact = ContactFactory(account=deal.account)
+        contact = ContactFactory(account=opportunity.account)
         services.opportunity_update(
-            opportunity=deal, actor=rep, data={"po_number": f"PO-{i}", "primary_contact": contact}
+            opportunity=opportunity,
+            actor=rep,
+            data={"po_number": f"PO-{i}", "primary_contact": contact},
         )
 
     change(0)
     with django_assert_max_num_queries(40) as before:
-        rep_client.get(f"/opportunities/{deal.pk}/")
+        rep_client.get(f"/opportunities/{opportunity.pk}/")
     for i in range(1, 16):
         change(i)
     with django_assert_max_num_queries(len(before.captured_queries)):
-        rep_client.get(f"/opportunities/{deal.pk}/")
+        rep_client.get(f"/opportunities/{opportunity.pk}/")
 
 
 def test_a_won_deal_shows_its_four_handoffs(rep, revops, rep_client):
-    deal = ready_deal(rep, stage=Stage.NEGOTIATION)
-    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    services.opportunity_transition(opportunity=deal, name="approve", actor=revops)
+    opportunity = ready_opportunity(rep, stage=Stage.NEGOTIATION)
+    services.opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    services.opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
 
-    response = rep_client.get(f"/opportunities/{deal.pk}/")
+    response = rep_client.get(f"/opportunities/{opportunity.pk}/")
     html = response.content.decode()
     assert [h.kind for h in response.context["handoffs"]] == [
         "billing",

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def names(response):
-    return [deal.name for deal in response.context["page"].object_list]
+    return [opportunity.name for opportunity in response.context["page"].object_list]
 
 
 def test_it_sorts_by_a_column_both_ways(rep, rep_client):

@@ -18,13 +18,13 @@ from opportunities import services
 from opportunities.models import Approval, Contact, Opportunity, StageChange
 from opportunities.stages import Stage
 from opportunities.web.board import card_flags, stale_days
-from tests.factories import OpportunityFactory, make_user, ready_deal
+from tests.factories import OpportunityFactory, make_user, ready_opportunity
 
 pytestmark = pytest.mark.django_db
 
 
-def fix_url(deal: Opportunity, name: str = "submit_for_approval") -> str:
-    return f"/opportunities/{deal.pk}/fix/{name}/"
+def fix_url(opportunity: Opportunity, name: str = "submit_for_approval") -> str:
+    return f"/opportunities/{opportunity.pk}/fix/{name}/"
 
 
 def shown_fields(html: str) -> list[str]:
@@ -33,15 +33,17 @@ def shown_fields(html: str) -> list[str]:
 
 def not_ready(rep) -> Opportunity:
     """A deal in Negotiation missing its contract ID / PO and with a close date ahead."""
-    return ready_deal(rep, contract_id="", close_date=timezone.localdate() + dt.timedelta(days=20))
+    return ready_opportunity(
+        rep, contract_id="", close_date=timezone.localdate() + dt.timedelta(days=20)
+    )
 
 
 # --- fix it now ------------------------------------------------------------------------------
 
 
 def test_the_dialog_asks_exactly_for_the_missing_fields(rep, rep_client):
-    deal = not_ready(rep)
-    response = rep_client.get(fix_url(deal))
+    opportunity = not_ready(rep)
+    response = rep_client.get(fix_url(opportunity))
     html = response.content.decode()
     assert response.status_code == 200
     assert shown_fields(html) == ["contract_id", "po_number", "close_date"]
@@ -51,13 +53,13 @@ def test_the_dialog_asks_exactly_for_the_missing_fields(rep, rep_client):
 
 
 def test_saving_the_dialog_edits_and_requests_closed_won_together(rep, rep_client):
-    deal = not_ready(rep)
+    opportunity = not_ready(rep)
     today = timezone.localdate().isoformat()
     response = rep_client.post(
-        fix_url(deal) + "?next=/pipeline/",
+        fix_url(opportunity) + "?next=/pipeline/",
         {
             "shown": ["contract_id", "po_number", "close_date"],
-            "version": deal.version,
+            "version": opportunity.version,
             "contract_id": "CT-FIX-1",
             "po_number": "",
             "close_date": today,
@@ -65,21 +67,23 @@ def test_saving_the_dialog_edits_and_requests_closed_won_together(rep, rep_clien
         },
     )
     assert response.status_code == 302 and response["Location"] == "/pipeline/"
-    deal.refresh_from_db()
-    assert deal.stage == Stage.PENDING_APPROVAL
-    assert deal.contract_id == "CT-FIX-1" and deal.close_date.isoformat() == today
-    assert Approval.objects.filter(opportunity=deal, decision="pending").count() == 1
+    opportunity.refresh_from_db()
+    assert opportunity.stage == Stage.PENDING_APPROVAL
+    assert opportunity.contract_id == "CT-FIX-1" and opportunity.close_date.isoformat() == today
+    assert Approval.objects.filter(opportunity=opportunity, decision="pending").count() == 1
 
 
 def test_a_refused_transition_leaves_the_edit_unsaved(rep, rep_client):
-    deal = not_ready(rep)
-    before = Opportunity.objects.values("contract_id", "close_date", "version").get(pk=deal.pk)
+    opportunity = not_ready(rep)
+    before = Opportunity.objects.values("contract_id", "close_date", "version").get(
+        pk=opportunity.pk
+    )
     # The contract ID is filled in, but the close date stays in the future: refused.
     response = rep_client.post(
-        fix_url(deal),
+        fix_url(opportunity),
         {
             "shown": ["contract_id", "po_number", "close_date"],
-            "version": deal.version,
+            "version": opportunity.version,
             "contract_id": "CT-HALF",
             "close_date": (timezone.localdate() + dt.timedelta(days=3)).isoformat(),
         },
@@ -89,24 +93,26 @@ def test_a_refused_transition_leaves_the_edit_unsaved(rep, rep_client):
     assert "The close date is in the future" in html
     # The message sits on its field, and the summary links to it.
     assert 'href="#id_close_date" data-focus-field="id_close_date"' in html
-    assert Opportunity.objects.values("contract_id", "close_date", "version").get(pk=deal.pk) == (
-        before
+    assert Opportunity.objects.values("contract_id", "close_date", "version").get(
+        pk=opportunity.pk
+    ) == (before)
+    assert (
+        opportunity.stage == Opportunity.objects.get(pk=opportunity.pk).stage == Stage.NEGOTIATION
     )
-    assert deal.stage == Opportunity.objects.get(pk=deal.pk).stage == Stage.NEGOTIATION
 
 
 def test_the_dialog_creates_a_new_primary_contact_in_the_same_transaction(rep, rep_client):
-    deal = ready_deal(rep, primary_contact=None)
-    Opportunity.objects.filter(pk=deal.pk).update(primary_contact=None)
-    deal.refresh_from_db()
-    html = rep_client.get(fix_url(deal)).content.decode()
+    opportunity = ready_opportunity(rep, primary_contact=None)
+    Opportunity.objects.filter(pk=opportunity.pk).update(primary_contact=None)
+    opportunity.refresh_from_db()
+    html = rep_client.get(fix_url(opportunity)).content.decode()
     assert shown_fields(html) == ["primary_contact"]
     assert 'name="new_contact_last_name"' in html
     response = rep_client.post(
-        fix_url(deal),
+        fix_url(opportunity),
         {
             "shown": ["primary_contact"],
-            "version": deal.version,
+            "version": opportunity.version,
             "primary_contact": "",
             "new_contact_first_name": "Ada",
             "new_contact_last_name": "Byron",
@@ -114,40 +120,40 @@ def test_the_dialog_creates_a_new_primary_contact_in_the_same_transaction(rep, r
         },
     )
     assert response.status_code == 302
-    deal.refresh_from_db()
-    assert deal.stage == Stage.PENDING_APPROVAL
-    assert deal.primary_contact.email == "ada@example.com"
-    assert deal.primary_contact.account_id == deal.account_id
+    opportunity.refresh_from_db()
+    assert opportunity.stage == Stage.PENDING_APPROVAL
+    assert opportunity.primary_contact.email == "ada@example.com"
+    assert opportunity.primary_contact.account_id == opportunity.account_id
 
 
 def test_a_refused_request_with_a_new_contact_creates_no_contact(rep, rep_client):
-    deal = ready_deal(rep, contract_id="", primary_contact=None)
-    Opportunity.objects.filter(pk=deal.pk).update(primary_contact=None)
+    opportunity = ready_opportunity(rep, contract_id="", primary_contact=None)
+    Opportunity.objects.filter(pk=opportunity.pk).update(primary_contact=None)
     contacts = Contact.objects.count()
     response = rep_client.post(
-        fix_url(deal),
+        fix_url(opportunity),
         {
             "shown": ["contract_id", "po_number", "primary_contact"],
-            "version": deal.version,
+            "version": opportunity.version,
             "new_contact_last_name": "Byron",
             "new_contact_email": "ada@example.com",
         },
     )
     assert response.status_code == 422
     assert Contact.objects.count() == contacts
-    assert Opportunity.objects.get(pk=deal.pk).stage == Stage.NEGOTIATION
+    assert Opportunity.objects.get(pk=opportunity.pk).stage == Stage.NEGOTIATION
 
 
 def test_the_dialog_fixes_line_items_and_the_amount_for_a_mismatch(rep, rep_client):
-    deal = ready_deal(rep, amount=Decimal("999.00"))  # 10 × 100 = 1000
-    line = deal.line_items.get()
-    html = rep_client.get(fix_url(deal)).content.decode()
+    opportunity = ready_opportunity(rep, amount=Decimal("999.00"))  # 10 × 100 = 1000
+    line = opportunity.line_items.get()
+    html = rep_client.get(fix_url(opportunity)).content.decode()
     assert shown_fields(html) == ["amount", "line_items"]
     response = rep_client.post(
-        fix_url(deal),
+        fix_url(opportunity),
         {
             "shown": ["amount", "line_items"],
-            "version": deal.version,
+            "version": opportunity.version,
             "amount": "1200.00",
             "lines-TOTAL_FORMS": "1",
             "lines-INITIAL_FORMS": "1",
@@ -158,37 +164,39 @@ def test_the_dialog_fixes_line_items_and_the_amount_for_a_mismatch(rep, rep_clie
         },
     )
     assert response.status_code == 302
-    deal.refresh_from_db()
-    assert deal.stage == Stage.PENDING_APPROVAL and deal.amount == Decimal("1200.00")
-    assert deal.line_items.get().seats == 12
+    opportunity.refresh_from_db()
+    assert opportunity.stage == Stage.PENDING_APPROVAL and opportunity.amount == Decimal("1200.00")
+    assert opportunity.line_items.get().seats == 12
 
 
 def test_the_live_check_evaluates_unsaved_values_and_saves_nothing(rep, rep_client):
-    deal = not_ready(rep)
+    opportunity = not_ready(rep)
     response = rep_client.post(
-        fix_url(deal) + "?check=1",
+        fix_url(opportunity) + "?check=1",
         {"contract_id": "CT-X", "close_date": timezone.localdate().isoformat()},
     )
     assert response.status_code == 200
     assert 'data-fixit-status="complete"' in response.content.decode()
-    half = rep_client.post(fix_url(deal) + "?check=1", {"contract_id": "CT-X", "close_date": ""})
+    half = rep_client.post(
+        fix_url(opportunity) + "?check=1", {"contract_id": "CT-X", "close_date": ""}
+    )
     assert "Set the close date." in half.content.decode()
-    assert Opportunity.objects.get(pk=deal.pk).contract_id == ""
+    assert Opportunity.objects.get(pk=opportunity.pk).contract_id == ""
 
 
 def test_a_ready_deal_has_nothing_to_fix(rep, rep_client):
-    deal = ready_deal(rep)
-    html = rep_client.get(fix_url(deal), HTTP_HX_REQUEST="true").content.decode()
+    opportunity = ready_opportunity(rep)
+    html = rep_client.get(fix_url(opportunity), HTTP_HX_REQUEST="true").content.decode()
     assert "data-fixit-ready" in html
 
 
 def test_without_javascript_a_refused_move_leads_to_the_fix_it_page(rep, rep_client):
-    deal = not_ready(rep)
+    opportunity = not_ready(rep)
     response = rep_client.post(
-        f"/opportunities/{deal.pk}/transitions/submit_for_approval/", {"next": "/pipeline/"}
+        f"/opportunities/{opportunity.pk}/transitions/submit_for_approval/", {"next": "/pipeline/"}
     )
     assert response.status_code == 302
-    assert response["Location"].startswith(fix_url(deal))
+    assert response["Location"].startswith(fix_url(opportunity))
     page = rep_client.get(response["Location"])
     html = page.content.decode()
     assert "Request Closed-Won refused" in html  # the refusal, then the fields
@@ -196,30 +204,32 @@ def test_without_javascript_a_refused_move_leads_to_the_fix_it_page(rep, rep_cli
 
 
 def test_other_reps_and_unknown_transitions_cannot_use_the_dialog(rep, rep2_client):
-    deal = not_ready(rep)
-    response = rep2_client.post(fix_url(deal), {"shown": ["contract_id"], "contract_id": "X"})
+    opportunity = not_ready(rep)
+    response = rep2_client.post(
+        fix_url(opportunity), {"shown": ["contract_id"], "contract_id": "X"}
+    )
     assert response.status_code == 302
-    assert Opportunity.objects.get(pk=deal.pk).contract_id == ""
-    assert rep2_client.get(fix_url(deal, "approve")).status_code == 404
+    assert Opportunity.objects.get(pk=opportunity.pk).contract_id == ""
+    assert rep2_client.get(fix_url(opportunity, "approve")).status_code == 404
     assert rep2_client.get("/opportunities/999999/fix/submit_for_approval/").status_code == 404
 
 
 def test_request_closed_won_on_the_deal_page_opens_the_fields_when_something_is_missing(
     rep, rep_client
 ):
-    deal = not_ready(rep)
-    html = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
-    assert f'data-fixit-open="{fix_url(deal)}' in html
-    assert f'href="{fix_url(deal)}?next=' in html  # without JavaScript: the page
+    opportunity = not_ready(rep)
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
+    assert f'data-fixit-open="{fix_url(opportunity)}' in html
+    assert f'href="{fix_url(opportunity)}?next=' in html  # without JavaScript: the page
 
 
 # --- errors lead to fields ------------------------------------------------------------------
 
 
 def test_checklist_items_link_to_their_fields(rep, rep_client):
-    deal = not_ready(rep)
-    detail = rep_client.get(f"/opportunities/{deal.pk}/").content.decode()
-    edit = f"/opportunities/{deal.pk}/edit/"
+    opportunity = not_ready(rep)
+    detail = rep_client.get(f"/opportunities/{opportunity.pk}/").content.decode()
+    edit = f"/opportunities/{opportunity.pk}/edit/"
     assert f'href="{edit}#id_contract_id" data-focus-field="id_contract_id"' in detail
     assert f'href="{edit}#id_close_date" data-focus-field="id_close_date"' in detail
     # "Fill in what is missing" leads to the first missing field.
@@ -229,10 +239,10 @@ def test_checklist_items_link_to_their_fields(rep, rep_client):
 
 
 def test_a_refused_save_lists_each_error_as_a_link_to_its_field(rep, rep_client):
-    deal = ready_deal(rep)
+    opportunity = ready_opportunity(rep)
     response = rep_client.post(
-        f"/opportunities/{deal.pk}/edit/",
-        {"name": "", "type": "new_business", "currency": "USD", "version": deal.version},
+        f"/opportunities/{opportunity.pk}/edit/",
+        {"name": "", "type": "new_business", "currency": "USD", "version": opportunity.version},
     )
     assert response.status_code == 422
     assert 'href="#id_name" data-focus-field="id_name"' in response.content.decode()
@@ -242,8 +252,8 @@ def test_a_refused_save_lists_each_error_as_a_link_to_its_field(rep, rep_client)
 
 
 def test_the_form_shows_line_totals_and_their_sum(rep, rep_client):
-    deal = ready_deal(rep, lines=2, seats=3, unit_price=Decimal("250.00"))
-    html = rep_client.get(f"/opportunities/{deal.pk}/edit/").content.decode()
+    opportunity = ready_opportunity(rep, lines=2, seats=3, unit_price=Decimal("250.00"))
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/edit/").content.decode()
     assert html.count("data-line-total") >= 2
     assert re.search(r"data-lines-sum>\$1,500<", html)
     assert "data-amount-note" in html
@@ -253,27 +263,31 @@ def test_the_form_shows_line_totals_and_their_sum(rep, rep_client):
 
 
 def test_cards_show_days_in_stage_and_a_stale_flag(rep, rep_client, settings):
-    deal = ready_deal(
+    opportunity = ready_opportunity(
         rep, stage=Stage.PROSPECTING, close_date=timezone.localdate() + dt.timedelta(days=30)
     )
-    services.opportunity_transition(opportunity=deal, name="move_to_qualification", actor=rep)
+    services.opportunity_transition(
+        opportunity=opportunity, name="move_to_qualification", actor=rep
+    )
     ten_days_ago = timezone.now() - dt.timedelta(days=10)
-    StageChange.objects.filter(opportunity=deal).update(at=ten_days_ago)
-    Opportunity.objects.filter(pk=deal.pk).update(updated_at=ten_days_ago)
+    StageChange.objects.filter(opportunity=opportunity).update(at=ten_days_ago)
+    Opportunity.objects.filter(pk=opportunity.pk).update(updated_at=ten_days_ago)
     settings.BOARD_STALE_DAYS = {"qualification": 7}
     html = rep_client.get("/pipeline/").content.decode()
-    card = re.search(rf'id="deal-{deal.pk}".*?</article>', html, re.S).group(0)
+    card = re.search(rf'id="opportunity-{opportunity.pk}".*?</article>', html, re.S).group(0)
     assert 'data-days-in-stage="10"' in card and "10 days in stage" in card
     assert "data-stale" in card and "No change for 10 days" in card
     settings.BOARD_STALE_DAYS = {"qualification": 30}
     html = rep_client.get("/pipeline/").content.decode()
-    card = re.search(rf'id="deal-{deal.pk}".*?</article>', html, re.S).group(0)
+    card = re.search(rf'id="opportunity-{opportunity.pk}".*?</article>', html, re.S).group(0)
     assert "data-stale" not in card
 
 
 def test_a_passed_close_date_makes_a_card_stale(rep):
-    deal = OpportunityFactory(owner=rep, close_date=timezone.localdate() - dt.timedelta(days=1))
-    flags = card_flags([deal])[deal.pk]
+    opportunity = OpportunityFactory(
+        owner=rep, close_date=timezone.localdate() - dt.timedelta(days=1)
+    )
+    flags = card_flags([opportunity])[opportunity.pk]
     assert flags.stale and "The close date has passed." in flags.stale_reasons
     assert stale_days(Stage.NEGOTIATION) == 10
 
@@ -288,50 +302,54 @@ def test_the_board_card_flags_cost_one_query_whatever_the_number_of_cards(
 
 
 def test_the_next_step_is_shown_and_edited_on_the_card(rep, rep_client):
-    deal = OpportunityFactory(owner=rep)
+    opportunity = OpportunityFactory(owner=rep)
     when = (timezone.localdate() + dt.timedelta(days=2)).isoformat()
     response = rep_client.post(
-        f"/opportunities/{deal.pk}/next-step/",
+        f"/opportunities/{opportunity.pk}/next-step/",
         {
             "next_step": "Send the order form",
             "next_step_date": when,
-            "version": deal.version,
+            "version": opportunity.version,
             "next": "/pipeline/",
         },
     )
     assert response.status_code == 302 and response["Location"] == "/pipeline/"
-    deal.refresh_from_db()
-    assert deal.next_step == "Send the order form" and deal.next_step_date.isoformat() == when
+    opportunity.refresh_from_db()
+    assert (
+        opportunity.next_step == "Send the order form"
+        and opportunity.next_step_date.isoformat() == when
+    )
     html = rep_client.get("/pipeline/").content.decode()
     assert "Send the order form" in html
 
 
 def test_the_next_step_of_someone_elses_deal_cannot_be_set(rep, rep2_client):
-    deal = OpportunityFactory(owner=rep)
-    rep2_client.post(f"/opportunities/{deal.pk}/next-step/", {"next_step": "Mine now"})
-    assert Opportunity.objects.get(pk=deal.pk).next_step == ""
+    opportunity = OpportunityFactory(owner=rep)
+    rep2_client.post(f"/opportunities/{opportunity.pk}/next-step/", {"next_step": "Mine now"})
+    assert Opportunity.objects.get(pk=opportunity.pk).next_step == ""
 
 
 def test_a_bad_next_step_date_changes_nothing(rep, rep_client):
-    deal = OpportunityFactory(owner=rep)
+    opportunity = OpportunityFactory(owner=rep)
     rep_client.post(
-        f"/opportunities/{deal.pk}/next-step/", {"next_step": "x", "next_step_date": "31/31/2026"}
+        f"/opportunities/{opportunity.pk}/next-step/",
+        {"next_step": "x", "next_step_date": "31/31/2026"},
     )
-    assert Opportunity.objects.get(pk=deal.pk).next_step == ""
+    assert Opportunity.objects.get(pk=opportunity.pk).next_step == ""
 
 
 # --- defects --------------------------------------------------------------------------------
 
 
 def test_the_live_checklist_posts_from_outside_the_form_so_zero_seats_are_checked(rep, rep_client):
-    deal = ready_deal(rep)
-    html = rep_client.get(f"/opportunities/{deal.pk}/edit/").content.decode()
-    form_tag = re.search(r'<form id="deal-form"[^>]*>', html).group(0)
+    opportunity = ready_opportunity(rep)
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/edit/").content.decode()
+    form_tag = re.search(r'<form id="opportunity-form"[^>]*>', html).group(0)
     assert "hx-post" not in form_tag  # htmx would validate the form and skip 0 seats
-    assert 'hx-include="#deal-form"' in html and 'hx-sync="this:queue last"' in html
-    line = deal.line_items.get()
+    assert 'hx-include="#opportunity-form"' in html and 'hx-sync="this:queue last"' in html
+    line = opportunity.line_items.get()
     response = rep_client.post(
-        f"/opportunities/{deal.pk}/checklist/",
+        f"/opportunities/{opportunity.pk}/checklist/",
         {
             "amount": "1000",
             "lines-TOTAL_FORMS": "1",
@@ -345,15 +363,15 @@ def test_the_live_checklist_posts_from_outside_the_form_so_zero_seats_are_checke
 
 
 def test_the_locked_edit_page_lists_the_account_and_offers_no_new_account(rep, rep_client):
-    deal = ready_deal(rep, stage=Stage.PENDING_APPROVAL)
-    html = rep_client.get(f"/opportunities/{deal.pk}/edit/").content.decode()
+    opportunity = ready_opportunity(rep, stage=Stage.PENDING_APPROVAL)
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/edit/").content.decode()
     assert "the account, amount, currency, close date" in html
     assert "+ New account" not in html and "+ New contact" not in html
 
 
 def test_reps_are_not_shown_the_version(rep, rep_client):
-    deal = ready_deal(rep)
-    html = rep_client.get(f"/opportunities/{deal.pk}/edit/").content.decode()
+    opportunity = ready_opportunity(rep)
+    html = rep_client.get(f"/opportunities/{opportunity.pk}/edit/").content.decode()
     assert "version " not in html.lower().replace('name="version"', "")
 
 
@@ -424,10 +442,10 @@ def test_the_admin_index_lists_the_approval_queue_once(admin_user, client):
 
 
 def pending_with_handoffs(rep, revops):
-    deal = ready_deal(rep)
-    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    services.opportunity_transition(opportunity=deal, name="approve", actor=revops)
-    return Approval.objects.get(opportunity=deal)
+    opportunity = ready_opportunity(rep)
+    services.opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    services.opportunity_transition(opportunity=opportunity, name="approve", actor=revops)
+    return Approval.objects.get(opportunity=opportunity)
 
 
 def test_the_approval_page_refreshes_its_handoffs_until_they_settle(rep, revops, client):
@@ -464,12 +482,12 @@ def test_one_set_of_formats():
 
 
 def test_the_admin_shows_money_dates_and_history_as_the_rep_ui_does(rep, revops, client):
-    deal = ready_deal(rep, close_date=dt.date(2026, 3, 5))
+    opportunity = ready_opportunity(rep, close_date=dt.date(2026, 3, 5))
     services.opportunity_update(
-        opportunity=deal.pk, actor=rep, data={"type": "renewal", "term_months": 24}
+        opportunity=opportunity.pk, actor=rep, data={"type": "renewal", "term_months": 24}
     )
-    services.opportunity_transition(opportunity=deal, name="submit_for_approval", actor=rep)
-    approval = Approval.objects.get(opportunity=deal)
+    services.opportunity_transition(opportunity=opportunity, name="submit_for_approval", actor=rep)
+    approval = Approval.objects.get(opportunity=opportunity)
     client.force_login(revops)
     html = client.get(f"/admin/opportunities/closedwonapproval/{approval.pk}/change/").content
     html = html.decode()
@@ -479,5 +497,5 @@ def test_the_admin_shows_money_dates_and_history_as_the_rep_ui_does(rep, revops,
     assert "New business → Renewal" in html
     rep_html = Client()
     rep_html.force_login(rep)
-    detail = rep_html.get(f"/opportunities/{deal.pk}/").content.decode()
+    detail = rep_html.get(f"/opportunities/{opportunity.pk}/").content.decode()
     assert "$1,000" in detail and "Mar 5, 2026" in detail

@@ -34,14 +34,18 @@ class Command(BaseCommand):
         if actor is None:
             raise CommandError("There is no other active RevOps user to act as.")
         try:
-            deals = user_deactivate(user=user, actor=actor)
+            opportunities = user_deactivate(user=user, actor=actor)
         except errors.DomainError as exc:
             raise CommandError(exc.detail) from None
         self.stdout.write(f"Deactivated {user.get_username()}.")
-        if not deals:
+        if not opportunities:
             self.stdout.write("They own no open or pending deals.")
             return
-        self.stdout.write(f"Reassign these {len(deals)} deal(s); until then none can be won:")
-        for deal in deals:
-            account = deal.account.name if deal.account else "no account"
-            self.stdout.write(f"  #{deal.pk}  {deal.name}  ({account}, {deal.stage_label})")
+        self.stdout.write(
+            f"Reassign these {len(opportunities)} deal(s); until then none can be won:"
+        )
+        for opportunity in opportunities:
+            account = opportunity.account.name if opportunity.account else "no account"
+            self.stdout.write(
+                f"  #{opportunity.pk}  {opportunity.name}  ({account}, {opportunity.stage_label})"
+            )

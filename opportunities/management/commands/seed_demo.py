@@ -75,8 +75,16 @@ COMPANIES = [
     "Spacely Sprockets",
 ]
 COUNTRIES = ["US", "GB", "DE", "FR", "NL", "CA", "AU", "SE", "ES", "IE"]
-DEAL_KINDS = ["Platform", "Expansion", "Renewal", "Pilot", "Rollout", "Enterprise", "Team plan"]
-SERVICE_DEALS = 200
+OPPORTUNITY_KINDS = [
+    "Platform",
+    "Expansion",
+    "Renewal",
+    "Pilot",
+    "Rollout",
+    "Enterprise",
+    "Team plan",
+]
+SERVICE_OPPORTUNITIES = 200
 # Share of service-made deals per final stage (sums to 1).
 STAGE_MIX = [
     (Stage.PROSPECTING, 0.18),
@@ -96,7 +104,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--deals",
             type=int,
-            default=SERVICE_DEALS,
+            default=SERVICE_OPPORTUNITIES,
             help="Total demo deals wanted (default 200).",
         )
         parser.add_argument(
@@ -117,13 +125,13 @@ class Command(BaseCommand):
         wanted = max(0, options["deals"])
         existing = Opportunity.objects.filter(owner__in=[users["alice"], users["bob"]]).count()
         missing = max(0, wanted - existing)
-        service_count = max(0, min(SERVICE_DEALS, wanted) - existing)
+        service_count = max(0, min(SERVICE_OPPORTUNITIES, wanted) - existing)
         if missing:
             self.stdout.write(f"Seeding {missing} deals ({existing} already there)…")
-        self._service_deals(rng, service_count, existing, users, products, accounts)
+        self._service_opportunities(rng, service_count, existing, users, products, accounts)
         bulk = missing - service_count
         if bulk > 0:
-            self._bulk_deals(
+            self._bulk_opportunities(
                 rng, bulk, existing + service_count, users, products, accounts, options["batch"]
             )
         # By name: the sales app does not import the amendments app; the demo's ledger
@@ -205,7 +213,7 @@ class Command(BaseCommand):
         return out
 
     # --- deals ---------------------------------------------------------------------------------
-    def _deal_data(
+    def _opportunity_data(
         self, rng: random.Random, n: int, stage: str, users: dict, products, accounts
     ) -> tuple[dict, list]:
         account, contacts = accounts[n % len(accounts)]
@@ -229,7 +237,7 @@ class Command(BaseCommand):
         else:
             close_date = today + dt.timedelta(days=rng.randint(5, 150))
         data = {
-            "name": f"{account.name} — {rng.choice(DEAL_KINDS)} {n + 1}",
+            "name": f"{account.name} — {rng.choice(OPPORTUNITY_KINDS)} {n + 1}",
             "account": account.pk,
             "owner": owner.pk,
             "type": rng.choice(["new_business", "new_business", "renewal", "upsell"]),
@@ -250,13 +258,13 @@ class Command(BaseCommand):
             items = []
         return data, items
 
-    def _service_deals(self, rng, count, start, users, products, accounts) -> None:
+    def _service_opportunities(self, rng, count, start, users, products, accounts) -> None:
         if count <= 0:
             return
         # Interleave the stages so any prefix of the plan (small --deals) has them all.
         slots: list[tuple[float, str]] = []
         for stage, share in STAGE_MIX:
-            per_stage = round(share * SERVICE_DEALS)
+            per_stage = round(share * SERVICE_OPPORTUNITIES)
             slots += [((i + 0.5) / per_stage, stage) for i in range(per_stage)]
         plan = [stage for _, stage in sorted(slots, key=lambda slot: slot[0])]
         rita = users["rita"]
@@ -264,7 +272,7 @@ class Command(BaseCommand):
         for offset in range(count):
             n = start + offset
             stage = plan[n % len(plan)]
-            data, items = self._deal_data(rng, n, stage, users, products, accounts)
+            data, items = self._opportunity_data(rng, n, stage, users, products, accounts)
             owner = users["alice"] if n % 2 == 0 else users["bob"]
             with transaction.atomic():
                 opp = services.opportunity_create(
@@ -299,7 +307,7 @@ class Command(BaseCommand):
                     )
             self._progress(offset + 1, count, started)
 
-    def _bulk_deals(self, rng, count, start, users, products, accounts, batch) -> None:
+    def _bulk_opportunities(self, rng, count, start, users, products, accounts, batch) -> None:
         started = time.monotonic()
         self._printed_step, self._printed_at = -1, 0.0
         done = 0
@@ -310,7 +318,9 @@ class Command(BaseCommand):
             for offset in range(size):
                 n = start + done + offset
                 stage = stages[n % len(stages)]
-                data, items = self._deal_data(rng, n, Stage.NEGOTIATION, users, products, accounts)
+                data, items = self._opportunity_data(
+                    rng, n, Stage.NEGOTIATION, users, products, accounts
+                )
                 # Bulk rows are inserted directly in a stage whose entry requirements they
                 # meet (a data load, like a CSV import of history); they have no StageChange.
                 rows.append(
