@@ -147,3 +147,32 @@ def policy_author():
         )
     )
     return type(user).objects.get(pk=user.pk)  # a fresh permission cache
+
+
+def publish_big_deal_and_discount_policy():
+    """Publish the tests' two-rule policy: amount ≥ 100,000 → Finance; a line discount
+    ≥ 20 % → Deal desk (one member each, any of them), by :func:`policy_author`."""
+    from django.contrib.auth.models import Group
+
+    from approvals import services
+
+    for name in ("Finance", "Deal desk"):
+        Group.objects.get_or_create(name=name)
+    return services.policy_save(
+        {
+            "name": "Demo",
+            "rules": [
+                {
+                    "name": "Big deals",
+                    "conditions": {"amount_gte": "100000"},
+                    "steps": [{"group": "Finance"}],
+                },
+                {
+                    "name": "Deep discounts",
+                    "conditions": {"max_discount_pct_gte": "20"},
+                    "steps": [{"group": "Deal desk"}],
+                },
+            ],
+        },
+        actor=policy_author(),
+    )

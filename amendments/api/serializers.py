@@ -132,18 +132,7 @@ class AmendmentSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_step_decisions(self, obj: Amendment) -> list[dict[str, Any]]:
         # The prefetched rows of the list selector (no query per amendment).
-        return [
-            {
-                "step_index": d.step_index,
-                "group": d.group,
-                "decision": d.decision,
-                "decided_by": d.decided_by_id,
-                "decided_at": d.decided_at,
-                "comment": d.comment,
-                "policy_version": d.policy_version,
-            }
-            for d in obj.step_decisions.all()
-        ]
+        return approval_selectors.decision_dicts(obj.step_decisions.all())
 
 
 class AmendmentDryRunSerializer(serializers.Serializer):

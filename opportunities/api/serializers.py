@@ -561,18 +561,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
         return approval_selectors.current_step(obj)
 
     def get_decisions(self, obj: Approval) -> list[dict[str, Any]]:
-        return [
-            {
-                "step_index": d.step_index,
-                "group": d.group,
-                "decision": d.decision,
-                "decided_by": d.decided_by_id,
-                "decided_at": d.decided_at,
-                "comment": d.comment,
-                "policy_version": d.policy_version,
-            }
-            for d in obj.decisions.all()
-        ]
+        return approval_selectors.decision_dicts(obj.decisions.all())
 
     class Meta:
         model = Approval

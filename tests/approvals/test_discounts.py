@@ -15,7 +15,12 @@ from approvals import routing, selectors
 from core.formatting import discount_text
 from currencies.models import ExchangeRate
 from opportunities.models import Opportunity
-from tests.factories import LineItemFactory, ProductFactory, policy_author, ready_opportunity
+from tests.factories import (
+    LineItemFactory,
+    ProductFactory,
+    publish_big_deal_and_discount_policy,
+    ready_opportunity,
+)
 
 D = Decimal
 
@@ -137,29 +142,8 @@ def test_rules_in_force_is_one_query_and_routes_as_the_policy_does(rep, policy):
 
 @pytest.mark.django_db
 def test_routes_for_page_matches_route_for_in_constant_queries(rep, finance_group):
-    from django.contrib.auth.models import Group
 
-    from approvals import services
-
-    Group.objects.get_or_create(name="Deal desk")
-    services.policy_save(
-        {
-            "name": "Demo",
-            "rules": [
-                {
-                    "name": "Big deals",
-                    "conditions": {"amount_gte": "100000"},
-                    "steps": [{"group": "Finance"}],
-                },
-                {
-                    "name": "Deep discounts",
-                    "conditions": {"max_discount_pct_gte": "20"},
-                    "steps": [{"group": "Deal desk"}],
-                },
-            ],
-        },
-        actor=policy_author(),
-    )
+    publish_big_deal_and_discount_policy()
 
     def opportunities(n):
         out = []

@@ -7,15 +7,18 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 from playwright.sync_api import Browser, expect
 
-from approvals import services as approval_services
 from opportunities import services
 from opportunities.models import LineItem, Product
 from opportunities.stages import Source
 from tests.browser.test_two_step_approval import person, shot, sign_in
-from tests.factories import AccountFactory, ProductFactory, policy_author, ready_opportunity
+from tests.factories import (
+    AccountFactory,
+    ProductFactory,
+    publish_big_deal_and_discount_policy,
+    ready_opportunity,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,26 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_board_card_will_need_and_deal_page_discounts(browser: Browser, live_server):
     alice = person("alice", "rep", "Alice", "Archer")
     rita = person("rita", "revops", "Rita", "Reyes")
-    for name in ("Finance", "Deal desk"):
-        Group.objects.get_or_create(name=name)
-    approval_services.policy_save(
-        {
-            "name": "Demo",
-            "rules": [
-                {
-                    "name": "Big deals",
-                    "conditions": {"amount_gte": "100000"},
-                    "steps": [{"group": "Finance"}],
-                },
-                {
-                    "name": "Deep discounts",
-                    "conditions": {"max_discount_pct_gte": "20"},
-                    "steps": [{"group": "Deal desk"}],
-                },
-            ],
-        },
-        actor=policy_author(),
-    )
+    publish_big_deal_and_discount_policy()
     discounted = ready_opportunity(
         alice,
         name="Initech seats",

@@ -4,15 +4,9 @@ from the frozen route with that database's JSON functions (a PostgreSQL cast the
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
-from tests.project.test_settings import ROOT
+from tests.project.sqlite import run_on_sqlite
 
 SCRIPT = r"""
-import django
-django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 call_command("seed_demo", verbosity=0)
@@ -41,24 +35,5 @@ print("ok", sorted(groups))
 
 
 def test_every_approver_opens_their_inbox_on_sqlite(tmp_path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY")
-    }
-    env.update(
-        DEBUG="1",
-        CLOSEDWON_DATA_DIR=str(tmp_path),
-        CLOSEDWON_ENV_FILE=os.devnull,
-        DJANGO_SETTINGS_MODULE="closedwon.settings",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.splitlines()[-1].startswith("ok"), result.stdout[-2000:]
+    stdout = run_on_sqlite(SCRIPT, tmp_path)
+    assert stdout.splitlines()[-1].startswith("ok"), stdout[-2000:]

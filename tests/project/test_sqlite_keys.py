@@ -3,15 +3,9 @@ computed in Python and stored, so SQLite agrees with PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
-from tests.project.test_settings import ROOT
+from tests.project.sqlite import run_on_sqlite
 
 SCRIPT = r"""
-import django
-django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from django.db import IntegrityError, transaction
@@ -46,24 +40,5 @@ print("ok")
 
 
 def test_lookalike_keys_collide_on_sqlite_too(tmp_path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY")
-    }
-    env.update(
-        DEBUG="1",
-        CLOSEDWON_DATA_DIR=str(tmp_path),
-        CLOSEDWON_ENV_FILE=os.devnull,
-        DJANGO_SETTINGS_MODULE="closedwon.settings",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["index", "holds", "sku", "unique", "ok"], result.stdout
+    stdout = run_on_sqlite(SCRIPT, tmp_path)
+    assert stdout.split() == ["index", "holds", "sku", "unique", "ok"], stdout

@@ -7,16 +7,19 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from approvals import services as approval_services
 from currencies.models import ExchangeRate
 from opportunities import services
 from opportunities.models import LineItem, Opportunity, Product
 from opportunities.stages import OPEN_STAGES, Source
-from tests.factories import AccountFactory, ProductFactory, policy_author, ready_opportunity
+from tests.factories import (
+    AccountFactory,
+    ProductFactory,
+    publish_big_deal_and_discount_policy,
+    ready_opportunity,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,26 +28,7 @@ D = Decimal
 
 @pytest.fixture
 def demo_policy(db):
-    for name in ("Finance", "Deal desk"):
-        Group.objects.get_or_create(name=name)
-    return approval_services.policy_save(
-        {
-            "name": "Demo",
-            "rules": [
-                {
-                    "name": "Big deals",
-                    "conditions": {"amount_gte": "100000"},
-                    "steps": [{"group": "Finance"}],
-                },
-                {
-                    "name": "Deep discounts",
-                    "conditions": {"max_discount_pct_gte": "20"},
-                    "steps": [{"group": "Deal desk"}],
-                },
-            ],
-        },
-        actor=policy_author(),
-    )
+    return publish_big_deal_and_discount_policy()
 
 
 def _priced(opportunity: Opportunity, list_price: Decimal | None) -> Opportunity:
