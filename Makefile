@@ -77,7 +77,7 @@ typecheck: dev-env
 	$(TEST_ENV) $(RUN) lint-imports
 
 graph: dev-env
-	DEBUG=1 $(RUN) python manage.py graph_transitions -o docs/stages.svg opportunities.Opportunity
+	DEBUG=1 $(RUN) python manage.py graph_transitions -o docs/stages.png opportunities.Opportunity
 
 bench: dev-env
 	bash scripts/ensure-services.sh

@@ -84,7 +84,7 @@ AMENDMENT_PENDING: dict[str, Any] = {
     "status": "pending",
     "reason": "The order form says 30 seats.",
     "changes": {"amount": "36000.0000"},
-    "line_items": [{"seats": 30, "product": 1, "unit_price": "1200.0000"}],
+    "line_items": [{"seats": 30, "product": 1, "unit_price": "1200.00"}],
     "requested_by": 1,
     "requested_at": "2025-03-03T09:41:17.203118Z",
     "route": [_STEP],

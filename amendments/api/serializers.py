@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -10,6 +12,8 @@ from rest_framework import serializers
 from api.fields import MoneyField
 from api.strict import StrictInputMixin
 from approvals import selectors as approval_selectors
+from core.money import money_text
+from core.parsing import ascii_int
 from opportunities.api.serializers import CurrencyField, LineItemWriteSerializer
 from opportunities.stages import OpportunityType
 
@@ -80,6 +84,25 @@ class AmendmentDecisionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _line_shown(item: Any, currency: str) -> Any:
+    """A proposed line item with ``product`` and ``seats`` as numbers and ``unit_price``
+    in the currency's decimals (ISO 4217); a value that is none of these is kept as is."""
+    if not isinstance(item, dict):
+        return item
+    shown = dict(item)
+    for key in ("product", "seats"):
+        whole = ascii_int(str(shown.get(key, "")))
+        if whole is not None:
+            shown[key] = whole
+    price = shown.get("unit_price")
+    if price not in (None, "") and currency:
+        with contextlib.suppress(InvalidOperation, ValueError, ArithmeticError):
+            number = Decimal(str(price))
+            if number.is_finite():
+                shown["unit_price"] = money_text(number, currency)
+    return shown
+
+
 class AmendmentSerializer(serializers.ModelSerializer):
     decisions = AmendmentDecisionSerializer(many=True, read_only=True)
     current_step = serializers.SerializerMethodField(
@@ -124,6 +147,15 @@ class AmendmentSerializer(serializers.ModelSerializer):
             "decisions",
         )
         read_only_fields = fields
+
+    def to_representation(self, instance: Amendment) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if data.get("line_items"):
+            # As sent (a form sends text): shown like the deal's own line items — whole
+            # seats, the currency's decimals.
+            currency = (instance.before or {}).get("currency", "")
+            data["line_items"] = [_line_shown(item, currency) for item in data["line_items"]]
+        return data
 
     # The return annotation is the schema: an object, or null once decided.
     def get_current_step(self, obj: Amendment) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from amendments.models import Amendment
+from amendments.services import amendment_request
 from handoffs.models import Handoff
 from tests.amendments.conftest import won_opportunity
 from tests.api.conftest import client_for as api
@@ -177,3 +178,18 @@ def test_anonymous_is_refused(rep, revops):
         ).status_code
         == 401
     )
+
+
+def test_proposed_line_items_read_like_the_deals_own(rep, revops):
+    """A form sends text: the amendment shows whole seats and the currency's decimals."""
+    deal = won_opportunity(rep, revops)
+    amendment = amendment_request(
+        opportunity=deal,
+        actor=rep,
+        kind="change",
+        reason="More seats",
+        changes={"amount": "3000.00"},
+        line_items=[{"product": str(deal.seat.pk), "seats": "30", "unit_price": "100"}],
+    )
+    body = api(revops).get(f"/api/v1/amendments/{amendment.pk}/").json()
+    assert body["line_items"] == [{"product": deal.seat.pk, "seats": 30, "unit_price": "100.00"}]
