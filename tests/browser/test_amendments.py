@@ -59,6 +59,8 @@ def test_revops_fix_a_seat_count_through_a_request_and_an_approval(page: Page, l
         Booking.objects.filter(opportunity=opportunity).aggregate(s=Sum("amount_delta"))["s"]
         == opportunity.amount
     )
-    billing = Handoff.outbox.get(opportunity=opportunity, event_type="handoff.billing.amended")
+    billing = Handoff.outbox.get(
+        opportunity=opportunity, event_type="handoff.billing.amended", endpoint__environment_kind=""
+    )
     assert billing.payload["data"]["delta"]["seats_by_sku"][0]["change"] == 5
     assert rita.pk != ron.pk
