@@ -117,7 +117,7 @@ def replay(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--deals", type=int, default=300)
+    parser.add_argument("--opportunities", "--deals", type=int, default=300)
     args = parser.parse_args()
     setup_django()
     from opportunities.models import Approval, Opportunity

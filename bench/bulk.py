@@ -179,7 +179,7 @@ def import_file(rows: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument("--opportunities", "--deals", type=int, default=100_000)
     parser.add_argument("--import-rows", type=int, default=10_000)
     parser.add_argument("--tree", default=str(HERE.parent.parent))
     parser.add_argument("--child", nargs=2, metavar=("WHAT", "PATH"))
