@@ -307,14 +307,18 @@ class LineItemSerializer(serializers.ModelSerializer):
         read, change-feed event and approval, and DRF's generic field walk was most of an
         approval's cost per line item. Same keys, order and values as the generic walk
         (pinned by a test)."""
+        price = _price_of(self, instance)
         return {
             "id": instance.pk,
             "product": instance.product_id,
             "seats": instance.seats,
             "unit_price": money_text(instance.unit_price, instance.opportunity.currency),
-            "list_price": self.fields["list_price"].to_representation(instance),
-            "list_price_currency": self.get_list_price_currency(instance),
-            "discount_pct": self.fields["discount_pct"].to_representation(instance),
+            # One price lookup for the three fields (the generic walk made two).
+            "list_price": money_text(price.list_price, settings.REPORTING_CURRENCY),
+            "list_price_currency": (
+                settings.REPORTING_CURRENCY if price.list_price is not None else None
+            ),
+            "discount_pct": f"{price.discount_pct:f}" if price.discount_pct is not None else None,
         }
 
 
