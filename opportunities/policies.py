@@ -322,9 +322,11 @@ def step_permission_error(name: str, actor: Any, approval: Any) -> errors.Domain
         return errors.AlreadyDecided("Every step of this request is decided.")
     group = str(route[approval.step_index].get("group") or REVOPS_GROUP)
     if name == "approve":
-        from approvals.selectors import decisions_of
-
-        if decisions_of(approval).filter(decided_by=actor.pk, decision="approved").exists():
+        # The request's own step decisions, through its reverse relation: an Amendment's
+        # are ``step_decisions`` (its ``decisions`` are the amendment's own audit rows), an
+        # Approval's ``decisions``. (The approvals app sits above this module.)
+        decisions = getattr(approval, "step_decisions", None) or approval.decisions
+        if decisions.filter(decided_by=actor.pk, decision="approved").exists():
             return errors.AlreadyDecided(
                 "You already approved a step of this request: another member must decide."
             )
