@@ -34,11 +34,6 @@ def amendment_list() -> QuerySet[Amendment]:
     )
 
 
-def pending_amendments() -> QuerySet[Amendment]:
-    """The amendments waiting for RevOps, oldest first (the admin queue)."""
-    return amendment_list().filter(status=AmendmentStatus.PENDING).order_by("requested_at", "id")
-
-
 def decidable_by(
     queryset: QuerySet[Amendment], user: Any, *, mine: bool = True
 ) -> QuerySet[Amendment]:
@@ -79,10 +74,6 @@ def pending_amendments_page(limit: int, user: Any = None) -> QuerySet[Amendment]
         .annotate(total=Window(Count("id")))
         .order_by("requested_at", "id")[:limit]
     )
-
-
-def pending_amendment_of(opportunity: Opportunity) -> Amendment | None:
-    return amendment_list().filter(opportunity=opportunity, status=AmendmentStatus.PENDING).first()
 
 
 def booked_total(opportunity: Opportunity) -> Decimal:

@@ -70,9 +70,9 @@ from .models import (
     AmendmentDecision,
     AmendmentKind,
     AmendmentStatus,
-    Booking,
     BookingKind,
 )
+from .selectors import booked_total
 
 # The fields an amendment may propose (the gated ones).
 AMENDABLE_FIELDS = GATED_FIELDS
@@ -677,7 +677,7 @@ def _apply(
     amount_delta = (
         (locked.amount or Decimal(0)) - old_amount
         if row.kind == AmendmentKind.CHANGE
-        else -_booked_total(locked)
+        else -booked_total(locked)
     )
     booking_create(
         opportunity=locked,
@@ -716,12 +716,6 @@ def _apply(
     if row.kind == AmendmentKind.CANCELLATION:
         event_record(instance=locked, change="stage_changed", actor=actor)
     return row
-
-
-def _booked_total(opportunity: Opportunity) -> Decimal:
-    """Σ of the deal's ledger entries: what is booked now."""
-    total = Booking.objects.filter(opportunity=opportunity).aggregate(s=Sum("amount_delta"))["s"]
-    return total or Decimal(0)
 
 
 def _clawback(

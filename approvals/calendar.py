@@ -38,22 +38,3 @@ def add_business_hours(start: dt.datetime, hours: float) -> dt.datetime:
             left -= room
         t = (t + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return (t + left).astimezone(dt.UTC)  # pragma: no cover - a calendar with no time
-
-
-def business_hours_between(start: dt.datetime, end: dt.datetime) -> float:
-    """Working hours from ``start`` to ``end`` (0 when ``end`` ≤ ``start``)."""
-    if end <= start:
-        return 0.0
-    days, day_start, day_end, tz = _calendar()
-    t, stop = start.astimezone(tz), end.astimezone(tz)
-    total = dt.timedelta()
-    while t < stop:
-        midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
-        open_at = midnight + dt.timedelta(hours=day_start)
-        close_at = midnight + dt.timedelta(hours=day_end)
-        if t.weekday() in days:
-            a, b = max(t, open_at), min(stop, close_at)
-            if b > a:
-                total += b - a
-        t = midnight + dt.timedelta(days=1)
-    return total.total_seconds() / 3600

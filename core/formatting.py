@@ -38,14 +38,6 @@ def to_decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def amount_text(value: Any, *, empty: str = EMPTY) -> str:
-    """``1,234.50``: grouped, two decimals; ``empty`` when there is no amount."""
-    number = to_decimal(value)
-    if number is None:
-        return empty if value in (None, "") else str(value)
-    return f"{number:,.2f}"
-
-
 def _decimals(currency: str | None) -> int:
     """The ISO 4217 minor units of ``currency`` (2 when it is not a known code)."""
     try:
