@@ -19,6 +19,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
+from core.parsing import ascii_int
+
 MAX_ID = 2**63 - 1
 
 
@@ -63,11 +65,27 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = _StrictBooleanField
 
 
+class _IdField(forms.IntegerField):
+    """ASCII digits only: Django's ``IntegerField`` reads ``20.00`` as 20 and ``٣`` as 3,
+    which a filter typed ``integer`` must refuse, not match."""
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        number = ascii_int(
+            value if isinstance(value, str) else str(value), max_digits=len(str(MAX_ID)) + 1
+        )
+        if number is None:
+            raise forms.ValidationError("Enter an id: digits only, such as 42.", code="invalid")
+        return number
+
+
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.Filter):
-    """An id: a whole number (``1.5`` or ``abc`` is a 400, not a silently rounded match)."""
+    """An id: a whole number in ASCII digits (``1.5``, ``20.00``, ``+3``, ``٣`` or ``abc``
+    is a 400, not a silently rounded match)."""
 
-    field_class = forms.IntegerField
+    field_class = _IdField
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)

@@ -376,12 +376,6 @@ def decidable_by(
     return annotated.filter(theirs) if mine else annotated.exclude(theirs)
 
 
-def approver_groups() -> list[str]:
-    """RevOps and every group some published or draft policy step names, sorted."""
-    names = set(ApprovalStep.objects.values_list("group__name", flat=True).distinct())
-    return [routing.REVOPS_GROUP, *sorted(names - {routing.REVOPS_GROUP})]
-
-
 def step_due_at(started: dt.datetime, step: dict[str, Any], *, times: int = 1) -> dt.datetime:
     """When a step that became current at ``started`` runs out of SLA: ``times`` × its
     ``sla_hours`` business hours later (:mod:`approvals.calendar`), UTC (``times=2``: when

@@ -32,6 +32,12 @@ def _exponents() -> dict[str, int]:
     }
 
 
+@cache
+def _quanta() -> dict[str, Decimal]:
+    # Built once: every amount a response or payload shows is rounded to its quantum.
+    return {code: Decimal(1).scaleb(-exponent) for code, exponent in _exponents().items()}
+
+
 def currency_codes() -> frozenset[str]:
     """Every currency code :func:`currency_exponent` knows (upper case, 3 letters)."""
     return frozenset(_exponents())
@@ -52,7 +58,10 @@ def currency_exponent(code: str) -> int:
 def currency_quantum(code: str) -> Decimal:
     """The smallest amount of ``code``: ``Decimal("1")`` for JPY, ``Decimal("0.01")`` for
     USD. Raises :class:`UnknownCurrency`."""
-    return Decimal(1).scaleb(-currency_exponent(code))
+    try:
+        return _quanta()[code]
+    except (KeyError, TypeError):
+        raise UnknownCurrency(f"{code!r} is not an ISO 4217 currency code.") from None
 
 
 def validate_currency_code(value: str) -> None:

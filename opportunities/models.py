@@ -264,6 +264,15 @@ class Opportunity(FSMModelMixin, TimeStamped):
             # in the index, however deep, instead of sorting every row before it.
             models.Index(fields=["updated_at", "id"], name="opp_cursor_updated_idx"),
             models.Index(fields=["created_at", "id"], name="opp_cursor_created_idx"),
+            # The approval queue's summary (count, value per currency, owners) reads only
+            # the deals waiting for approval: from this index alone, not a scan of every
+            # deal (PostgreSQL; a database without covering indexes skips it).
+            models.Index(
+                fields=["id"],
+                include=["currency", "owner", "amount"],
+                condition=Q(stage=Stage.PENDING_APPROVAL),
+                name="opp_pending_summary_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -435,8 +444,14 @@ class LineItem(TimeStamped):
 def line_items_prefetch() -> models.Prefetch:
     """A deal's line items with their products, in order: the one prefetch every list,
     export and transition uses."""
+    # The timestamps of the line items and their products are shown by none of these
+    # readers, and turning four of them a row into aware datetimes was a third of what an
+    # approval of 100 line items spent on reading them.
     return models.Prefetch(
-        "line_items", queryset=LineItem.objects.select_related("product").order_by("id")
+        "line_items",
+        queryset=LineItem.objects.select_related("product")
+        .defer("created_at", "updated_at", "product__created_at", "product__updated_at")
+        .order_by("id"),
     )
 
 

@@ -16,9 +16,10 @@ facts it needs in a constant number of queries.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+import functools
+from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.utils import timezone
 
@@ -101,11 +102,21 @@ class GateFacts:
     amount_reporting: Decimal | None = None
 
     def snapshot(self) -> dict[str, Any]:
-        data = asdict(self)
-        return _jsonable(data)
+        """The facts as JSON values, key for key what ``dataclasses.asdict`` gives, with
+        decimals as strings, dates ISO 8601 and sets sorted lists."""
+        return cast(dict[str, Any], _jsonable(self))
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 def _jsonable(value: Any) -> Any:
+    # Walked directly, not through ``dataclasses.asdict``: that deep-copies every value
+    # before this walk converts it, and the facts hold every line item of the deal.
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: _jsonable(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

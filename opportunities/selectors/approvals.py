@@ -77,20 +77,36 @@ def queue_queryset(
 
 
 def queue_summary(request: Any = None) -> dict[str, Any]:
-    """Head of the queue: how many deals wait, since when, their value per currency, and
-    the owners who have deals waiting (the Owner filter's choices) — one query, grouped
-    by currency and owner, run once per request (memoised on ``request``)."""
+    """Head of the queue: how many requests wait, since when, their value per currency,
+    the owners with requests waiting (the Owner filter's choices) and the groups whose
+    step is waiting (the "waiting for" filter's choices) — one query, grouped by currency,
+    owner and waiting step, run once per request (memoised on ``request``).
+
+    Shape: ``{"count": int, "totals": [{"currency", "amount": Decimal}], "oldest_wait":
+    str, "owners": [(id as str, label)], "groups": [group name]}``; totals largest
+    first, owners by name, groups RevOps first then by name."""
     cached = getattr(request, "_closedwon_queue_summary", None)
     if cached is not None:
         return cached
+    from approvals.routing import REVOPS_GROUP
+    from approvals.selectors import with_step_group
+
     rows = list(
-        Approval.objects.filter(decision=Decision.PENDING)
+        # A waiting request's deal is always pending approval (the transition service
+        # moves both together); saying so lets the database read the deals from their
+        # partial index instead of every deal.
+        with_step_group(
+            Approval.objects.filter(
+                decision=Decision.PENDING, opportunity__stage=Stage.PENDING_APPROVAL
+            )
+        )
         .values(
             "opportunity__currency",
             "opportunity__owner_id",
             "opportunity__owner__username",
             "opportunity__owner__first_name",
             "opportunity__owner__last_name",
+            "step_group",
         )
         .annotate(n=Count("id"), total=Sum("opportunity__amount"), oldest=Min("submitted_at"))
         .order_by()
@@ -104,6 +120,7 @@ def queue_summary(request: Any = None) -> dict[str, Any]:
             r["opportunity__owner__last_name"],
             r["opportunity__owner__username"],
         )
+    groups = {r["step_group"] for r in rows}
     oldest = min((r["oldest"] for r in rows), default=None)
     summary = {
         "count": sum(r["n"] for r in rows),
@@ -116,6 +133,7 @@ def queue_summary(request: Any = None) -> dict[str, Any]:
             (str(pk), f"{first} {last}".strip() or username)
             for pk, (first, last, username) in sorted(owners.items(), key=lambda kv: kv[1])
         ],
+        "groups": sorted(groups, key=lambda g: (g != REVOPS_GROUP, g)),
     }
     if request is not None:
         request._closedwon_queue_summary = summary

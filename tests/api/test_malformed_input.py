@@ -147,6 +147,11 @@ def test_a_body_that_is_not_json_is_a_415(api, rep):
         "type=barter",
         "owner=abc",
         "owner=1.5",
+        "owner=20.00",  # Django's IntegerField reads it as 20
+        "owner=20.",
+        "owner=%2B3",  # "+3"
+        "owner=%D9%A3",  # "٣"
+        "account=1e3",
         f"owner={HUGE}",
         "account=-3",
         "close_date_after=yesterday",
@@ -159,6 +164,26 @@ def test_a_body_that_is_not_json_is_a_415(api, rep):
 )
 def test_bad_query_parameters_are_a_400(api, rep, opportunity, query):
     problem(api(rep).get(f"/api/v1/opportunities/?{query}"), 400, "invalid")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/handoffs/?opportunity=20.00",
+        "/api/v1/handoffs/?opportunity=%D9%A3",
+        "/api/v1/approvals/?opportunity=7.0",
+        "/api/v1/contacts/?account=2.0",
+    ],
+)
+def test_an_id_filter_that_is_not_ascii_digits_is_a_400_on_every_list(api, revops, path):
+    problem(api(revops).get(path), 400, "invalid")
+
+
+def test_the_largest_id_is_a_filter_value_one_more_is_a_400(api, rep):
+    largest = 2**63 - 1
+    assert api(rep).get(f"/api/v1/opportunities/?account={largest}").status_code == 200
+    problem(api(rep).get(f"/api/v1/opportunities/?account={largest + 1}"), 400, "invalid")
+    problem(api(rep).get(f"/api/v1/opportunities/?account={'9' * 40}"), 400, "invalid")
 
 
 @pytest.mark.parametrize(

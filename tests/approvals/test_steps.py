@@ -313,7 +313,11 @@ def test_admin_inbox_shows_each_approver_their_steps(rep, revops, fiona, policy)
     finance = Client()
     finance.force_login(fiona)
     queue = "/admin/opportunities/closedwonapproval/"
-    assert "Inbox deal" not in finance.get(queue).content.decode()
+    first = finance.get(queue)
+    assert "Inbox deal" not in first.content.decode()
+    # The queue's summary counts every waiting request; Finance's list counts its own.
+    assert first.context["queue_summary"]["count"] == 1
+    assert first.context["cl"].result_count == 0
     # Finance deciding RevOps' step: refused with the reason, nothing changes.
     refused = finance.post(f"{queue}{approval.pk}/approve/")
     assert refused.status_code == 403
@@ -323,7 +327,11 @@ def test_admin_inbox_shows_each_approver_their_steps(rep, revops, fiona, policy)
     assert "Inbox deal" in page and "RevOps → Finance (amount ≥ 100,000)" in page
     ops.post(f"{queue}{approval.pk}/approve/", {"comment": "Numbers check out"})
     assert stage_of(opportunity) == Stage.PENDING_APPROVAL
-    assert "Inbox deal" in finance.get(queue).content.decode()
+    second = finance.get(queue)
+    assert "Inbox deal" in second.content.decode()
+    assert second.context["cl"].result_count == 1
+    waiting_for = next(f for f in second.context["cl"].filter_specs if f.parameter_name == "step")
+    assert waiting_for.lookup_choices == [("Finance", "Finance")]
     detail_page = finance.get(f"{queue}{approval.pk}/change/")
     assert detail_page.status_code == 200, detail_page
     detail = detail_page.content.decode()

@@ -13,6 +13,7 @@ from core.money import (
     UnknownCurrency,
     currency_codes,
     currency_exponent,
+    currency_quantum,
     format_money,
     has_valid_minor_units,
     quantize_for,
@@ -45,12 +46,16 @@ from core.money import (
 )
 def test_exponents_are_the_iso_4217_minor_units(code, exponent):
     assert currency_exponent(code) == exponent
+    assert currency_quantum(code) == Decimal(1).scaleb(-exponent)
+    assert currency_quantum(code).as_tuple().exponent == -exponent
 
 
 @pytest.mark.parametrize("code", ["usd", "US", "USDX", "", "XAU", "XDR", "XXX", "XTS", "ZZZ", None])
 def test_codes_that_are_not_money_are_unknown(code):
     with pytest.raises(UnknownCurrency):
         currency_exponent(code)
+    with pytest.raises(UnknownCurrency):
+        currency_quantum(code)
     with pytest.raises(ValidationError) as caught:
         validate_currency_code(code)
     assert caught.value.code == "invalid_currency"

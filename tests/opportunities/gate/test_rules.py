@@ -167,3 +167,37 @@ def test_evidence_the_deal_lacks_is_required_per_kind():
 
 def evidence_only(unmet):
     return [u for u in unmet if u.code == Code.EVIDENCE_REQUIRED]
+
+
+def test_the_snapshot_is_asdict_with_json_values():
+    """The stage change stores the facts as JSON: every field of every nested facts object,
+    in declaration order, decimals as strings, dates ISO 8601, sets as sorted lists."""
+    from dataclasses import asdict
+
+    from documents.rules import RequirementFacts
+    from opportunities.gate.rules import _jsonable
+
+    full = facts(
+        line_items=(LineFacts(2, Decimal("1200.00")), LineFacts(1, None)),
+        evidence_requirements=(
+            RequirementFacts(
+                id=3, kind="signed_order_form", min_amount=Decimal("1000"), label="SOF"
+            ),
+        ),
+        evidence_present=frozenset({"signed_order_form", "msa"}),
+        amount_reporting=Decimal("2400.00"),
+        contract_start_date=dt.date(2027, 1, 1),
+    )
+    snapshot = full.snapshot()
+    assert snapshot == _jsonable(asdict(full))
+    assert list(snapshot) == [f for f in asdict(full)]
+    assert snapshot["line_items"] == [
+        {"seats": 2, "unit_price": "1200.00"},
+        {"seats": 1, "unit_price": None},
+    ]
+    assert snapshot["evidence_present"] == ["msa", "signed_order_form"]
+    assert snapshot["evidence_requirements"] == [
+        {"id": 3, "kind": "signed_order_form", "min_amount": "1000", "label": "SOF"}
+    ]
+    assert snapshot["today"] == "2026-11-30"
+    assert snapshot["contract_start_date"] == "2027-01-01"
