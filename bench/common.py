@@ -252,4 +252,6 @@ def load_opportunities(
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        # As autovacuum leaves a table some minutes after a bulk load: statistics, and the
+        # pages marked all-visible (index-only scans skip the rows).
+        cursor.execute("VACUUM (ANALYZE)" if connection.vendor == "postgresql" else "ANALYZE")

@@ -77,6 +77,9 @@ def measure(sizes: list[int], repeat: int) -> tuple[str, bool]:
             client = clients[who]
             if url == "DEEP":
                 url = deep_cursor_url(client)
+            # Warm: what a process reads once and keeps (the admin's currency choices,
+            # the session) is not a cost of every page.
+            client.get(url)
             reset_queries()
             with CaptureQueriesContext(connection) as ctx:
                 response = client.get(url)
