@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, Subquery
+from django.db.models import CharField, F, Func, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from currencies.conversion import to_reporting
@@ -318,24 +319,39 @@ def current_step(approval: Any) -> dict[str, Any] | None:
     return {**steps[approval.step_index], "index": approval.step_index}
 
 
+class _StepGroup(Func):
+    """The ``group`` of element ``step_index`` of the JSON array ``route`` (NULL when the
+    route has no such step). Built from column expressions, not SQL naming the table, so
+    it keeps pointing at the right row inside a subquery, where Django renames tables."""
+
+    arity = 2
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(%(expressions)s::int ->> 'group')",
+            arg_joiner=" -> ",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="json_extract(%(expressions)s || '].group')",
+            arg_joiner=", '$[' || ",
+            **extra,
+        )
+
+
 def with_step_group(queryset: Any) -> Any:
     """Annotate each approval (or amendment) with ``step_group``: the group of its
     current step (RevOps for one from before routing)."""
-    from django.db import connections
-    from django.db.models import CharField, Value
-    from django.db.models.expressions import RawSQL
-    from django.db.models.functions import Coalesce
-
-    table = queryset.model._meta.db_table
-    # The table name comes from the model, the key is a parameter: no input. JSON paths
-    # differ per database (the embedded default runs on SQLite).
-    if connections[queryset.db].vendor == "sqlite":
-        sql = f'json_extract("{table}"."route", \'$[\' || "{table}"."step_index" || \'].\' || %s)'
-    else:
-        sql = f'("{table}"."route" -> "{table}"."step_index"::int ->> %s)'
     return queryset.annotate(
         step_group=Coalesce(
-            RawSQL(sql, ("group",)),  # noqa: S611
+            _StepGroup(F("route"), F("step_index")),
             Value(routing.REVOPS_GROUP),
             output_field=CharField(),
         )
@@ -370,8 +386,6 @@ def decidable_by(
         & ~Q(**{requester: user})
         & ~Q(pk__in=approved_by_them)
     )
-    # One query, not a subquery of the inbox: ``step_group`` is raw SQL naming the table,
-    # which a subquery would alias away.
     annotated = with_step_group(queryset)
     return annotated.filter(theirs) if mine else annotated.exclude(theirs)
 

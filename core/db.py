@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, migrations
 from django.db.models import Model
 from django.utils import timezone
 
@@ -133,9 +133,10 @@ def history_insert_from_rows(
         return cursor.rowcount
 
 
-def lz4_compression(app_label: str, model_name: str, *field_names: str) -> Any:
+def lz4_compression(app_label: str, model_name: str, *field_names: str) -> migrations.RunPython:
     """A migration operation: PostgreSQL compresses the large values of these JSON columns
-    with lz4 instead of its default pglz (PostgreSQL 14+, server built with lz4).
+    with lz4 instead of its default pglz (PostgreSQL 14+, the oldest Django 5.2 supports;
+    the server built with lz4).
 
     Why: an approval stores a frozen copy of every line item in each handoff payload, the
     change-feed event and the gate snapshot; pglz compressing those documents was a
@@ -143,7 +144,6 @@ def lz4_compression(app_label: str, model_name: str, *field_names: str) -> Any:
     a fraction of the time. A server built without lz4 keeps pglz (nothing fails); other
     databases are left alone. Values already stored keep their compression. Reversed: the
     server's default again."""
-    from django.db import migrations
 
     def apply(method: str) -> Any:
         def run(apps: Any, schema_editor: Any) -> None:

@@ -264,15 +264,6 @@ class Opportunity(FSMModelMixin, TimeStamped):
             # in the index, however deep, instead of sorting every row before it.
             models.Index(fields=["updated_at", "id"], name="opp_cursor_updated_idx"),
             models.Index(fields=["created_at", "id"], name="opp_cursor_created_idx"),
-            # The approval queue's summary (count, value per currency, owners) reads only
-            # the deals waiting for approval: from this index alone, not a scan of every
-            # deal (PostgreSQL; a database without covering indexes skips it).
-            models.Index(
-                fields=["id"],
-                include=["currency", "owner", "amount"],
-                condition=Q(stage=Stage.PENDING_APPROVAL),
-                name="opp_pending_summary_idx",
-            ),
         ]
         constraints = [
             models.CheckConstraint(

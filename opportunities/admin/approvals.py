@@ -147,8 +147,14 @@ class StepFilter(admin.SimpleListFilter):
     parameter_name = "step"
 
     def lookups(self, request, model_admin):
-        # Groups with a step waiting: from the queue summary's query (one per request).
-        return [(g, g) for g in queue_summary(request)["groups"]]
+        # Groups with a step waiting: from the queue summary's query (one per request),
+        # and the group asked for even when nothing waits for it (the admin applies only
+        # a filter that has choices: ``?step=Legal`` must still narrow the list).
+        groups = queue_summary(request)["groups"]
+        asked = self.value()
+        if asked and asked not in groups:
+            groups = [*groups, asked]
+        return [(g, g) for g in groups]
 
     def queryset(self, request, queryset):
         if self.value():

@@ -229,3 +229,20 @@ def test_pages_of_the_queue_follow_its_order_overdue_first_then_oldest(rep, revo
     by_name = client.get(queue_url + "?o=-1")
     by_name_2 = client.get(queue_url + "?o=-1&p=2")
     assert rows_of(by_name) + rows_of(by_name_2) == sorted(expected, reverse=True)
+
+
+def test_the_summary_reads_waiting_deals_from_their_partial_index_on_postgresql():
+    """The migration builds the index on PostgreSQL only (SQLite has no covering indexes);
+    the queue summary's filter matches its condition, so the planner can use it."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM sqlite_master WHERE name = 'opp_pending_summary_idx'")
+            assert cursor.fetchall() == []
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'opp_pending_summary_idx'"
+        )
+        (definition,) = cursor.fetchone()
+    assert "INCLUDE (currency, owner_id, amount)" in definition
+    assert "WHERE ((stage)::text = 'pending_approval'::text)" in definition

@@ -340,6 +340,50 @@ def test_admin_inbox_shows_each_approver_their_steps(rep, revops, fiona, policy)
     assert stage_of(opportunity) == Stage.CLOSED_WON
 
 
+def test_an_inbox_longer_than_a_page_lists_every_request_once(rep, revops, fiona, policy):
+    """Past one page (50 rows) the queue picks a page's ids in a subquery before the joins:
+    the waiting step's group must still be read from each row in that subquery, for an
+    approver who is not RevOps (whose inbox is "my steps") and for ``?step=``."""
+    fiona.is_staff = True
+    fiona.save()
+    for _ in range(3):  # small deals: only the RevOps step, not Finance's business
+        run(ready_opportunity(rep), "submit_for_approval", rep)
+    for _ in range(52):
+        run(ready_opportunity(rep, **BIG), "submit_for_approval", rep)
+    # The big deals' RevOps step is behind them: each waits for Finance.
+    big = Approval.objects.filter(route__1__group="Finance")
+    assert big.update(step_index=1) == 52
+    queue = "/admin/opportunities/closedwonapproval/"
+    finance = Client()
+    finance.force_login(fiona)
+    ops = Client()
+    ops.force_login(revops)
+
+    for client, url in ((finance, queue), (ops, queue + "?step=Finance")):
+        first, second = client.get(url), client.get(url + ("&" if "?" in url else "?") + "p=2")
+        assert first.context["cl"].result_count == 52
+        ids = [a.pk for a in first.context["cl"].result_list]
+        ids += [a.pk for a in second.context["cl"].result_list]
+        assert len(ids) == 52 and set(ids) == set(big.values_list("pk", flat=True))
+
+
+def test_a_waiting_for_filter_narrows_the_list_even_when_nothing_waits_for_that_group(
+    rep, revops, fiona, policy
+):
+    opportunity = ready_opportunity(rep)
+    run(opportunity, "submit_for_approval", rep)
+    run(opportunity, "approve", revops)  # nothing waits any more
+    ops = Client()
+    ops.force_login(revops)
+    queue = "/admin/opportunities/closedwonapproval/"
+
+    everything = ops.get(queue + "?decision=all")
+    finance = ops.get(queue + "?decision=all&step=Finance")
+
+    assert len(everything.context["cl"].result_list) == 1
+    assert list(finance.context["cl"].result_list) == []
+
+
 def test_policy_admin_preview_lists_changed_routes(rep, revops, policy):
     opportunity = ready_opportunity(rep, **BIG, name="Preview deal")
     draft = services.policy_copy_to_draft(policy, actor=revops)
