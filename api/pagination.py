@@ -39,7 +39,11 @@ def _int_param(request: Any, name: str, *, minimum: int, maximum: int) -> int | 
         return None
     value = ascii_int(raw, max_digits=12)
     if value is None:
-        raise ValidationError({name: ["A whole number is required."]}, code="invalid")
+        text = raw.strip()
+        if text.startswith("-") and ascii_int(text[1:], max_digits=12) is not None:
+            value = -1  # a negative whole number: out of range, said so below
+        else:
+            raise ValidationError({name: ["A whole number is required."]}, code="invalid")
     if not minimum <= value <= maximum:
         raise ValidationError({name: [f"Must be between {minimum} and {maximum}."]}, code="invalid")
     return value

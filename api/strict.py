@@ -12,11 +12,16 @@ happened. :class:`StrictInputMixin` checks the raw JSON types first:
 * a key the resource shows but clients cannot write (``version``, ``probability``…) is
   ``read_only_field``; any other unknown key ``unknown_field``;
 * text holds no control characters (Unicode category Cc): ``invalid``; the free-text
-  fields named in :data:`MULTILINE_NAMES` may hold tabs and line breaks.
+  fields named in :data:`MULTILINE_NAMES` may hold tabs and line breaks;
+* a date is ``YYYY-MM-DD`` (ISO 8601 calendar date, ASCII digits) and a real day:
+  ``2026-02-30`` is ``invalid`` with "not a day on the calendar", ``30/01/2026``,
+  ``20260130`` or ``2026-1-30`` with "write it YYYY-MM-DD".
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +61,23 @@ def _text_error(name: str, field: serializers.Field, value: Any) -> str | None:
         return (
             "Remove the control characters (tabs, line breaks or invisible codes) from this value."
         )
+    return None
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def _date_error(field: serializers.Field, value: Any) -> str | None:
+    # DRF's own message for both is "Date has wrong format", even for a well-written
+    # 2026-02-30, and it also takes 20260130 and 2026-1-30.
+    if not isinstance(field, serializers.DateField) or not isinstance(value, str):
+        return None
+    if not _ISO_DATE.fullmatch(value):
+        return "Write the date as YYYY-MM-DD, such as 2026-12-31."
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return f"{value} is not a day on the calendar."
     return None
 
 
@@ -114,7 +136,11 @@ class StrictInputMixin:
                             )
                         ]
                     continue
-                message = _type_error(field, value) or _text_error(str(key), field, value)
+                message = (
+                    _type_error(field, value)
+                    or _text_error(str(key), field, value)
+                    or _date_error(field, value)
+                )
                 if message is not None:
                     errors[str(key)] = [serializers.ErrorDetail(message, code="invalid")]
             if errors:

@@ -143,11 +143,16 @@ def bookings_chart(rows: Sequence[Any], currency: str | None = None) -> dict[str
                 "value_y": round(top + plot_h - bar_h - 6, 1),
             }
         )
-    grid = []
-    for i in range(5):
+    grid: list[dict[str, Any]] = []
+    # Without a booking the axis is the zero line alone (its quarters of an arbitrary 1
+    # read "$0 $0 $1 $1"); a quarter that would repeat the label below it is left out.
+    for i in range(5 if any(r.amount for r in rows) else 1):
         value = top_value * i / 4
         y = top + plot_h - plot_h * i / 4
-        grid.append({"y": round(y, 1), "label": money_compact(Decimal(str(value)), currency)})
+        label = money_compact(Decimal(str(value)), currency)
+        if grid and grid[-1]["label"] == label:
+            continue
+        grid.append({"y": round(y, 1), "label": label})
     return {
         "width": width,
         "height": height,

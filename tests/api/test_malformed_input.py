@@ -92,6 +92,29 @@ def test_a_malformed_patch_is_a_400_and_changes_nothing(api, rep, opportunity, n
 
 
 @pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2025-02-30", "2025-02-30 is not a day on the calendar."),
+        ("2025-13-01", "2025-13-01 is not a day on the calendar."),
+        ("2025-1-5", "Write the date as YYYY-MM-DD, such as 2026-12-31."),
+        ("20250105", "Write the date as YYYY-MM-DD, such as 2026-12-31."),
+        ("05/01/2025", "Write the date as YYYY-MM-DD, such as 2026-12-31."),
+        ("2025-01-05T00:00:00", "Write the date as YYYY-MM-DD, such as 2026-12-31."),
+        ("\u0662\u0660\u0662\u0665-01-05", "Write the date as YYYY-MM-DD, such as 2026-12-31."),
+    ],
+)
+def test_a_date_that_is_not_yyyy_mm_dd_or_not_on_the_calendar_says_which(
+    api, rep, opportunity, value, message
+):
+    before = db_state()
+    raw = '{"close_date": "' + value + '"}'
+    response = send(api(rep), "patch", f"/api/v1/opportunities/{opportunity.pk}/", raw)
+    body = problem(response, 400, "invalid")
+    assert body["errors"] == [{"code": "invalid", "field": "close_date", "message": message}]
+    assert db_state() == before
+
+
+@pytest.mark.parametrize(
     "body",
     [
         "{oops",
@@ -164,6 +187,22 @@ def test_a_body_that_is_not_json_is_a_415(api, rep):
 )
 def test_bad_query_parameters_are_a_400(api, rep, opportunity, query):
     problem(api(rep).get(f"/api/v1/opportunities/?{query}"), 400, "invalid")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("limit=-1", "Must be between 1 and 200."),
+        ("limit=%20-5%20", "Must be between 1 and 200."),
+        ("limit=0", "Must be between 1 and 200."),
+        ("limit=-x", "A whole number is required."),
+        ("limit=--1", "A whole number is required."),
+        ("limit=1.5", "A whole number is required."),
+    ],
+)
+def test_a_limit_out_of_range_says_the_range_and_a_non_number_says_so(api, rep, query, message):
+    body = problem(api(rep).get(f"/api/v1/opportunities/?{query}"), 400, "invalid")
+    assert body["errors"] == [{"code": "invalid", "field": "limit", "message": message}]
 
 
 @pytest.mark.parametrize(

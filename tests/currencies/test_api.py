@@ -136,3 +136,17 @@ def test_the_schema_documents_the_endpoint(rep):
     operations = schema["paths"]["/api/v1/exchange-rates/"]
     assert operations["get"]["operationId"] == "exchange_rates_list"
     assert operations["post"]["operationId"] == "exchange_rates_create"
+
+
+def test_a_valid_from_that_is_not_a_calendar_day_is_named(revops):
+    response = post(revops, {"currency": "EUR", "rate": "1.1", "valid_from": "2030-02-29"})
+
+    body = problem(response, 400, "invalid")
+    assert body["errors"] == [
+        {
+            "code": "invalid",
+            "field": "valid_from",
+            "message": "2030-02-29 is not a day on the calendar.",
+        }
+    ]
+    assert not ExchangeRate.objects.exists()

@@ -134,3 +134,25 @@ def test_money_without_a_known_symbol_shows_the_code():
 )
 def test_chart_axes_end_on_round_numbers(value, top):
     assert nice_ceiling(value) == top
+
+
+def _axis_labels(amounts):
+    from types import SimpleNamespace
+
+    from opportunities.templatetags.closedwon_ui import bookings_chart
+
+    rows = [
+        SimpleNamespace(month=dt.date(2026, m, 1), amount=Decimal(a), count=1 if a else 0)
+        for m, a in enumerate(amounts, start=1)
+    ]
+    return [line["label"] for line in bookings_chart(rows, "USD")["grid"]]
+
+
+def test_an_empty_bookings_chart_shows_only_the_zero_line():
+    assert _axis_labels(["0", "0", "0"]) == ["$0"]
+
+
+def test_the_bookings_axis_shows_each_label_once_from_zero_up():
+    assert _axis_labels(["0", "528000", "100"]) == ["$0", "$150K", "$300K", "$450K", "$600K"]
+    # A tiny maximum: the quarters of 2 would read $0, $1, $1, $2, $2.
+    assert _axis_labels(["2", "0"]) == ["$0", "$1", "$2"]
