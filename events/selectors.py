@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from .models import Event
@@ -77,6 +77,12 @@ def events_page(
         event_id = cursor_event_id(after)
         xid = Event.objects.filter(pk=event_id).values_list("xid", flat=True).first()
         if xid is None:
+            # Purging removes the oldest events: a missing one below the newest was purged
+            # (with none left, assume so: the client resyncs), one above the newest was never
+            # issued by this feed (another database, a typo).
+            newest = Event.objects.aggregate(newest=Max("id"))["newest"]
+            if newest is not None and event_id > newest:
+                raise CursorInvalid(after)
             raise CursorExpired(after)
         qs = qs.filter(Q(xid__gt=xid) | Q(xid=xid, id__gt=event_id))
     if types:

@@ -17,6 +17,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from events.models import Event
+from events.selectors import cursor_for
 from events.services import event_record, events_purge
 from opportunities import services
 from opportunities.models import Opportunity
@@ -157,6 +158,9 @@ def test_purge_keeps_the_retention_and_an_older_cursor_is_410():
     assert [e["data"]["name"] for e in drain(client, expect=1)[0]] == ["New"]
     body = problem(client.get("/api/v1/events/", {"after": old_cursor}), 410, "cursor_expired")
     assert "resync" in body["detail"]
+    # A cursor past the newest event was never issued by this feed: a 400, not "resync".
+    newest = Event.objects.order_by("-id").values_list("id", flat=True).first()
+    problem(client.get("/api/v1/events/", {"after": cursor_for(newest + 1000)}), 400, "invalid")
 
 
 def test_an_event_is_not_served_while_an_older_transaction_is_uncommitted():
