@@ -117,6 +117,7 @@ class StrictInputMixin:
     read_only_names: tuple[str, ...] = ()
 
     def to_internal_value(self, data: Any) -> Any:
+        dates: dict[str, list[Any]] = {}
         if isinstance(data, Mapping):
             fields = self.fields  # type: ignore[attr-defined]
             errors: dict[str, list[Any]] = {}
@@ -136,13 +137,21 @@ class StrictInputMixin:
                             )
                         ]
                     continue
-                message = (
-                    _type_error(field, value)
-                    or _text_error(str(key), field, value)
-                    or _date_error(field, value)
-                )
+                message = _type_error(field, value) or _text_error(str(key), field, value)
                 if message is not None:
                     errors[str(key)] = [serializers.ErrorDetail(message, code="invalid")]
+                elif (date_message := _date_error(field, value)) is not None:
+                    dates[str(key)] = [serializers.ErrorDetail(date_message, code="invalid")]
             if errors:
-                raise ValidationError(errors)
-        return super().to_internal_value(data)  # type: ignore[misc]
+                raise ValidationError({**errors, **dates})
+        # A badly written date is reported with every other field's error, in place of
+        # DRF's own message for it (or alone, for the forms DRF would have taken).
+        try:
+            value = super().to_internal_value(data)  # type: ignore[misc]
+        except ValidationError as exc:
+            if dates and isinstance(exc.detail, dict):
+                raise ValidationError({**exc.detail, **dates}) from None
+            raise
+        if dates:
+            raise ValidationError(dates)
+        return value

@@ -49,7 +49,26 @@ def test_invalid_lists_every_bad_field(api, rep):
         "line_items[0].product",
         "line_items[0].seats",
     } <= fields
+    # The date's own message comes with the others, not instead of them.
+    assert {"code": "invalid", "field": "close_date", "message": DATE_FORMAT} in body["errors"]
     assert not Opportunity.objects.exists()
+
+
+DATE_FORMAT = "Write the date as YYYY-MM-DD, such as 2026-12-31."
+
+
+def test_a_calendar_date_error_comes_with_every_other_bad_field(api, rep):
+    body = problem(
+        post(api(rep), "/api/v1/opportunities/", {"amount": "lots", "close_date": "2026-02-30"}),
+        400,
+        "invalid",
+    )
+    assert {e["field"] for e in body["errors"]} >= {"name", "amount", "close_date"}
+    assert {
+        "code": "invalid",
+        "field": "close_date",
+        "message": "2026-02-30 is not a day on the calendar.",
+    } in body["errors"]
 
 
 def test_stage_read_only_on_patch(api, rep):
