@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
@@ -80,12 +81,21 @@ class OwnerFilter(admin.SimpleListFilter):
     parameter_name = "owner"
 
     def lookups(self, request, model_admin):
-        # Owners with deals waiting: from the queue summary's query (one per request).
-        return queue_summary(request)["owners"]
+        # Owners with deals waiting: from the queue summary's query (one per request),
+        # and the one asked for even without any (so ``?owner=`` always narrows the list,
+        # and a value that is no user id is the admin's error page).
+        owners = queue_summary(request)["owners"]
+        asked = self.value()
+        if asked and asked not in {pk for pk, _label in owners}:
+            owners = [*owners, (asked, asked)]
+        return owners
 
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(opportunity__owner_id=self.value())
+            owner = ascii_id(self.value())
+            if owner is None:  # the admin answers with its "?e=1" page, not a 500
+                raise IncorrectLookupParameters(f"owner={self.value()!r} is not a user id.")
+            return queryset.filter(opportunity__owner_id=owner)
         return queryset
 
 
@@ -373,21 +383,27 @@ class ClosedWonApprovalAdmin(RevOpsReadOnlyAdmin):
         if left.total_seconds() <= 0:
             return format_html(
                 "<span class='cw-wait cw-wait-old' data-overdue='1'>overdue {}</span>"
-                "<br><span class='cw-muted'>SLA {} h</span>",
+                "<br><span class='cw-muted'>SLA {} business h</span>",
                 formatting.waiting_time(-left),
                 step["sla_hours"],
             )
         return format_html(
-            "<span class='cw-wait cw-wait-new'>{} left</span><br><span class='cw-muted'>SLA {} h</span>",
+            "<span class='cw-wait cw-wait-new'>{} left</span>"
+            "<br><span class='cw-muted'>SLA {} business h</span>",
             formatting.waiting_time(left),
             step["sla_hours"],
         )
 
     @admin.display(description="Discount")
     def discounts(self, obj: Approval) -> str:
-        """Each line's discount as submitted (frozen in the snapshot with the list price,
+        """Each discounted line's discount as submitted (frozen in the snapshot with the list price,
         the figures routing used): no query per row."""
-        lines = [li for li in (obj.snapshot or {}).get("line_items", []) if li.get("discount_pct")]
+        lines = [
+            li
+            for li in (obj.snapshot or {}).get("line_items", [])
+            # A line sold at its list price (0 %) has no discount to show.
+            if formatting.to_decimal(li.get("discount_pct")) not in (None, 0)
+        ]
         if not lines:
             return format_html("<span class='cw-muted'>{}</span>", "—")
         return format_html_join(

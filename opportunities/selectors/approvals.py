@@ -80,7 +80,9 @@ def queue_summary(request: Any = None) -> dict[str, Any]:
     """Head of the queue: how many requests wait, since when, their value per currency,
     the owners with requests waiting (the Owner filter's choices) and the groups whose
     step is waiting (the "waiting for" filter's choices) — one query, grouped by currency,
-    owner and waiting step, run once per request (memoised on ``request``).
+    owner and waiting step, run once per request (memoised on ``request``). For
+    ``request.user`` other than RevOps: only the requests whose current step they may
+    decide (``approvals.selectors.decidable_by``), the rows their queue lists.
 
     Shape: ``{"count": int, "totals": [{"currency", "amount": Decimal}], "oldest_wait":
     str, "owners": [(id as str, label)], "groups": [group name]}``; totals largest
@@ -89,18 +91,26 @@ def queue_summary(request: Any = None) -> dict[str, Any]:
     if cached is not None:
         return cached
     from approvals.routing import REVOPS_GROUP
-    from approvals.selectors import with_step_group
+    from approvals.selectors import decidable_by, with_step_group
 
+    from .. import policies
+
+    # A waiting request's deal is always pending approval (the transition service moves
+    # both together); saying so lets the database read the deals from their partial
+    # index instead of every deal.
+    waiting = Approval.objects.filter(
+        decision=Decision.PENDING, opportunity__stage=Stage.PENDING_APPROVAL
+    )
+    user = getattr(request, "user", None)
+    # RevOps see the whole queue; any other approver the requests whose step is theirs
+    # (the same rows their list shows), so the head of the page counts what they see.
+    scoped = (
+        decidable_by(waiting, user)
+        if user is not None and not policies.is_revops(user)
+        else with_step_group(waiting)
+    )
     rows = list(
-        # A waiting request's deal is always pending approval (the transition service
-        # moves both together); saying so lets the database read the deals from their
-        # partial index instead of every deal.
-        with_step_group(
-            Approval.objects.filter(
-                decision=Decision.PENDING, opportunity__stage=Stage.PENDING_APPROVAL
-            )
-        )
-        .values(
+        scoped.values(
             "opportunity__currency",
             "opportunity__owner_id",
             "opportunity__owner__username",

@@ -33,3 +33,14 @@ def test_the_queue_row_and_the_approval_page_show_the_line_discount(rep, revops,
     page = client.get(opportunity_url(approval)).content.decode()
     lines = re.search(r'id="line-items".*?</table>', page, re.S).group(0)
     assert 'data-discount="30.00"' in lines and "30 %" in lines and "$100" in lines
+
+
+def test_a_line_at_its_list_price_shows_no_discount_in_the_queue(rep, revops, queue_url):
+    opportunity = ready_opportunity(rep, unit_price=Decimal("100.00"), name="At list price")
+    Product.objects.filter(line_items__opportunity=opportunity).update(list_price=Decimal("100"))
+    submit(opportunity)
+
+    html = client_for(revops).get(queue_url).content.decode()
+
+    row = re.search(r"<tr>(?:(?!</tr>).)*At list price.*?</tr>", html, re.S).group(0)
+    assert "data-discount" not in row

@@ -246,3 +246,24 @@ def test_the_summary_reads_waiting_deals_from_their_partial_index_on_postgresql(
         (definition,) = cursor.fetchone()
     assert "INCLUDE (currency, owner_id, amount)" in definition
     assert "WHERE ((stage)::text = 'pending_approval'::text)" in definition
+
+
+@pytest.mark.parametrize("value", ["abc", "1.0", "99999999999999999999", "%D9%A1", "-1"])
+def test_an_owner_filter_that_is_not_a_user_id_is_the_admins_error_page_not_a_500(
+    revops, queue_url, value
+):
+    response = client_for(revops).get(f"{queue_url}?owner={value}")
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
+def test_the_sla_cell_says_the_time_left_and_the_steps_business_hours(rep, revops, queue_url):
+    pending_opportunity(rep, name="Fresh request")
+
+    html = client_for(revops).get(queue_url).content.decode()
+
+    row = re.search(r"<tr>(?:(?!</tr>).)*Fresh request.*?</tr>", html, re.S).group(0)
+    cell = re.search(r'<td class="field-sla">(.*?)</td>', row, re.S).group(1)
+    assert re.search(r"\d+ h( \d+ min)? left", cell), cell
+    assert re.search(r"SLA \d+ business h", cell), cell
