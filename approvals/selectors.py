@@ -327,23 +327,18 @@ class _StepGroup(Func):
     arity = 2
     output_field = CharField()
 
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler,
-            connection,
-            template="(%(expressions)s::int ->> 'group')",
-            arg_joiner=" -> ",
-            **extra,
-        )
+    # (template, separator of the two expressions) per database: JSON paths differ, and
+    # the embedded default runs on SQLite.
+    SQL = {
+        "postgresql": ("(%(expressions)s::int ->> 'group')", " -> "),
+        "sqlite": ("json_extract(%(expressions)s || '].group')", ", '$[' || "),
+    }
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler,
-            connection,
-            template="json_extract(%(expressions)s || '].group')",
-            arg_joiner=", '$[' || ",
-            **extra,
-        )
+    def _as_vendor_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template, joiner = self.SQL[connection.vendor]
+        return self.as_sql(compiler, connection, template=template, arg_joiner=joiner, **extra)
+
+    as_postgresql = as_sqlite = _as_vendor_sql
 
 
 def with_step_group(queryset: Any) -> Any:

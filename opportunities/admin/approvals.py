@@ -44,6 +44,15 @@ from . import decisions, queue_page
 from .mixins import RevOpsReadOnlyAdmin
 
 
+def _with_asked(choices: list[tuple[str, str]], asked: str | None) -> list[tuple[str, str]]:
+    """A filter's ``(value, label)`` choices plus the value asked for when it is not one of
+    them: the admin applies only a filter that offers the value, and ``?owner=7`` of a rep
+    with nothing waiting must still narrow the list (to nothing)."""
+    if asked and asked not in {value for value, _label in choices}:
+        return [*choices, (asked, asked)]
+    return choices
+
+
 class DecisionFilter(admin.SimpleListFilter):
     """Waiting requests by default: the queue is the work still to do."""
 
@@ -84,11 +93,7 @@ class OwnerFilter(admin.SimpleListFilter):
         # Owners with deals waiting: from the queue summary's query (one per request),
         # and the one asked for even without any (so ``?owner=`` always narrows the list,
         # and a value that is no user id is the admin's error page).
-        owners = queue_summary(request)["owners"]
-        asked = self.value()
-        if asked and asked not in {pk for pk, _label in owners}:
-            owners = [*owners, (asked, asked)]
-        return owners
+        return _with_asked(queue_summary(request)["owners"], self.value())
 
     def queryset(self, request, queryset):
         if self.value():
@@ -160,11 +165,7 @@ class StepFilter(admin.SimpleListFilter):
         # Groups with a step waiting: from the queue summary's query (one per request),
         # and the group asked for even when nothing waits for it (the admin applies only
         # a filter that has choices: ``?step=Legal`` must still narrow the list).
-        groups = queue_summary(request)["groups"]
-        asked = self.value()
-        if asked and asked not in groups:
-            groups = [*groups, asked]
-        return [(g, g) for g in groups]
+        return _with_asked([(g, g) for g in queue_summary(request)["groups"]], self.value())
 
     def queryset(self, request, queryset):
         if self.value():
