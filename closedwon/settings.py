@@ -545,3 +545,13 @@ APPROVAL_CALENDAR = {
 }
 APPROVAL_LINK_MAX_AGE = int(os.environ.get("APPROVAL_LINK_MAX_AGE", str(72 * 3600)))
 CELERY_BEAT_SCHEDULE["approvals-sla"] = {"task": "approvals.sla", "schedule": 300.0}
+
+# --- stage totals ----------------------------------------------------------------------
+# The board's and the deal list's totals are change rows appended by database triggers;
+# folding them every minute keeps what a page sums to about one row per stage, currency
+# and owner.
+CELERY_BEAT_SCHEDULE["stage-totals-compact"] = {
+    "task": "opportunities.compact_stage_totals",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
+}

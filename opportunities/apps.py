@@ -1,4 +1,19 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _stage_totals(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """After every migrate: the stage totals' triggers are in place (a later migration that
+    rebuilds the deals table on SQLite drops them; the totals are then recomputed)."""
+    from django.db import connections
+
+    from . import stage_totals
+
+    connection = connections[using]
+    if stage_totals.TABLE in connection.introspection.table_names():
+        stage_totals.install(connection)
 
 
 class OpportunitiesConfig(AppConfig):
@@ -12,3 +27,4 @@ class OpportunitiesConfig(AppConfig):
         from .api import feed
 
         feed.register_all()
+        post_migrate.connect(_stage_totals, sender=self)

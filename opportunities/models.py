@@ -446,6 +446,43 @@ def line_items_prefetch() -> models.Prefetch:
     )
 
 
+class StageTotal(models.Model):
+    """A change to the count and value of the deals of one stage, currency and owner,
+    appended by database triggers on every write to a deal (``opportunities.stage_totals``
+    explains how, and reads them). The sum of a key's rows is that key's count,
+    amount (in the currency's major units) and number of deals with an amount; rows are
+    folded into one per key every minute. Never written by Python outside that module."""
+
+    stage = models.CharField(max_length=32, choices=Stage.choices)
+    currency = models.CharField(max_length=3)
+    # The deal's owner, for reading names in the same query; no database constraint, so
+    # a total never makes deleting anything wait on it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    count = models.BigIntegerField()
+    amount = models.DecimalField(max_digits=30, decimal_places=4)
+    priced = models.BigIntegerField(help_text="Deals of the key that have an amount.")
+
+    def __str__(self) -> str:
+        return f"{self.stage} {self.currency} owner {self.owner_id}: {self.count:+d}"
+
+
+class WaitingTotal(models.Model):
+    """A change to the number of Closed-Won requests waiting on a group's step, appended
+    by database triggers on every write to an approval (``opportunities.stage_totals``).
+    The sum of a group's rows is how many requests wait for that group now."""
+
+    step_group = models.CharField(max_length=150)
+    count = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.step_group}: {self.count:+d}"
+
+
 class StageChange(models.Model):
     opportunity = models.ForeignKey(
         Opportunity, on_delete=models.CASCADE, related_name="stage_changes"

@@ -76,13 +76,88 @@ def queue_queryset(
     return qs.filter(decision=decision) if decision else qs
 
 
+# Groups with a request waiting on their step, as a JSON array (text), from the totals the
+# database keeps: per database, for the aggregate's name.
+_WAITING_GROUPS = (
+    "(SELECT {agg}(step_group) FROM (SELECT step_group FROM opportunities_waitingtotal"
+    " GROUP BY step_group HAVING sum(count) > 0) waiting)"
+)
+_JSON_ARRAY = {"postgresql": "json_agg", "sqlite": "json_group_array"}
+
+
+def _kept_summary_rows() -> tuple[list[dict[str, Any]], list[str], Any]:
+    """The whole queue's figures from the totals the database keeps
+    (``opportunities.stage_totals``: a few rows however many requests wait): per currency
+    and owner of the deals pending approval — a waiting request's deal is always pending
+    approval, the transition service moves both together — the groups with a step
+    waiting, and the oldest submission (by index). One query."""
+    from django.db import connection
+    from django.db.models import JSONField, Subquery
+    from django.db.models.expressions import RawSQL
+
+    from ..models import StageTotal
+
+    agg = _JSON_ARRAY.get(connection.vendor)
+    groups = (
+        RawSQL(  # noqa: S611 - constant SQL, no parameters
+            _WAITING_GROUPS.format(agg=agg)
+            + ("::text" if connection.vendor == "postgresql" else ""),
+            [],
+            output_field=JSONField(),
+        )
+        if agg
+        else Value("[]", output_field=JSONField())
+    )
+    rows = list(
+        StageTotal.objects.filter(stage=Stage.PENDING_APPROVAL)
+        .values(
+            "currency",
+            "owner_id",
+            "owner__username",
+            "owner__first_name",
+            "owner__last_name",
+        )
+        .annotate(
+            n=Sum("count"),
+            total=Sum("amount"),
+            priced=Sum("priced"),
+            groups=groups,
+            oldest=Subquery(
+                Approval.objects.filter(decision=Decision.PENDING)
+                .order_by("submitted_at")
+                .values("submitted_at")[:1]
+            ),
+        )
+        .order_by()
+    )
+    waiting = [
+        {
+            "opportunity__currency": r["currency"],
+            "opportunity__owner_id": r["owner_id"],
+            "opportunity__owner__username": r["owner__username"] or "",
+            "opportunity__owner__first_name": r["owner__first_name"] or "",
+            "opportunity__owner__last_name": r["owner__last_name"] or "",
+            "n": int(r["n"]),
+            "total": r["total"] if r["priced"] else None,
+        }
+        for r in rows
+        if r["n"]
+    ]
+    if not waiting:
+        return [], [], None
+    # The groups and the oldest submission are the same on every row.
+    return waiting, list(rows[0]["groups"] or []), rows[0]["oldest"]
+
+
 def queue_summary(request: Any = None) -> dict[str, Any]:
     """Head of the queue: how many requests wait, since when, their value per currency,
     the owners with requests waiting (the Owner filter's choices) and the groups whose
-    step is waiting (the "waiting for" filter's choices) — one query, grouped by currency,
-    owner and waiting step, run once per request (memoised on ``request``). For
-    ``request.user`` other than RevOps: only the requests whose current step they may
-    decide (``approvals.selectors.decidable_by``), the rows their queue lists.
+    step is waiting (the "waiting for" filter's choices) — one query, run once per request
+    (memoised on ``request``). For RevOps (and without a request) the whole queue, read
+    from the totals the database keeps whatever the queue's size; for ``request.user``
+    other than RevOps: only the requests whose current step they may decide
+    (``approvals.selectors.decidable_by``), the rows their queue lists, grouped by
+    currency, owner and waiting step.
 
     Shape: ``{"count": int, "totals": [{"currency", "amount": Decimal}], "oldest_wait":
     str, "owners": [(id as str, label)], "groups": [group name]}``; totals largest
@@ -95,32 +170,31 @@ def queue_summary(request: Any = None) -> dict[str, Any]:
 
     from .. import policies
 
-    # A waiting request's deal is always pending approval (the transition service moves
-    # both together); saying so lets the database read the deals from their partial
-    # index instead of every deal.
-    waiting = Approval.objects.filter(
-        decision=Decision.PENDING, opportunity__stage=Stage.PENDING_APPROVAL
-    )
     user = getattr(request, "user", None)
-    # RevOps see the whole queue; any other approver the requests whose step is theirs
-    # (the same rows their list shows), so the head of the page counts what they see.
-    scoped = (
-        decidable_by(waiting, user)
-        if user is not None and not policies.is_revops(user)
-        else with_step_group(waiting)
-    )
-    rows = list(
-        scoped.values(
-            "opportunity__currency",
-            "opportunity__owner_id",
-            "opportunity__owner__username",
-            "opportunity__owner__first_name",
-            "opportunity__owner__last_name",
-            "step_group",
+    if user is not None and not policies.is_revops(user):
+        # A waiting request's deal is always pending approval (the transition service
+        # moves both together); saying so lets the database read the deals from their
+        # partial index instead of every deal.
+        waiting = Approval.objects.filter(
+            decision=Decision.PENDING, opportunity__stage=Stage.PENDING_APPROVAL
         )
-        .annotate(n=Count("id"), total=Sum("opportunity__amount"), oldest=Min("submitted_at"))
-        .order_by()
-    )
+        rows = list(
+            decidable_by(with_step_group(waiting), user)
+            .values(
+                "opportunity__currency",
+                "opportunity__owner_id",
+                "opportunity__owner__username",
+                "opportunity__owner__first_name",
+                "opportunity__owner__last_name",
+                "step_group",
+            )
+            .annotate(n=Count("id"), total=Sum("opportunity__amount"), oldest=Min("submitted_at"))
+            .order_by()
+        )
+        groups = sorted({r["step_group"] for r in rows})
+        oldest = min((r["oldest"] for r in rows), default=None)
+    else:
+        rows, groups, oldest = _kept_summary_rows()
     totals: dict[str, Decimal] = defaultdict(Decimal)
     owners: dict[int, tuple[str, str, str]] = {}
     for r in rows:
@@ -130,8 +204,6 @@ def queue_summary(request: Any = None) -> dict[str, Any]:
             r["opportunity__owner__last_name"],
             r["opportunity__owner__username"],
         )
-    groups = {r["step_group"] for r in rows}
-    oldest = min((r["oldest"] for r in rows), default=None)
     summary = {
         "count": sum(r["n"] for r in rows),
         "totals": [

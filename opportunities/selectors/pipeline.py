@@ -28,6 +28,7 @@ from currencies.conversion import Totals
 from currencies.selectors import Pair, rates_for
 
 from .. import gate, policies
+from .. import stage_totals as kept_totals
 from ..filters import OpportunityFilter
 from ..models import (
     Account,
@@ -131,16 +132,27 @@ def stage_totals(
     *,
     rates_into: dict[Pair, Decimal | None] | None = None,
 ) -> dict[str, StageTotals]:
-    """Count and amount per stage and currency in one aggregate query, converted to the
-    reporting currency with one query for the rates (weighted = amount × probability).
-    ``rates_into`` receives today's rate of every currency read, so the board's routes
-    reuse them instead of asking again."""
-    rows = list(
-        flt.apply(Opportunity.objects.filter(stage__in=stages))
-        .order_by()
-        .values("stage", "currency")
-        .annotate(n=Count("id"), total=Sum("amount"))
-    )
+    """Count and amount per stage and currency in one query, converted to the reporting
+    currency with one query for the rates (weighted = amount × probability). Without a
+    search the counts and sums come from the totals the database keeps
+    (``opportunities.stage_totals``: a few rows per stage whatever the number of deals);
+    a search aggregates the deals it matches. ``rates_into`` receives today's rate of
+    every currency read, so the board's routes reuse them instead of asking again."""
+    rows: list[dict[str, Any]]
+    if flt.search.strip():
+        rows = [
+            dict(r)
+            for r in flt.apply(Opportunity.objects.filter(stage__in=stages))
+            .order_by()
+            .values("stage", "currency")
+            .annotate(n=Count("id"), total=Sum("amount"))
+        ]
+    else:
+        wanted = [s for s in stages if not flt.stage or s == flt.stage]
+        rows = [
+            {"stage": r.stage, "currency": r.currency, "n": r.count, "total": r.amount}
+            for r in kept_totals.rows(owner_id=flt.owner_id, stages=wanted)
+        ]
     today = timezone.localdate()
     rates = rates_for({(row["currency"], today) for row in rows}) if rows else {}
     if rates_into is not None:
@@ -316,6 +328,15 @@ def owner_choices() -> list[Any]:
 
 
 # --- deal list --------------------------------------------------------------------------
+
+
+def opportunity_count(flt: PipelineFilter) -> int | None:
+    """How many deals the deal list holds, from the totals the database keeps
+    (``opportunities.stage_totals``) — one query over a few rows, not a ``COUNT`` of every
+    deal; ``None`` for a search, whose matches only a count of the deals can tell."""
+    if flt.search.strip():
+        return None
+    return kept_totals.count(owner_id=flt.owner_id, stages=[flt.stage] if flt.stage else None)
 
 
 def opportunity_table(

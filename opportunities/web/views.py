@@ -180,9 +180,12 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", ui_selectors.DEFAULT_LIST_SORT)
     if sort.lstrip("-") not in ui_selectors.LIST_SORTS:
         sort = ui_selectors.DEFAULT_LIST_SORT
-    page = Paginator(ui_selectors.opportunity_table(flt, sort=sort), LIST_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    paginator = Paginator(ui_selectors.opportunity_table(flt, sort=sort), LIST_PAGE_SIZE)
+    known = ui_selectors.opportunity_count(flt)
+    if known is not None:
+        # The database keeps this count: no COUNT(*) over every deal per page.
+        paginator.count = known
+    page = paginator.get_page(request.GET.get("page"))
     base = {k: v for k, v in params.items() if v}
     headers = []
     for key, label in (
