@@ -25,6 +25,15 @@ How the rows stay right:
   rebuilds the deals table drops its triggers; when any trigger is found missing the
   totals are recomputed from the deals.
 
+What bypasses the triggers, and the cure: ``TRUNCATE`` of the deals or approvals on
+PostgreSQL empties their totals (a trigger of its own); a flush is followed by a
+recomputation; ``loaddata`` of a dump that included the totals' tables counts twice —
+dump with ``-e opportunities.StageTotal -e opportunities.WaitingTotal``, or run
+``manage.py rebuild_totals`` after loading. Changing a trigger's SQL here reaches an
+existing database only through a migration that calls ``install(connection,
+rebuild=True)``; a migration that rebuilds a totals table on SQLite should
+``uninstall`` first (the deals' triggers name it).
+
 ``priced`` counts the deals that have an amount, so a key whose deals have none reads as
 "no amount" (``None``), exactly as ``SUM(amount)`` over those deals would.
 """
@@ -62,6 +71,11 @@ class _Kept:
     @property
     def triggers(self) -> tuple[str, str, str]:
         return (f"{self.table}_insert", f"{self.table}_update", f"{self.table}_delete")
+
+    def triggers_on(self, vendor: str) -> tuple[str, ...]:
+        # SQLite has no TRUNCATE; PostgreSQL's fires no row trigger, so it has its own.
+        truncate = (f"{self.table}_truncate",) if vendor == "postgresql" else ()
+        return (*self.triggers, *truncate)
 
     @property
     def columns(self) -> str:
@@ -112,7 +126,8 @@ class _Kept:
                 function(insert, f"{into} {self.aggregated(vendor, 'new_rows')}"),
                 function(delete, f"{into} {self.aggregated(vendor, 'old_rows', sign='-')}"),
                 function(update, moved),
-                *(f"DROP TRIGGER IF EXISTS {t} ON {self.source}" for t in self.triggers),
+                function(f"{self.table}_truncate", f"DELETE FROM {self.table}"),
+                *(f"DROP TRIGGER IF EXISTS {t} ON {self.source}" for t in self.triggers_on(vendor)),
                 # A whole INSERT or DELETE statement (an import, a bulk load) in one call.
                 f"CREATE TRIGGER {insert} AFTER INSERT ON {self.source}"
                 f" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {insert}()",
@@ -120,6 +135,8 @@ class _Kept:
                 f" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {delete}()",
                 f"CREATE TRIGGER {update} AFTER UPDATE OF {watched} ON {self.source}"
                 f" FOR EACH ROW WHEN ({self.changed(vendor)}) EXECUTE FUNCTION {update}()",
+                f"CREATE TRIGGER {self.table}_truncate AFTER TRUNCATE ON {self.source}"
+                f" FOR EACH STATEMENT EXECUTE FUNCTION {self.table}_truncate()",
             ]
         return [
             *(f"DROP TRIGGER IF EXISTS {t}" for t in self.triggers),
@@ -133,8 +150,9 @@ class _Kept:
 
     def drop_sql(self, vendor: str) -> list[str]:
         if vendor == "postgresql":
-            return [f"DROP TRIGGER IF EXISTS {t} ON {self.source}" for t in self.triggers] + [
-                f"DROP FUNCTION IF EXISTS {t}()" for t in self.triggers
+            names = self.triggers_on(vendor)
+            return [f"DROP TRIGGER IF EXISTS {t} ON {self.source}" for t in names] + [
+                f"DROP FUNCTION IF EXISTS {t}()" for t in names
             ]
         return [f"DROP TRIGGER IF EXISTS {t}" for t in self.triggers]
 
@@ -182,7 +200,10 @@ WAITING_TOTALS = _Kept(
 
 KEPT = (STAGE_TOTALS, WAITING_TOTALS)
 TABLE = STAGE_TOTALS.table
-TRIGGERS = tuple(t for kept in KEPT for t in kept.triggers)
+TRIGGERS = tuple(t for kept in KEPT for t in kept.triggers_on("postgresql"))
+# Every compaction and rebuild holds this PostgreSQL advisory lock (per transaction).
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+_TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext(%s))"
 
 
 def _installed(connection: BaseDatabaseWrapper) -> set[str]:
@@ -198,8 +219,9 @@ def install(connection: BaseDatabaseWrapper, *, rebuild: bool | None = None) -> 
     """Create the triggers of every kept total on ``connection`` (PostgreSQL or SQLite;
     other databases are left alone) and, when ``rebuild`` is true — or, by default, when
     any of a table's triggers was missing — recompute that table's totals from its
-    source, in the same transaction so no write falls between. Returns whether any
-    totals were recomputed."""
+    source, in the same transaction with the source's writers held back (PostgreSQL:
+    ``SHARE`` lock; SQLite: one writer at a time), so no write falls between. Returns
+    whether any totals were recomputed."""
     vendor = connection.vendor
     if vendor not in ("postgresql", "sqlite"):
         return False
@@ -207,14 +229,21 @@ def install(connection: BaseDatabaseWrapper, *, rebuild: bool | None = None) -> 
     with transaction.atomic(using=connection.alias):
         installed = _installed(connection)
         with connection.cursor() as cursor:
+            if vendor == "postgresql" and rebuild is not False:
+                # A compaction committing during the rebuild would add its folded rows to
+                # the recomputed ones: wait for it, and keep the next one out.
+                cursor.execute(_LOCK, [TABLE])
             for kept in KEPT:
-                missing = set(kept.triggers) - installed
+                missing = set(kept.triggers_on(vendor)) - installed
                 again = bool(missing) if rebuild is None else rebuild
-                if not missing and not again:
-                    continue
-                for statement in kept.install_sql(vendor):
-                    cursor.execute(statement)
+                if missing:
+                    for statement in kept.install_sql(vendor):
+                        cursor.execute(statement)
                 if again:
+                    if vendor == "postgresql":
+                        # Writers wait until the recomputed totals commit: a deal written
+                        # between the DELETE and the INSERT would count twice.
+                        cursor.execute(f"LOCK TABLE {kept.source} IN SHARE MODE")
                     for statement in kept.rebuild_sql(vendor):
                         cursor.execute(statement)
                     rebuilt = True
@@ -242,7 +271,7 @@ def compact(using: str = "default") -> int:
     removed = 0
     with transaction.atomic(using=using), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [TABLE])
+            cursor.execute(_TRY_LOCK, [TABLE])
             if not cursor.fetchone()[0]:
                 return 0
         for kept in KEPT:

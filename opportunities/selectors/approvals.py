@@ -83,16 +83,19 @@ _WAITING_GROUPS = (
     " GROUP BY step_group HAVING sum(count) > 0) waiting)"
 )
 _JSON_ARRAY = {"postgresql": "json_agg", "sqlite": "json_group_array"}
+# How many requests wait: exactly the rows the queue lists.
+_WAITING_COUNT = "(SELECT coalesce(sum(count), 0) FROM opportunities_waitingtotal)"
 
 
-def _kept_summary_rows() -> tuple[list[dict[str, Any]], list[str], Any]:
+def _kept_summary_rows() -> tuple[list[dict[str, Any]], list[str], Any, int]:
     """The whole queue's figures from the totals the database keeps
     (``opportunities.stage_totals``: a few rows however many requests wait): per currency
     and owner of the deals pending approval — a waiting request's deal is always pending
     approval, the transition service moves both together — the groups with a step
-    waiting, and the oldest submission (by index). One query."""
+    waiting, the oldest submission (by index) and how many requests wait (the waiting
+    counts, so exactly the rows the queue lists). One query."""
     from django.db import connection
-    from django.db.models import JSONField, Subquery
+    from django.db.models import BigIntegerField, JSONField, Subquery
     from django.db.models.expressions import RawSQL
 
     from ..models import StageTotal
@@ -122,6 +125,7 @@ def _kept_summary_rows() -> tuple[list[dict[str, Any]], list[str], Any]:
             total=Sum("amount"),
             priced=Sum("priced"),
             groups=groups,
+            waiting=RawSQL(_WAITING_COUNT, [], output_field=BigIntegerField()),  # noqa: S611
             oldest=Subquery(
                 Approval.objects.filter(decision=Decision.PENDING)
                 .order_by("submitted_at")
@@ -144,9 +148,9 @@ def _kept_summary_rows() -> tuple[list[dict[str, Any]], list[str], Any]:
         if r["n"]
     ]
     if not waiting:
-        return [], [], None
-    # The groups and the oldest submission are the same on every row.
-    return waiting, list(rows[0]["groups"] or []), rows[0]["oldest"]
+        return [], [], None, 0
+    # The groups, the oldest submission and the count are the same on every row.
+    return waiting, list(rows[0]["groups"] or []), rows[0]["oldest"], int(rows[0]["waiting"])
 
 
 def queue_summary(request: Any = None) -> dict[str, Any]:
@@ -193,8 +197,9 @@ def queue_summary(request: Any = None) -> dict[str, Any]:
         )
         groups = sorted({r["step_group"] for r in rows})
         oldest = min((r["oldest"] for r in rows), default=None)
+        count = sum(r["n"] for r in rows)
     else:
-        rows, groups, oldest = _kept_summary_rows()
+        rows, groups, oldest, count = _kept_summary_rows()
     totals: dict[str, Decimal] = defaultdict(Decimal)
     owners: dict[int, tuple[str, str, str]] = {}
     for r in rows:
@@ -205,7 +210,7 @@ def queue_summary(request: Any = None) -> dict[str, Any]:
             r["opportunity__owner__username"],
         )
     summary = {
-        "count": sum(r["n"] for r in rows),
+        "count": count,
         "totals": [
             {"currency": currency, "amount": amount}
             for currency, amount in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
