@@ -508,10 +508,11 @@ def step_approve(
     except IntegrityError as exc:
         raise errors.AlreadyDecided("You already approved a step of this request.") from exc
     need = int(step.get("count") or 1) if step.get("mode") == "all" else 1
-    have = (
+    # One approval completes a step that needs one: the decision just written is it.
+    if need > 1 and (
         decisions_of(approval).filter(step_index=approval.step_index, decision="approved").count()
-    )
-    if have < need:
+        < need
+    ):
         return False
     if approval.step_index + 1 >= len(steps):
         return True

@@ -84,12 +84,16 @@ def commission_credit_amount(amount: Decimal, rate: Decimal) -> Decimal:
     return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
+def handoffs_create_for_approval(
+    *, approval: Approval, endpoints: list[WebhookEndpoint] | None = None
+) -> list[Handoff]:
     """Create the handoffs and the commission credit for an approved deal.
 
     One row per handoff kind and active endpoint subscribed to ``handoff.<kind>`` (the
     ``HANDOFF_<KIND>_URL`` endpoint among them), each with its own webhook-id and frozen
     payload; a kind nobody subscribes to gets one ``skipped`` row, so it is visible.
+    ``endpoints``: :func:`targets.active_endpoints` when the caller has read it in the
+    same transaction (else it is read here).
 
     Rule: called by the approve transition inside the approval's transaction, so a
     rolled-back approval leaves no row and sends nothing; the payloads are frozen here;
@@ -114,7 +118,7 @@ def handoffs_create_for_approval(*, approval: Approval) -> list[Handoff]:
     )
     credit.rep = opportunity.owner
     shared = payloads.shared_data(opportunity=opportunity, approval=approval, line_items=line_items)
-    active = targets.active_endpoints()
+    active = targets.active_endpoints() if endpoints is None else endpoints
     handoffs = []
     for kind in HandoffKind.values:
         event_type = f"handoff.{kind}"
@@ -217,17 +221,19 @@ def deliveries_create_for_events(
     data: dict[str, Any],
     opportunity: Opportunity | None = None,
     occurred_at: dt.datetime | None = None,
+    endpoints: list[WebhookEndpoint] | None = None,
 ) -> list[Handoff]:
     """:func:`deliveries_create_for_event` for several event types of the same change
     (``approve``: ``deal.approved`` and ``deal.won``, same ``data``): the subscribed
-    endpoints are read once and every row is written by one INSERT. Each event type gets
-    its own event id, each row its own webhook-id. ``ValueError`` for a type that is not
-    a lifecycle event, before anything is written."""
+    endpoints are read once (or taken from ``endpoints``, :func:`targets.active_endpoints`
+    read by the caller in the same transaction) and every row is written by one INSERT.
+    Each event type gets its own event id, each row its own webhook-id. ``ValueError`` for
+    a type that is not a lifecycle event, before anything is written."""
     types = list(event_types)
     for event_type in types:
         if event_type not in EVENT_TYPES or event_type in HANDOFF_EVENT_TYPES:
             raise ValueError(f"not a lifecycle event type: {event_type!r}")
-    active = targets.active_endpoints()
+    active = targets.active_endpoints() if endpoints is None else endpoints
     now = occurred_at or timezone.now()
     rows = []
     for event_type in types:

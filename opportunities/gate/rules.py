@@ -16,7 +16,6 @@ facts it needs in a constant number of queries.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from typing import Any, cast
@@ -107,16 +106,31 @@ class GateFacts:
         return cast(dict[str, Any], _jsonable(self))
 
 
-@functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The fields of dataclass ``cls`` in order; None for any other type (worked out once
+    per type)."""
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
+        names = tuple(f.name for f in fields(cls)) if is_dataclass(cls) else None
+        _FIELD_NAMES[cls] = names
+        return names
+
+
+_AS_IS = (str, int, float, type(None))
 
 
 def _jsonable(value: Any) -> Any:
     # Walked directly, not through ``dataclasses.asdict``: that deep-copies every value
     # before this walk converts it, and the facts hold every line item of the deal.
-    if is_dataclass(value) and not isinstance(value, type):
-        return {name: _jsonable(getattr(value, name)) for name in _field_names(type(value))}
+    if isinstance(value, _AS_IS):  # bool is an int
+        return value
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: _jsonable(getattr(value, name)) for name in names}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

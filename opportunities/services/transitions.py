@@ -30,6 +30,7 @@ from handoffs.services import (
     email_enqueue,
     handoffs_create_for_approval,
 )
+from handoffs.targets import active_endpoints
 
 from .. import gate, notifications, policies
 from ..models import Approval, Decision, Opportunity, StageChange
@@ -218,7 +219,11 @@ def opportunity_transition(
                     gate_snapshot=gate_snapshot,
                     at=now,
                 )
-            approval = _record_approval(name, locked, actor, approval, stage_reason, now)
+            # Read once for the handoffs and the lifecycle webhooks of the same change.
+            endpoints = active_endpoints() if name in LIFECYCLE_EVENTS else None
+            approval = _record_approval(
+                name, locked, actor, approval, stage_reason, now, endpoints=endpoints
+            )
             event_record(
                 instance=locked,
                 change="approved" if name == "approve" else "stage_changed",
@@ -258,6 +263,7 @@ def opportunity_transition(
                     ),
                     opportunity=locked,
                     occurred_at=now,
+                    endpoints=endpoints,
                 )
     except OperationalError as exc:
         raise _map_lock_error(exc) from exc
@@ -308,6 +314,8 @@ def _record_approval(
     approval: Approval | None,
     reason: str,
     now: dt.datetime,
+    *,
+    endpoints: list[Any] | None = None,
 ) -> Approval | None:
     if name == "submit_for_approval":
         route, policy_version = approval_steps.route_for_submission(opportunity)
@@ -351,6 +359,6 @@ def _record_approval(
     approval.save(update_fields=_DECISION_FIELDS)
     if name == "approve":
         # Same transaction: a rolled-back approval leaves no handoff and no commission credit.
-        handoffs_create_for_approval(approval=approval)
+        handoffs_create_for_approval(approval=approval, endpoints=endpoints)
         booking_record_approval(approval=approval)
     return approval
