@@ -1,7 +1,9 @@
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 
 def _stage_totals(sender: Any, using: str = "default", **kwargs: Any) -> None:
@@ -19,6 +21,34 @@ def _stage_totals(sender: Any, using: str = "default", **kwargs: Any) -> None:
         stage_totals.install(connection, rebuild=True if "plan" not in kwargs else None)
 
 
+@functools.cache
+def _rebuild_on(using: str) -> Callable[[], None]:
+    def rebuild() -> None:
+        from django.db import connections
+
+        from . import stage_totals
+
+        stage_totals.install(connections[using], rebuild=True)
+
+    return rebuild
+
+
+def _rebuild_after_load(
+    sender: Any, raw: bool = False, using: str = "default", **kwargs: Any
+) -> None:
+    """``loaddata`` (a raw save) of a kept total: the totals are recomputed from the deals
+    and approvals once the load commits. A dump's totals rows would otherwise count the
+    loaded deals a second time (they counted themselves through the triggers), or
+    overwrite live rows that share their ids."""
+    if not raw:
+        return
+    from django.db import connections, transaction
+
+    callback = _rebuild_on(using)
+    if not any(entry[1] is callback for entry in connections[using].run_on_commit):
+        transaction.on_commit(callback, using=using)
+
+
 class OpportunitiesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "opportunities"
@@ -31,3 +61,7 @@ class OpportunitiesConfig(AppConfig):
 
         feed.register_all()
         post_migrate.connect(_stage_totals, sender=self)
+        from .models import StageTotal, WaitingTotal
+
+        for model in (StageTotal, WaitingTotal):
+            post_save.connect(_rebuild_after_load, sender=model)

@@ -238,11 +238,17 @@ def transition_permission_error(
         return None
     if Who.SUBMITTER in spec.who and is_submitter:
         return None
-    if spec.who == frozenset({Who.REVOPS}):
-        return errors.PermissionDenied("Only RevOps can do this.")
-    if spec.who == frozenset({Who.OWNER}):
-        return errors.PermissionDenied("Only the deal's owner can do this.")
-    return errors.PermissionDenied("Only the deal's owner or RevOps can do this.")
+    # Named from the transition's own list, so the message never names someone it refuses.
+    names = [label for who, label in _WHO_LABELS if who in spec.who]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return errors.PermissionDenied(f"Only {listed} can do this.")
+
+
+_WHO_LABELS = (
+    (Who.OWNER, "the deal's owner"),
+    (Who.SUBMITTER, "whoever submitted it"),
+    (Who.REVOPS, "RevOps"),
+)
 
 
 # --- approver groups ------------------------------------------------------------------------

@@ -27,9 +27,8 @@ How the rows stay right:
 
 What bypasses the triggers, and the cure: ``TRUNCATE`` of the deals or approvals on
 PostgreSQL empties their totals (a trigger of its own); a flush is followed by a
-recomputation; ``loaddata`` of a dump that included the totals' tables counts twice —
-dump with ``-e opportunities.StageTotal -e opportunities.WaitingTotal``, or run
-``manage.py rebuild_totals`` after loading. Changing a trigger's SQL here reaches an
+recomputation; ``loaddata`` ignores the totals' rows a dump holds (the loaded deals count themselves);
+``manage.py rebuild_totals`` recomputes everything after any other bypass. Changing a trigger's SQL here reaches an
 existing database only through a migration that calls ``install(connection,
 rebuild=True)``; a migration that rebuilds a totals table on SQLite should
 ``uninstall`` first (the deals' triggers name it).
@@ -276,6 +275,13 @@ def compact(using: str = "default") -> int:
                 return 0
         for kept in KEPT:
             table, columns = kept.table, kept.columns
+            cursor.execute(
+                f"SELECT (SELECT count(*) FROM {table}),"
+                f" (SELECT count(*) FROM ({kept.folded(table)}) folded)"
+            )
+            rows, keys = cursor.fetchone()
+            if rows == keys:
+                continue  # one row per key already, none empty: nothing to fold
             if connection.vendor == "postgresql":
                 cursor.execute(
                     f"WITH gone AS (DELETE FROM {table} RETURNING {columns}),"

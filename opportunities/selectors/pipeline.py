@@ -489,7 +489,8 @@ def win_rate(flt: PipelineFilter, *, days: int = 365) -> WinRate:
 
 
 def pending_approvals(flt: PipelineFilter, *, limit: int = 8) -> tuple[int, list[Any]]:
-    """The oldest Closed-Won requests waiting for RevOps, and how many there are."""
+    """The oldest Closed-Won requests waiting for approval (at any step), and how many
+    there are."""
     qs = queue_queryset(with_line_items=False)
     if flt.owner_id is not None:
         qs = qs.filter(opportunity__owner_id=flt.owner_id)

@@ -152,11 +152,15 @@ def test_withdraw_by_submitter_who_no_longer_owns_the_deal(rep, rep2, revops):
     assert run(opportunity, "withdraw", rep).stage == Stage.NEGOTIATION
 
 
-def test_withdraw_refused_for_someone_else(rep, rep2):
+@pytest.mark.parametrize("someone", ["rep2", "revops"])
+def test_withdraw_refused_for_someone_else(rep, someone, request):
+    # The refusal names who may withdraw, and never the role it refuses (RevOps was
+    # told "only the deal's owner or RevOps").
     opportunity = ready_opportunity(rep)
     run(opportunity, "submit_for_approval", rep)
-    with pytest.raises(errors.PermissionDenied):
-        run(opportunity, "withdraw", rep2)
+    with pytest.raises(errors.PermissionDenied) as exc:
+        run(opportunity, "withdraw", request.getfixturevalue(someone))
+    assert exc.value.detail == "Only the deal's owner or whoever submitted it can do this."
 
 
 # --- segregation of duties --------------------------------------------------------------
