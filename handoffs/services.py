@@ -84,6 +84,13 @@ def commission_credit_amount(amount: Decimal, rate: Decimal) -> Decimal:
     return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def endpoints_active() -> list[WebhookEndpoint]:
+    """The active webhook endpoints, oldest first (``targets.active_endpoints``: one
+    query), for a caller that creates several kinds of rows in one transaction and hands
+    them to each (``endpoints=``) instead of each reading them again."""
+    return targets.active_endpoints()
+
+
 def handoffs_create_for_approval(
     *, approval: Approval, endpoints: list[WebhookEndpoint] | None = None
 ) -> list[Handoff]:

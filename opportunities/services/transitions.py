@@ -28,9 +28,9 @@ from handoffs.payloads import lifecycle_data
 from handoffs.services import (
     deliveries_create_for_events,
     email_enqueue,
+    endpoints_active,
     handoffs_create_for_approval,
 )
-from handoffs.targets import active_endpoints
 
 from .. import gate, notifications, policies
 from ..models import Approval, Decision, Opportunity, StageChange
@@ -220,7 +220,7 @@ def opportunity_transition(
                     at=now,
                 )
             # Read once for the handoffs and the lifecycle webhooks of the same change.
-            endpoints = active_endpoints() if name in LIFECYCLE_EVENTS else None
+            endpoints = endpoints_active() if name in LIFECYCLE_EVENTS else None
             approval = _record_approval(
                 name, locked, actor, approval, stage_reason, now, endpoints=endpoints
             )
