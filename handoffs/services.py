@@ -86,7 +86,7 @@ def commission_credit_amount(amount: Decimal, rate: Decimal) -> Decimal:
 
 def endpoints_active() -> list[WebhookEndpoint]:
     """The active webhook endpoints, oldest first (``targets.active_endpoints``: one
-    query), for a caller that creates several kinds of rows in one transaction and hands
+    query, more only to put back the environment's endpoints if they were removed), for a caller that creates several kinds of rows in one transaction and hands
     them to each (``endpoints=``) instead of each reading them again."""
     return targets.active_endpoints()
 

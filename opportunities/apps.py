@@ -8,8 +8,8 @@ from django.db.models.signals import post_migrate, post_save
 
 def _stage_totals(sender: Any, using: str = "default", **kwargs: Any) -> None:
     """After every migrate: the stage totals' triggers are in place (a later migration that
-    rebuilds the deals table on SQLite drops them; the totals are then recomputed). After
-    a flush (the only sender without a ``plan``) the totals are recomputed too: SQLite
+    rebuilds the deals table on SQLite drops them; the totals are then recomputed). When
+    sent without a ``plan`` — after a flush — the totals are recomputed too: SQLite
     empties table by table in no set order, and emptying the deals after their totals
     leaves the delete triggers' rows behind."""
     from django.db import connections

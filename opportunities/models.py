@@ -451,7 +451,8 @@ class StageTotal(models.Model):
     appended by database triggers on every write to a deal (``opportunities.stage_totals``
     explains how, and reads them). The sum of a key's rows is that key's count,
     amount (in the currency's major units) and number of deals with an amount; rows are
-    folded into one per key every minute. Never written by Python outside that module."""
+    folded into one per key every minute. Written only by the database and that module
+    (and by ``loaddata``, whose rows are then recomputed from the deals)."""
 
     stage = models.CharField(max_length=32, choices=Stage.choices)
     currency = models.CharField(max_length=3)

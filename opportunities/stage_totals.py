@@ -27,11 +27,18 @@ How the rows stay right:
 
 What bypasses the triggers, and the cure: ``TRUNCATE`` of the deals or approvals on
 PostgreSQL empties their totals (a trigger of its own); a flush is followed by a
-recomputation; ``loaddata`` ignores the totals' rows a dump holds (the loaded deals count themselves);
-``manage.py rebuild_totals`` recomputes everything after any other bypass. Changing a trigger's SQL here reaches an
-existing database only through a migration that calls ``install(connection,
-rebuild=True)``; a migration that rebuilds a totals table on SQLite should
-``uninstall`` first (the deals' triggers name it).
+recomputation; a ``loaddata`` that loads totals rows (a dump holding them would count the
+loaded deals twice) recomputes them when it commits; ``manage.py rebuild_totals``
+recomputes everything after any other bypass.
+
+For later migrations: changing a trigger's SQL here reaches an existing database only
+through a migration that calls ``install(connection, replace=True, rebuild=True)``.
+PostgreSQL ties the update triggers to the columns they watch (``stage``, ``currency``,
+``owner_id``, ``amount``; ``decision``, ``step_index``, ``route``): a migration that alters
+the type of, renames or drops one of them calls ``uninstall`` before and
+``install(connection, rebuild=True)`` after (PostgreSQL refuses the ``ALTER`` otherwise,
+and a renamed column would break every write). On SQLite a migration that rebuilds a
+totals table should ``uninstall`` first (the deals' triggers name it).
 
 ``priced`` counts the deals that have an amount, so a key whose deals have none reads as
 "no amount" (``None``), exactly as ``SUM(amount)`` over those deals would.
@@ -214,9 +221,12 @@ def _installed(connection: BaseDatabaseWrapper) -> set[str]:
         return {row[0] for row in cursor.fetchall()} & set(TRIGGERS)
 
 
-def install(connection: BaseDatabaseWrapper, *, rebuild: bool | None = None) -> bool:
+def install(
+    connection: BaseDatabaseWrapper, *, rebuild: bool | None = None, replace: bool = False
+) -> bool:
     """Create the triggers of every kept total on ``connection`` (PostgreSQL or SQLite;
-    other databases are left alone) and, when ``rebuild`` is true — or, by default, when
+    other databases are left alone) — those missing, or every one with ``replace`` (a
+    migration that changes their SQL) — and, when ``rebuild`` is true — or, by default, when
     any of a table's triggers was missing — recompute that table's totals from its
     source, in the same transaction with the source's writers held back (PostgreSQL:
     ``SHARE`` lock; SQLite: one writer at a time), so no write falls between. Returns
@@ -235,7 +245,7 @@ def install(connection: BaseDatabaseWrapper, *, rebuild: bool | None = None) -> 
             for kept in KEPT:
                 missing = set(kept.triggers_on(vendor)) - installed
                 again = bool(missing) if rebuild is None else rebuild
-                if missing:
+                if missing or replace:
                     for statement in kept.install_sql(vendor):
                         cursor.execute(statement)
                 if again:

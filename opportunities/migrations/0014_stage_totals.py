@@ -11,7 +11,7 @@ from django.db import migrations, models
 def install(apps, schema_editor):
     from opportunities import stage_totals
 
-    stage_totals.install(schema_editor.connection, rebuild=True)
+    stage_totals.install(schema_editor.connection, replace=True, rebuild=True)
 
 
 def uninstall(apps, schema_editor):

@@ -147,9 +147,12 @@ def _kept_summary_rows() -> tuple[list[dict[str, Any]], list[str], Any, int]:
         for r in rows
         if r["n"]
     ]
-    if not waiting:
+    if not rows:
+        # No deal pending approval at all, so (the transition service's invariant) no
+        # request waits either.
         return [], [], None, 0
-    # The groups, the oldest submission and the count are the same on every row.
+    # The groups, the oldest submission and the count are the same on every row, a key
+    # left empty by a decision and not folded yet included.
     return waiting, list(rows[0]["groups"] or []), rows[0]["oldest"], int(rows[0]["waiting"])
 
 

@@ -207,6 +207,25 @@ def test_truncate_and_rebuild_totals_put_the_totals_right(rep):
         assert not StageTotal.objects.exists() and not WaitingTotal.objects.exists()
 
 
+def test_replace_puts_changed_trigger_sql_in_place(rep):
+    if connection.vendor != "postgresql":
+        pytest.skip("the functions a trigger calls are PostgreSQL's (SQLite's are inline)")
+    deal = ready_opportunity(rep, stage=Stage.PROPOSAL)
+    with connection.cursor() as cursor:  # an older version of the function, say
+        cursor.execute(
+            "CREATE OR REPLACE FUNCTION opportunities_stagetotal_update() RETURNS trigger"
+            " LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$"
+        )
+    stage_totals.install(connection)  # every trigger is there: nothing replaced
+    Opportunity.objects.filter(pk=deal.pk).update(stage=Stage.NEGOTIATION)
+    assert kept_stages() != live_stages()
+
+    stage_totals.install(connection, replace=True, rebuild=True)
+    assert_kept()
+    Opportunity.objects.filter(pk=deal.pk).update(stage=Stage.PROPOSAL)
+    assert_kept()
+
+
 def test_loaddata_of_a_dump_with_the_totals_counts_nothing_twice(
     rep, tmp_path, django_capture_on_commit_callbacks
 ):

@@ -1,7 +1,7 @@
 """``manage.py rebuild_totals``: recompute the totals the database keeps (count and value
 per stage, currency and owner; requests waiting per step group) from the deals and
 approvals, and put back any missing trigger. Needed only after a write that bypassed the
-triggers — ``loaddata`` of a dump that included the totals' tables, say."""
+triggers: a file-level restore, a ``COPY`` or bulk load with triggers disabled."""
 
 from __future__ import annotations
 
