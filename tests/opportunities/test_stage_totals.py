@@ -207,15 +207,25 @@ def test_truncate_and_rebuild_totals_put_the_totals_right(rep):
         assert not StageTotal.objects.exists() and not WaitingTotal.objects.exists()
 
 
+# An older version of the update trigger, say: it records nothing.
+OLD_TRIGGER_SQL = {
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION opportunities_stagetotal_update() RETURNS trigger"
+        " LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$"
+    ],
+    "sqlite": [
+        "DROP TRIGGER opportunities_stagetotal_update",
+        "CREATE TRIGGER opportunities_stagetotal_update AFTER UPDATE ON"
+        " opportunities_opportunity BEGIN SELECT 1; END",
+    ],
+}
+
+
 def test_replace_puts_changed_trigger_sql_in_place(rep):
-    if connection.vendor != "postgresql":
-        pytest.skip("the functions a trigger calls are PostgreSQL's (SQLite's are inline)")
     deal = ready_opportunity(rep, stage=Stage.PROPOSAL)
-    with connection.cursor() as cursor:  # an older version of the function, say
-        cursor.execute(
-            "CREATE OR REPLACE FUNCTION opportunities_stagetotal_update() RETURNS trigger"
-            " LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$"
-        )
+    with connection.cursor() as cursor:
+        for statement in OLD_TRIGGER_SQL[connection.vendor]:
+            cursor.execute(statement)
     stage_totals.install(connection)  # every trigger is there: nothing replaced
     Opportunity.objects.filter(pk=deal.pk).update(stage=Stage.NEGOTIATION)
     assert kept_stages() != live_stages()
@@ -326,8 +336,7 @@ def test_the_queue_summary_for_revops_reads_the_kept_totals(rep, rep2, revops, r
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_and_compactions_lose_nothing():
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL (SQLite runs one writer at a time)")
+    # Concurrent writers: PostgreSQL, as the suite runs (SQLite takes one writer at a time).
     reps = [make_user("rep", f"rep_{i}") for i in range(3)]
     deals = [ready_opportunity(reps[i % 3], stage=Stage.PROSPECTING) for i in range(12)]
     stages = [Stage.QUALIFICATION, Stage.PROPOSAL, Stage.NEGOTIATION, Stage.PROSPECTING]
@@ -429,6 +438,16 @@ stage_totals.install(connection, rebuild=True)
 call_command("loaddata", dump, verbosity=0)
 assert_kept()
 print("loaded")
+from tests.opportunities.test_stage_totals import OLD_TRIGGER_SQL
+with connection.cursor() as cursor:
+    for statement in OLD_TRIGGER_SQL["sqlite"]:
+        cursor.execute(statement)
+Opportunity.objects.update(stage=Stage.NEGOTIATION)
+assert kept_stages() != live_stages()
+stage_totals.install(connection, replace=True, rebuild=True)
+Opportunity.objects.update(stage=Stage.QUALIFICATION)
+assert_kept()
+print("replaced")
 """
 
 
@@ -436,4 +455,11 @@ def test_the_totals_on_sqlite(tmp_path):
     from tests.project.sqlite import run_on_sqlite
 
     stdout = run_on_sqlite(SQLITE_SCRIPT, tmp_path)
-    assert stdout.split() == ["kept", "compacted", "reinstalled", "flushed", "loaded"], stdout
+    assert stdout.split() == [
+        "kept",
+        "compacted",
+        "reinstalled",
+        "flushed",
+        "loaded",
+        "replaced",
+    ], stdout
