@@ -341,6 +341,15 @@ class _StepGroup(Func):
     as_postgresql = as_sqlite = _as_vendor_sql
 
 
+def step_group_sql(vendor: str, route: str, step_index: str) -> str:
+    """:class:`_StepGroup` as SQL text over the columns ``route`` and ``step_index`` names
+    (``vendor``: ``postgresql`` or ``sqlite``), for SQL that cannot take an expression —
+    the stage totals' triggers. The RevOps default of :func:`with_step_group` is the
+    caller's."""
+    template, joiner = _StepGroup.SQL[vendor]
+    return template % {"expressions": joiner.join((route, step_index))}
+
+
 def with_step_group(queryset: Any) -> Any:
     """Annotate each approval (or amendment) with ``step_group``: the group of its
     current step (RevOps for one from before routing)."""

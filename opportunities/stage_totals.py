@@ -55,6 +55,7 @@ from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from approvals.routing import REVOPS_GROUP
+from approvals.selectors import step_group_sql
 
 
 @dataclass(frozen=True)
@@ -184,20 +185,17 @@ STAGE_TOTALS = _Kept(
     watched=("stage", "currency", "owner_id", "amount"),
 )
 
-# The Closed-Won requests waiting, per group of their current step (the same expression
-# as ``approvals.selectors.with_step_group``: RevOps for a request from before routing).
+# The Closed-Won requests waiting, per group of their current step (the expression of
+# ``approvals.selectors.with_step_group``: RevOps for a request from before routing).
 WAITING_TOTALS = _Kept(
     table="opportunities_waitingtotal",
     source="opportunities_approval",
     keys=("step_group",),
     key_sql={
-        "postgresql": (
-            f"coalesce({{r}}.route -> {{r}}.step_index::int ->> 'group', '{REVOPS_GROUP}')",
-        ),
-        "sqlite": (
-            "coalesce(json_extract({r}.route, '$[' || {r}.step_index || '].group'),"
-            f" '{REVOPS_GROUP}')",
-        ),
+        vendor: (
+            f"coalesce({step_group_sql(vendor, '{r}.route', '{r}.step_index')}, '{REVOPS_GROUP}')",
+        )
+        for vendor in ("postgresql", "sqlite")
     },
     measures=(("count", "count(*)", "1"),),
     watched=("decision", "step_index", "route"),
