@@ -176,9 +176,16 @@ def stage_totals(
 
 def unconverted_sum(totals: Iterable[StageTotals], *, weighted: bool = False) -> dict[str, Decimal]:
     """Per currency, what several stages hold without an exchange rate."""
+    return unconverted_of(
+        row.weighted_unconverted if weighted else row.unconverted for row in totals
+    )
+
+
+def unconverted_of(amounts: Iterable[dict[str, Decimal]]) -> dict[str, Decimal]:
+    """Several ``{currency: amount}`` without an exchange rate added per currency, by code."""
     out: dict[str, Decimal] = {}
-    for row in totals:
-        for currency, amount in (row.weighted_unconverted if weighted else row.unconverted).items():
+    for row in amounts:
+        for currency, amount in row.items():
             out[currency] = out.get(currency, Decimal(0)) + amount
     return dict(sorted(out.items()))
 
@@ -401,9 +408,15 @@ def checklist_for_values(
 
 @dataclass
 class MonthBookings:
+    """A month of the ledger: ``amount`` in the reporting currency (each entry at the rate
+    of its booking day, frozen in the ledger), ``unconverted`` per currency what was
+    booked with no rate known (shown beside it, never added as if it were the reporting
+    currency)."""
+
     month: dt.date
     count: int
     amount: Decimal
+    unconverted: dict[str, Decimal] = field(default_factory=dict)
 
 
 def _ledger(flt: PipelineFilter) -> QuerySet[Any]:
@@ -418,6 +431,24 @@ def _ledger(flt: PipelineFilter) -> QuerySet[Any]:
 _NET_OPPORTUNITIES = Count("id", filter=Q(kind="won")) - Count("id", filter=Q(kind="cancellation"))
 
 
+def _booked_sums() -> dict[str, Any]:
+    """Aggregates of ledger entries grouped by currency: the reporting-currency sum of
+    those converted into today's reporting currency, and the deal-currency sum of the rest
+    (no rate known on the booking day, or another reporting currency then)."""
+    from currencies.selectors import reporting_currency
+
+    converted = Q(reporting_currency=reporting_currency(), reporting_delta__isnull=False)
+    return {
+        "total": Sum("reporting_delta", filter=converted),
+        "raw": Sum("amount_delta", filter=~converted),
+    }
+
+
+def _add_unconverted(into: dict[str, Decimal], currency: str, raw: Decimal | None) -> None:
+    if raw:
+        into[currency] = into.get(currency, Decimal(0)) + raw
+
+
 def bookings_by_month(flt: PipelineFilter, *, months: int = 12) -> list[MonthBookings]:
     """Net bookings per month of the ledger (``amendments.models.Booking``), the last
     ``months`` months (zeros kept): a won deal counts in the month of its close date, an
@@ -430,20 +461,19 @@ def bookings_by_month(flt: PipelineFilter, *, months: int = 12) -> list[MonthBoo
         .filter(booked_on__gte=first)
         .order_by()
         .annotate(month=TruncMonth("booked_on"))
-        .values("month")
-        .annotate(n=_NET_OPPORTUNITIES, total=Sum("amount_delta"))
+        .values("month", "currency")
+        .annotate(n=_NET_OPPORTUNITIES, **_booked_sums())
     )
-    found = {_as_date(row["month"]): row for row in rows}
-    out = []
-    for i in range(months):
-        month = _add_months(first, i)
-        row = found.get(month)
-        out.append(
-            MonthBookings(
-                month, row["n"] if row else 0, (row["total"] or Decimal(0)) if row else Decimal(0)
-            )
-        )
-    return out
+    out = {
+        _add_months(first, i): MonthBookings(_add_months(first, i), 0, Decimal(0))
+        for i in range(months)
+    }
+    for row in rows:
+        booked = out[_as_date(row["month"])]
+        booked.count += row["n"]
+        booked.amount += row["total"] or Decimal(0)
+        _add_unconverted(booked.unconverted, row["currency"], row["raw"])
+    return list(out.values())
 
 
 def _as_date(value: Any) -> dt.date:
@@ -457,9 +487,13 @@ def _add_months(day: dt.date, n: int) -> dt.date:
 
 @dataclass
 class WinRate:
+    """``won_amount`` in the reporting currency; ``won_unconverted`` per currency what was
+    booked with no rate known (as :class:`MonthBookings`)."""
+
     won: int
     lost: int
     won_amount: Decimal
+    won_unconverted: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def closed(self) -> int:
@@ -475,17 +509,24 @@ def win_rate(flt: PipelineFilter, *, days: int = 365) -> WinRate:
     from the bookings ledger, net of amendments and cancellations (a cancelled deal is no
     longer a win); the lost ones from the deals closed lost. Two queries."""
     since = timezone.now() - dt.timedelta(days=days)
-    booked = (
+    won, amount = 0, Decimal(0)
+    unconverted: dict[str, Decimal] = {}
+    for row in (
         _ledger(flt)
         .filter(at__gte=since)
-        .aggregate(won=_NET_OPPORTUNITIES, amount=Sum("amount_delta"))
-    )
+        .order_by()
+        .values("currency")
+        .annotate(n=_NET_OPPORTUNITIES, **_booked_sums())
+    ):
+        won += row["n"]
+        amount += row["total"] or Decimal(0)
+        _add_unconverted(unconverted, row["currency"], row["raw"])
     lost = (
         flt.apply(Opportunity.objects.filter(stage=Stage.CLOSED_LOST, closed_at__gte=since))
         .order_by()
         .count()
     )
-    return WinRate(max(booked["won"] or 0, 0), lost, booked["amount"] or Decimal(0))
+    return WinRate(max(won, 0), lost, amount, unconverted)
 
 
 def pending_approvals(flt: PipelineFilter, *, limit: int = 8) -> tuple[int, list[Any]]:

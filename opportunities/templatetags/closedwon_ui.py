@@ -138,7 +138,12 @@ def bookings_chart(rows: Sequence[Any], currency: str | None = None) -> dict[str
                 "label": row.month.strftime("%b"),
                 "year": row.month.strftime("%Y"),
                 "first_of_year": row.month.month == 1 or index == 0,
-                "title": f"{row.month:%B %Y}: {money(row.amount, currency)} ({row.count} deal{'s' if row.count != 1 else ''})",
+                "title": f"{row.month:%B %Y}: {money(row.amount, currency)}"
+                + "".join(
+                    f" + {money(a, c)} (no exchange rate)"
+                    for c, a in getattr(row, "unconverted", {}).items()
+                )
+                + f" ({row.count} deal{'s' if row.count != 1 else ''})",
                 "value": money_compact(row.amount, currency) if row.amount else "",
                 "value_y": round(top + plot_h - bar_h - 6, 1),
             }

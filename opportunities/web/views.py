@@ -712,6 +712,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "pipeline_unconverted": ui_selectors.unconverted_sum(pipeline_rows),
         "bookings": bookings,
         "bookings_total": sum((b.amount for b in bookings), start=0),
+        "bookings_unconverted": ui_selectors.unconverted_of(b.unconverted for b in bookings),
         "win": ui_selectors.win_rate(flt),
         "pending_count": pending_count,
         "pending": pending,

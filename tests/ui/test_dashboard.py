@@ -156,3 +156,34 @@ def test_the_bookings_axis_shows_each_label_once_from_zero_up():
     assert _axis_labels(["0", "528000", "100"]) == ["$0", "$150K", "$300K", "$450K", "$600K"]
     # A tiny maximum: the quarters of 2 would read $0, $1, $1, $2, $2.
     assert _axis_labels(["2", "0"]) == ["$0", "$1", "$2"]
+
+
+def test_bookings_never_add_a_currency_without_a_rate_to_the_reporting_one(
+    rep, rep_client, settings
+):
+    settings.REPORTING_CURRENCY = "USD"
+    from currencies.models import ExchangeRate
+
+    this_month = timezone.localdate().replace(day=1)
+    won(rep, "1000", this_month)  # USD
+    eur = ready_opportunity(rep, stage=Stage.CLOSED_WON, currency="EUR", unit_price=None)
+    booking_create(opportunity=eur, kind="won", amount_delta=Decimal("20000"), booked_on=this_month)
+    ExchangeRate.objects.create(currency="GBP", rate=Decimal("1.25"), valid_from=this_month)
+    gbp = ready_opportunity(rep, stage=Stage.CLOSED_WON, currency="GBP", unit_price=None)
+    booking_create(opportunity=gbp, kind="won", amount_delta=Decimal("400"), booked_on=this_month)
+
+    response = rep_client.get("/dashboard/")
+    month = response.context["bookings"][-1]
+    # USD as booked, GBP at the booking day's rate; the EUR booked with no rate apart
+    assert month.amount == Decimal("1500") and month.count == 3
+    assert month.unconverted == {"EUR": Decimal("20000")}
+    assert response.context["bookings_total"] == Decimal("1500")
+    win = response.context["win"]
+    assert (win.won, win.won_amount, win.won_unconverted) == (
+        3,
+        Decimal("1500"),
+        {"EUR": Decimal("20000")},
+    )
+    html = response.content.decode()
+    assert 'data-kpi="bookings">$1.5K<' in html
+    assert "20,000.00 EUR" in html and "(no exchange rate)" in html
