@@ -532,7 +532,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # httpx logs every request at INFO: each handoff POST is already an attempt row
+        # (status, duration, error) in the console, and the line cost the worker CPU.
+        "httpx": {"level": "WARNING"},
+    },
 }
 
 # Approval policies: the business calendar SLAs are counted in (working days 0=Monday,

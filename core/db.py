@@ -133,6 +133,160 @@ def history_insert_from_rows(
         return cursor.rowcount
 
 
+# --- statements on a hot path, without the query compiler ------------------------------
+# The ORM builds every statement afresh: resolving lookups, joins and ordering costs about
+# as much CPU as PostgreSQL spends running a short statement. The webhook worker runs the
+# same few statements for every approval; these write them once, from the model's own
+# table, column and type names, and still return model instances converted exactly as a
+# queryset converts them (the backend's converters, then the field's).
+
+
+def _prepped(model: type[Model], name: str, value: Any, connection: Any) -> Any:
+    return model._meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
+
+
+def _instances(model: type[Model], rows: Sequence[Sequence[Any]], connection: Any) -> list[Model]:
+    fields = model._meta.concrete_fields
+    table = model._meta.db_table
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((index, found, column))
+    names = [field.attname for field in fields]
+    instances = []
+    for row in rows:
+        values = list(row)
+        for index, functions, column in converters:
+            for function in functions:
+                values[index] = function(values[index], column, connection)
+        instances.append(model.from_db(connection.alias, names, values))
+    return instances
+
+
+def _quoter(connection: Any) -> Any:
+    return lambda name: connection.ops.quote_name(str(name))
+
+
+def _columns(model: type[Model], connection: Any) -> str:
+    return ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
+
+
+def select_by_pk(
+    model: type[Model], pks: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS
+) -> dict[Any, Model]:
+    """The rows of ``model`` whose primary key is in ``pks``, by primary key (one
+    ``SELECT``; none when ``pks`` is empty), as ``model.objects.in_bulk(pks)`` would
+    return them."""
+    if not pks:
+        return {}
+    connection = connections[using]
+    pk = model._meta.pk
+    assert pk is not None
+    quote = _quoter(connection)
+    in_list = ", ".join(["%s"] * len(pks))
+    # Only the model's table and column names are formatted in; every value is a parameter.
+    sql = (
+        f"SELECT {_columns(model, connection)} FROM {quote(model._meta.db_table)}"  # noqa: S608
+        f" WHERE {quote(pk.column)} IN ({in_list})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk.get_db_prep_value(v, connection) for v in pks])
+        rows = cursor.fetchall()
+    return {obj.pk: obj for obj in _instances(model, rows, connection)}
+
+
+def update_by_pk(
+    model: type[Model],
+    pks: Sequence[Any],
+    values: dict[str, Any],
+    *,
+    increment: Sequence[str] = (),
+    where: str = "",
+    where_values: Sequence[tuple[str, Any]] = (),
+    returning: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+) -> Any:
+    """``UPDATE model SET … WHERE pk IN pks [AND (where)] [RETURNING every column]``.
+
+    ``values`` maps field names to new values (prepared by their fields, as
+    ``QuerySet.update`` would); each name in ``increment`` is added 1. ``where`` is SQL
+    over the table's column names with one ``%s`` per entry of ``where_values``, each a
+    ``(field name, value)`` pair so the value is prepared by that field (a UUID on SQLite
+    is 32 hex digits, a datetime is made aware). Returns the number of rows changed, or
+    with ``returning`` the changed rows as model instances (their new values; order
+    unspecified). RETURNING needs SQLite 3.35 or later (Django 5.2's minimum is 3.31:
+    an older SQLite raises ``OperationalError``)."""
+    if not pks:
+        return [] if returning else 0
+    connection = connections[using]
+    meta = model._meta
+    pk = meta.pk
+    assert pk is not None
+    quote = _quoter(connection)
+    sets, params = [], []
+    for name, value in values.items():
+        sets.append(f"{quote(meta.get_field(name).column)} = %s")  # type: ignore[union-attr]
+        params.append(_prepped(model, name, value, connection))
+    for name in increment:
+        column = quote(meta.get_field(name).column)  # type: ignore[union-attr]
+        sets.append(f"{column} = {column} + 1")
+    params += [pk.get_db_prep_value(v, connection) for v in pks]
+    params += [_prepped(model, name, value, connection) for name, value in where_values]
+    # Only the model's table and column names and the caller's condition are formatted in;
+    # every value is a parameter.
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)}"  # noqa: S608
+        f" WHERE {quote(pk.column)} IN ({', '.join(['%s'] * len(pks))})"
+    )
+    if where:
+        sql += f" AND ({where})"
+    if returning:
+        sql += f" RETURNING {_columns(model, connection)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if not returning:
+            return cursor.rowcount
+        return _instances(model, cursor.fetchall(), connection)
+
+
+def insert_returning_pks(
+    model: type[Model], rows: Sequence[dict[str, Any]], *, using: str = DEFAULT_DB_ALIAS
+) -> list[Any]:
+    """Insert ``rows`` (dicts of field name → value, every dict with the same names; the
+    model's Python defaults fill the other fields) in one ``INSERT … RETURNING`` of the
+    primary key; returns the new primary keys in ``rows`` order (PostgreSQL and SQLite
+    both return the rows of a multi-row ``VALUES`` in order)."""
+    if not rows:
+        return []
+    connection = connections[using]
+    meta = model._meta
+    quote = _quoter(connection)
+    given = list(rows[0])
+    defaults = [
+        f
+        for f in meta.concrete_fields
+        if not f.primary_key and f.name not in given and f.attname not in given
+    ]
+    names = [meta.get_field(n).column for n in given] + [f.column for f in defaults]  # type: ignore[union-attr]
+    params: list[Any] = []
+    for row in rows:
+        params += [_prepped(model, n, row[n], connection) for n in given]
+        params += [f.get_db_prep_save(f.get_default(), connection) for f in defaults]
+    one = f"({', '.join(['%s'] * len(names))})"
+    pk = meta.pk
+    assert pk is not None
+    # Only the model's table and column names are formatted in; every value is a parameter.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(n) for n in names)})"  # noqa: S608
+        f" VALUES {', '.join([one] * len(rows))} RETURNING {quote(pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def lz4_compression(app_label: str, model_name: str, *field_names: str) -> migrations.RunPython:
     """A migration operation: PostgreSQL compresses the large values of these JSON columns
     with lz4 instead of its default pglz (PostgreSQL 14+, the oldest Django 5.2 supports;

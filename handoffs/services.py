@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -32,12 +34,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from core import errors
-from core.db import bound_parameters
+from core.db import bound_parameters, insert_returning_pks, select_by_pk, update_by_pk
 from opportunities.models import Approval, Opportunity
 from opportunities.selectors import line_items_loaded
 
@@ -529,44 +531,73 @@ def _target(row: Handoff, now: dt.datetime) -> _Target:
     return _Target(url=endpoint.url, secrets=secrets, trusted=False)
 
 
-def _live_secrets(now: dt.datetime) -> Prefetch:
-    return Prefetch(
-        "endpoint__secrets",
-        queryset=WebhookSecret.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)),
-    )
+def _attach_live_secrets(handoffs: list[Handoff], now: dt.datetime) -> None:
+    """Prefetch the unexpired secrets of the endpoints that sign with stored ones (an
+    environment endpoint's secret is a setting): one query, none when no row needs it.
+    Unordered: :func:`targets.signing_secrets` puts them newest first itself."""
+    endpoints = [
+        h.endpoint for h in handoffs if h.endpoint is not None and not h.endpoint.environment_kind
+    ]
+    if endpoints:
+        prefetch_related_objects(
+            endpoints,
+            Prefetch(
+                "secrets",
+                queryset=WebhookSecret.objects.filter(
+                    Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+                ).order_by(),
+            ),
+        )
 
 
 def _claim(handoff_ids: list[uuid.UUID], claim_token: Any) -> list[tuple[Handoff, HandoffAttempt]]:
-    """Take the sendable ones of ``handoff_ids`` (one conditional UPDATE) and write an
-    in-flight attempt row for each, in one short transaction committed before any POST."""
+    """Take the sendable ones of ``handoff_ids`` (one conditional ``UPDATE … RETURNING``)
+    and write an in-flight attempt row for each, in one short transaction committed before
+    any POST.
+
+    Written without the query compiler (``core.db``): the worker runs these statements for
+    every approval, and building them with the ORM cost more CPU than running them."""
     now = timezone.now()
     token = uuid.uuid4()
-    sendable = Q(status=HandoffStatus.PENDING) | Q(
-        status=HandoffStatus.RETRYING, next_attempt_at__lte=now
-    )
-    # With the relay's token the rows were reserved for this very message; without one,
-    # anyone may take them unless someone holds a live claim.
-    mine = Q(claim_token=claim_token) if claim_token else _unclaimed(now)
+    # Sendable: pending, or retrying and due. With the relay's token the rows were
+    # reserved for this very message; without one, anyone may take them unless someone
+    # holds a live claim.
+    sendable = "status = %s OR (status = %s AND next_attempt_at <= %s)"
+    where_values: list[tuple[str, Any]] = [
+        ("status", HandoffStatus.PENDING),
+        ("status", HandoffStatus.RETRYING),
+        ("next_attempt_at", now),
+    ]
+    if claim_token:
+        mine = "claim_token = %s"
+        where_values.append(("claim_token", claim_token))
+    else:
+        mine = "claimed_until IS NULL OR claimed_until < %s"
+        where_values.append(("claimed_until", now))
     with _bookkeeping():
-        taken = (
-            Handoff.outbox.filter(pk__in=handoff_ids)
-            .filter(sendable & mine)
-            .update(
-                claim_token=token,
-                claimed_until=now + dt.timedelta(seconds=settings.HANDOFF_CLAIM_LEASE),
-                attempts=F("attempts") + 1,
-                updated_at=now,
-            )
+        taken = update_by_pk(
+            Handoff,
+            handoff_ids,
+            {
+                "claim_token": token,
+                "claimed_until": now + dt.timedelta(seconds=settings.HANDOFF_CLAIM_LEASE),
+                "updated_at": now,
+            },
+            increment=["attempts"],
+            where=f"({sendable}) AND ({mine})",
+            where_values=where_values,
+            returning=True,
         )
         if not taken:
             return []
         order = {pk: index for index, pk in enumerate(handoff_ids)}
-        handoffs = sorted(
-            Handoff.outbox.filter(pk__in=handoff_ids, claim_token=token)
-            .select_related("endpoint")
-            .prefetch_related(_live_secrets(now)),
-            key=lambda h: order[h.pk],
+        handoffs: list[Handoff] = sorted(taken, key=lambda h: order[h.pk])
+        endpoints = select_by_pk(
+            WebhookEndpoint, list({h.endpoint_id for h in handoffs if h.endpoint_id})
         )
+        for handoff in handoffs:
+            handoff.endpoint = endpoints.get(handoff.endpoint_id)  # type: ignore[assignment]
+        _attach_live_secrets(handoffs, now)
         for handoff in handoffs:
             handoff.target = _target(handoff, now)  # type: ignore[attr-defined]
         retried = [h.pk for h in handoffs if h.attempts > 1]
@@ -579,17 +610,22 @@ def _claim(handoff_ids: list[uuid.UUID], claim_token: Any) -> list[tuple[Handoff
                 outcome=AttemptOutcome.INTERRUPTED,
                 error="The worker stopped before recording a result.",
             )
-        attempts = HandoffAttempt.objects.bulk_create(
-            [
-                HandoffAttempt(
-                    handoff=h,
-                    number=h.attempts,
-                    at=now,
-                    url=h.target.url[:500],  # type: ignore[attr-defined]
-                )
-                for h in handoffs
-            ]
+        attempts = [
+            HandoffAttempt(
+                handoff=h,
+                number=h.attempts,
+                at=now,
+                url=h.target.url[:500],  # type: ignore[attr-defined]
+            )
+            for h in handoffs
+        ]
+        fields = ("handoff_id", "number", "at", "url", "outcome")
+        pks = insert_returning_pks(
+            HandoffAttempt, [{name: getattr(a, name) for name in fields} for a in attempts]
         )
+        for attempt, pk in zip(attempts, pks, strict=True):
+            attempt.pk = pk
+            attempt._state.adding = False
     return list(zip(handoffs, attempts, strict=True))
 
 
@@ -700,6 +736,9 @@ def _outcome(
 # answers from healthy endpoints then cost one transaction instead of four.
 RESULT_LINGER = 0.025
 
+# At most this many POSTs of one process at the same time; a larger batch queues for them.
+SENDER_THREADS = 32
+
 ATTEMPT_RESULT_FIELDS = [
     "outcome",
     "duration_ms",
@@ -757,7 +796,9 @@ def _apply_changes(done: list[tuple[Handoff, HandoffAttempt, dict[str, Any]]]) -
     for (token, items), handoffs in groups.items():
         changes = dict(items)
         pks = [h.pk for h in handoffs]
-        applied = Handoff.outbox.filter(pk__in=pks, claim_token=token).update(**changes)
+        applied = update_by_pk(
+            Handoff, pks, changes, where="claim_token = %s", where_values=[("claim_token", token)]
+        )
         if applied == len(pks):
             kept.update(pks)
         elif applied:
@@ -787,7 +828,10 @@ def _finish(done: list[tuple[Handoff, HandoffAttempt, dict[str, Any]]]) -> list[
             elif not handoff.target.stop:  # type: ignore[attr-defined]
                 failed[handoff.endpoint_id] = attempt.error or f"HTTP {attempt.status_code}"
         if succeeded or failed:
-            targets.endpoints_record_results(succeeded=succeeded, failed=failed, now=now)
+            loaded = {h.endpoint_id: h.endpoint for h, _, _ in done if h.endpoint is not None}
+            targets.endpoints_record_results(
+                succeeded=succeeded, failed=failed, now=now, loaded=loaded
+            )
     finished = []
     for handoff, _, changes in done:
         if handoff.pk in kept:
@@ -801,6 +845,25 @@ def _finish(done: list[tuple[Handoff, HandoffAttempt, dict[str, Any]]]) -> list[
             handoff.refresh_from_db()
         finished.append(handoff)
     return finished
+
+
+_SENDERS: tuple[int, ThreadPoolExecutor] | None = None
+_SENDERS_LOCK = threading.Lock()
+
+
+def _senders() -> ThreadPoolExecutor:
+    """The threads that POST a batch's rows at the same time: one pool per process, kept
+    between tasks (starting a thread per row per task cost more CPU than the POST). Threads
+    start only as a batch needs them and idle ones are reused; built after a fork, never
+    inherited from the parent."""
+    global _SENDERS
+    with _SENDERS_LOCK:
+        if _SENDERS is None or _SENDERS[0] != os.getpid():
+            _SENDERS = (
+                os.getpid(),
+                ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="handoff-send"),
+            )
+        return _SENDERS[1]
 
 
 def handoffs_deliver(*, handoff_ids: Iterable[Any], claim_token: Any = None) -> list[Handoff]:
@@ -831,27 +894,27 @@ def handoffs_deliver(*, handoff_ids: Iterable[Any], claim_token: Any = None) -> 
     if not claimed:
         return []
     finished: dict[uuid.UUID, Handoff] = {}
-    with ThreadPoolExecutor(max_workers=len(claimed)) as pool:
-        pending = {
-            pool.submit(_send_safely, handoff): (handoff, attempt) for handoff, attempt in claimed
-        }
-        while pending:
-            # Record whatever has answered as soon as it has: a slow endpoint never holds
-            # up the others' results (nor their status in the console). Answers that come
-            # within RESULT_LINGER of the first are recorded in the same transaction.
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            if len(done) < len(pending):
-                done, _ = wait(pending, timeout=RESULT_LINGER)
-            batch = []
-            now = timezone.now()
-            for future in done:
-                handoff, attempt = pending.pop(future)
-                result, skipped = future.result()
-                batch.append(
-                    (handoff, attempt, _outcome(handoff, attempt, result, skipped=skipped, now=now))
-                )
-            for handoff in _finish(batch):
-                finished[handoff.pk] = handoff
+    pool = _senders()
+    pending = {
+        pool.submit(_send_safely, handoff): (handoff, attempt) for handoff, attempt in claimed
+    }
+    while pending:
+        # Record whatever has answered as soon as it has: a slow endpoint never holds
+        # up the others' results (nor their status in the console). Answers that come
+        # within RESULT_LINGER of the first are recorded in the same transaction.
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        if len(done) < len(pending):
+            done, _ = wait(pending, timeout=RESULT_LINGER)
+        batch = []
+        now = timezone.now()
+        for future in done:
+            handoff, attempt = pending.pop(future)
+            result, skipped = future.result()
+            batch.append(
+                (handoff, attempt, _outcome(handoff, attempt, result, skipped=skipped, now=now))
+            )
+        for handoff in _finish(batch):
+            finished[handoff.pk] = handoff
     return [finished[handoff.pk] for handoff, _ in claimed]
 
 

@@ -93,16 +93,37 @@ def subscribers(
 
 
 def endpoints_record_results(
-    *, succeeded: Iterable[Any], failed: dict[Any, str], now: dt.datetime
+    *,
+    succeeded: Iterable[Any],
+    failed: dict[Any, str],
+    now: dt.datetime,
+    loaded: dict[Any, WebhookEndpoint] | None = None,
 ) -> None:
     """Keep each endpoint's health: a success ends its run of failures; a failure starts
-    one (``failing_since``) unless one is running. Called with the batch's results."""
+    one (``failing_since``) unless one is running. Called with the batch's results (pks).
+
+    ``loaded``: the endpoints as the caller read them in this transaction's claim, by pk.
+    A success on one of them that is healthy and was recorded less than
+    ``SUCCESS_RECORD_INTERVAL`` seconds ago writes nothing at all (not even an UPDATE
+    that matches no row)."""
     ok = set(succeeded)
-    if ok:
+    stale = now - dt.timedelta(seconds=SUCCESS_RECORD_INTERVAL)
+    loaded = loaded or {}
+
+    def due(pk: Any) -> bool:
+        endpoint = loaded.get(pk)
+        return (
+            endpoint is None
+            or endpoint.failing_since is not None
+            or endpoint.last_success_at is None
+            or endpoint.last_success_at < stale
+        )
+
+    recorded = [pk for pk in ok if due(pk)]
+    if recorded:
         # Only rows that need it: a healthy endpoint's success is recorded at most once a
         # minute, so busy workers do not queue on the same endpoint row's lock.
-        stale = now - dt.timedelta(seconds=SUCCESS_RECORD_INTERVAL)
-        WebhookEndpoint.objects.filter(pk__in=ok).filter(
+        WebhookEndpoint.objects.filter(pk__in=recorded).filter(
             Q(failing_since__isnull=False)
             | Q(last_success_at__isnull=True)
             | Q(last_success_at__lt=stale)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
 from django.db import close_old_connections
 
 
@@ -22,6 +22,15 @@ def _close_old_connections(**kwargs: Any) -> None:
     Here rather than in closedwon/celery.py only because handoffs is the hot path; it
     applies to every task of the worker."""
     close_old_connections()
+
+
+@worker_process_init.connect
+def _warm_up_sending(**kwargs: Any) -> None:
+    """Each worker process builds its HTTP client and TLS context as it starts, not in the
+    middle of its first approval's handoffs."""
+    from . import delivery
+
+    delivery.warm_up()
 
 
 @shared_task(name="handoffs.deliver_many", ignore_result=True)
