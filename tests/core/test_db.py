@@ -132,3 +132,176 @@ def test_no_rows_write_no_history():
     with CaptureQueriesContext(connection) as ctx:
         assert history_insert_from_rows([]) == 0
     assert ctx.captured_queries == []
+
+
+# --- statements without the query compiler -----------------------------------------------
+# update_by_pk / select_by_pk / insert_returning_pks must read and write exactly what the
+# ORM does: the same column values, the same Python types back (UUIDs, aware datetimes,
+# decoded JSON), the model's defaults for fields not given.
+
+
+def _endpoint(**fields):
+    from handoffs.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.create(url="https://hooks.example.com/x", **fields)
+
+
+def _handoffs(n: int, **fields):
+    from handoffs.models import Handoff
+
+    return [
+        Handoff.outbox.create(event_type="deal.won", payload={"n": i, **TRICKY}, **fields)
+        for i in range(n)
+    ]
+
+
+def test_update_by_pk_returns_the_changed_rows_as_the_orm_reads_them():
+    import uuid
+
+    from core.db import update_by_pk
+    from handoffs.models import Handoff
+
+    endpoint = _endpoint()
+    rows = _handoffs(3, endpoint=endpoint)
+    untouched = _handoffs(1)[0]
+    token = uuid.uuid4()
+    now = timezone.now()
+
+    changed = update_by_pk(
+        Handoff,
+        [r.pk for r in rows] + [untouched.pk],
+        {"claim_token": token, "claimed_until": now, "updated_at": now},
+        increment=["attempts"],
+        where="endpoint_id = %s",
+        where_values=[("endpoint", endpoint.pk)],
+        returning=True,
+    )
+
+    assert sorted(h.pk for h in changed) == sorted(r.pk for r in rows)
+    for returned in changed:
+        stored = Handoff.outbox.get(pk=returned.pk)
+        for field in Handoff._meta.concrete_fields:
+            assert getattr(returned, field.attname) == getattr(stored, field.attname), field.name
+        assert returned.claim_token == token and isinstance(returned.claim_token, uuid.UUID)
+        assert returned.claimed_until == now and returned.claimed_until.tzinfo is not None
+        assert returned.attempts == 1 and returned.payload["quote"] == 'say "hi"'
+        assert returned.endpoint_id == endpoint.pk and not returned._state.adding
+    untouched.refresh_from_db()
+    assert untouched.claim_token is None and untouched.attempts == 0
+
+
+def test_update_by_pk_without_returning_counts_and_an_empty_list_touches_nothing():
+    from core.db import update_by_pk
+    from handoffs.models import Handoff
+
+    rows = _handoffs(2)
+    with CaptureQueriesContext(connection) as nothing:
+        assert update_by_pk(Handoff, [], {"last_error": "x"}) == 0
+        assert update_by_pk(Handoff, [], {"last_error": "x"}, returning=True) == []
+    assert nothing.captured_queries == []
+
+    assert update_by_pk(Handoff, [r.pk for r in rows], {"last_error": "gone"}) == 2
+    assert (
+        update_by_pk(
+            Handoff,
+            [r.pk for r in rows],
+            {"last_error": "x"},
+            where="status = %s",
+            where_values=[("status", "dead")],
+        )
+        == 0
+    )
+    assert set(Handoff.outbox.values_list("last_error", flat=True)) == {"gone"}
+
+
+def test_update_by_pk_keeps_values_out_of_the_sql_text():
+    from core.db import update_by_pk
+    from handoffs.models import Handoff
+
+    (row,) = _handoffs(1)
+    evil = "x'); DROP TABLE handoffs_handoff; --"
+    with CaptureQueriesContext(connection):
+        assert update_by_pk(Handoff, [row.pk], {"last_error": evil}) == 1
+    row.refresh_from_db()
+    assert row.last_error == evil
+
+
+def test_select_by_pk_equals_in_bulk():
+    from core.db import select_by_pk
+    from handoffs.models import WebhookEndpoint
+
+    endpoints = [_endpoint(event_types=["deal.won", "ünïcode"]), _endpoint(active=False)]
+    pks = [e.pk for e in endpoints]
+
+    with CaptureQueriesContext(connection) as one:
+        got = select_by_pk(WebhookEndpoint, pks)
+    assert len(one.captured_queries) == 1
+    expected = WebhookEndpoint.objects.in_bulk(pks)
+    assert got.keys() == expected.keys()
+    for pk, endpoint in got.items():
+        for field in WebhookEndpoint._meta.concrete_fields:
+            assert getattr(endpoint, field.attname) == getattr(expected[pk], field.attname)
+    assert select_by_pk(WebhookEndpoint, []) == {}
+
+
+def test_insert_returning_pks_fills_the_defaults_and_keeps_the_order():
+    from core.db import insert_returning_pks
+    from handoffs.models import HandoffAttempt
+
+    rows = _handoffs(3)
+    now = timezone.now()
+    pks = insert_returning_pks(
+        HandoffAttempt,
+        [
+            {"handoff_id": r.pk, "number": i + 1, "at": now, "url": f"u{i}"}
+            for i, r in enumerate(rows)
+        ],
+    )
+
+    assert len(pks) == 3 and pks == sorted(pks)
+    for i, (pk, handoff) in enumerate(zip(pks, rows, strict=True)):
+        attempt = HandoffAttempt.objects.get(pk=pk)
+        assert (attempt.handoff_id, attempt.number, attempt.url) == (handoff.pk, i + 1, f"u{i}")
+        assert attempt.at == now
+        # The model's defaults, as save() would write them.
+        assert (attempt.outcome, attempt.error, attempt.response_excerpt) == ("sending", "", "")
+        assert attempt.status_code is None and attempt.duration_ms is None
+    assert insert_returning_pks(HandoffAttempt, []) == []
+
+
+SQLITE_STATEMENTS_SCRIPT = """
+import uuid
+from django.core.management import call_command
+from django.utils import timezone
+call_command("migrate", verbosity=0)
+from core.db import insert_returning_pks, select_by_pk, update_by_pk
+from handoffs.models import Handoff, HandoffAttempt, WebhookEndpoint
+
+endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.com/x")
+rows = [Handoff.outbox.create(event_type="deal.won", payload={"n": i, "s": "Zoë"}, endpoint=endpoint) for i in range(3)]
+token, now = uuid.uuid4(), timezone.now()
+changed = update_by_pk(
+    Handoff, [r.pk for r in rows[:2]], {"claim_token": token, "claimed_until": now},
+    increment=["attempts"], where="status = %s", where_values=[("status", "pending")],
+    returning=True,
+)
+assert sorted(h.pk for h in changed) == sorted(r.pk for r in rows[:2]), changed
+for h in changed:
+    stored = Handoff.outbox.get(pk=h.pk)
+    for field in Handoff._meta.concrete_fields:
+        assert getattr(h, field.attname) == getattr(stored, field.attname), field.name
+    assert h.claim_token == token and h.claimed_until == now and h.attempts == 1
+    assert h.payload == {"n": h.payload["n"], "s": "Zoë"}
+assert Handoff.outbox.get(pk=rows[2].pk).claim_token is None
+assert set(select_by_pk(WebhookEndpoint, [endpoint.pk])) == {endpoint.pk}
+pks = insert_returning_pks(HandoffAttempt, [{"handoff_id": r.pk, "number": 1, "at": now} for r in rows])
+assert [HandoffAttempt.objects.get(pk=pk).handoff_id for pk in pks] == [r.pk for r in rows]
+assert {a.outcome for a in HandoffAttempt.objects.all()} == {"sending"}
+print("sqlite ok")
+"""
+
+
+def test_the_statements_on_sqlite(tmp_path):
+    from tests.project.sqlite import run_on_sqlite
+
+    assert "sqlite ok" in run_on_sqlite(SQLITE_STATEMENTS_SCRIPT, tmp_path)

@@ -13,6 +13,7 @@ import uuid
 import pytest
 import time_machine
 from django.db import close_old_connections, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -523,3 +524,120 @@ def test_a_cookie_one_receiver_sets_never_rides_along_with_a_later_post(rep, rev
 
     (second,) = endpoints.requests("provisioning")
     assert second.verified and "cookie" not in second.headers
+
+
+@pytest.mark.django_db
+def test_the_sending_threads_are_kept_between_batches_and_not_inherited_after_a_fork(
+    rep, revops, endpoints, monkeypatch
+):
+    """A worker process reuses its sending threads from one task to the next (no thread per
+    POST per task); a process forked from it builds its own pool."""
+    from handoffs import services
+
+    def senders_alive():
+        return [t for t in threading.enumerate() if t.name.startswith("handoff-send")]
+
+    pool = services._senders()
+    for _ in range(3):
+        _, handoffs = approve(rep, revops)
+        sent = handoffs_deliver(handoff_ids=[h.pk for h in handoffs.values()])
+        assert {h.status for h in sent} == {"delivered"}
+        assert services._senders() is pool
+        # The pool's threads sent them and stay; at most one per POST at once, whatever
+        # the number of batches.
+        assert 1 <= len(senders_alive()) <= len(handoffs)
+    assert len(endpoints.requests()) == 12
+
+    pid = services.os.getpid()
+    monkeypatch.setattr(services.os, "getpid", lambda: pid + 1)
+    assert services._senders() is not pool
+
+
+def test_the_http_client_is_built_once_when_a_worker_process_starts(monkeypatch):
+    """worker_process_init builds the client (and loads the CA bundle) before any task;
+    threads asking for it at the same moment share one build."""
+    from celery.signals import worker_process_init
+
+    from handoffs import delivery
+
+    delivery._build_client.cache_clear()
+    delivery._tls_context.cache_clear()
+    worker_process_init.send(sender=None)
+    assert delivery._build_client.cache_info().currsize == 1
+    assert delivery._tls_context.cache_info().misses == 1
+
+    delivery._build_client.cache_clear()
+    delivery._tls_context.cache_clear()
+    built = []
+    real = delivery.ssl.create_default_context
+
+    def slow_context(*args, **kwargs):
+        time.sleep(0.05)  # long enough for every thread to arrive while the first builds
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(delivery.ssl, "create_default_context", slow_context)
+    start = threading.Barrier(8)
+
+    def ask():
+        start.wait()
+        built.append(delivery._client())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(client) for client in built}) == 1
+    assert delivery._tls_context.cache_info().misses == 1
+
+
+@pytest.mark.django_db
+def test_a_healthy_endpoint_recorded_within_the_minute_costs_no_write(rep, revops, endpoints):
+    """A success on an endpoint already marked healthy less than a minute ago writes
+    nothing to the endpoint; an older mark, or a running failure, is written."""
+    from handoffs.models import WebhookEndpoint
+
+    _, handoffs = approve(rep, revops)
+    handoffs_deliver(handoff_ids=[handoffs["billing"].pk])
+    billing = WebhookEndpoint.objects.get(environment_kind="billing")
+    assert billing.last_success_at is not None and billing.failing_since is None
+    first_mark = billing.last_success_at
+
+    _, again = approve(rep, revops)
+    with CaptureQueriesContext(connection) as queries:
+        handoffs_deliver(handoff_ids=[again["billing"].pk])
+    endpoint_writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('UPDATE "handoffs_webhookendpoint"')
+    ]
+    assert endpoint_writes == []
+    billing.refresh_from_db()
+    assert billing.last_success_at == first_mark
+
+    WebhookEndpoint.objects.filter(pk=billing.pk).update(
+        failing_since=timezone.now(), last_success_at=timezone.now()
+    )
+    _, third = approve(rep, revops)
+    handoffs_deliver(handoff_ids=[third["billing"].pk])
+    billing.refresh_from_db()
+    assert billing.failing_since is None
+
+    WebhookEndpoint.objects.filter(pk=billing.pk).update(
+        last_success_at=timezone.now() - dt.timedelta(minutes=2)
+    )
+    _, fourth = approve(rep, revops)
+    handoffs_deliver(handoff_ids=[fourth["billing"].pk])
+    billing.refresh_from_db()
+    assert billing.last_success_at > timezone.now() - dt.timedelta(seconds=30)
+
+
+@pytest.mark.django_db
+def test_a_post_is_not_logged_again_by_the_http_library(rep, revops, endpoints, caplog):
+    """Each POST is an attempt row already; httpx's own line per request stays out of the
+    worker's INFO log."""
+    caplog.set_level("INFO")
+    _, handoffs = approve(rep, revops)
+    handoffs_deliver(handoff_ids=[h.pk for h in handoffs.values()])
+    assert len(endpoints.requests()) == 4
+    assert not [r for r in caplog.records if r.name.startswith("httpx")]
