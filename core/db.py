@@ -1,5 +1,9 @@
 """Database plumbing the services share.
 
+:func:`update_by_pk`, :func:`select_by_pk` and :func:`insert_returning_pks` write the
+webhook worker's per-approval statements without the ORM's query compiler (see their
+section below).
+
 :func:`bound_parameters` makes the bulk INSERTs of a block send their values to
 PostgreSQL as bound parameters, arrays in binary, instead of quoting them into the SQL
 text.
@@ -170,7 +174,8 @@ def _quoter(connection: Any) -> Any:
 
 
 def _columns(model: type[Model], connection: Any) -> str:
-    return ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
+    quote = _quoter(connection)
+    return ", ".join(quote(f.column) for f in model._meta.concrete_fields)
 
 
 def select_by_pk(

@@ -433,6 +433,7 @@ def _bookkeeping() -> Iterator[None]:
 
 
 def _unclaimed(now: dt.datetime) -> Q:
+    # The relay's form of the rule; :func:`_claim` writes the same condition in SQL.
     return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
 
 
