@@ -331,8 +331,14 @@ def step_permission_error(name: str, actor: Any, approval: Any) -> errors.Domain
         # The request's own step decisions, through its reverse relation: an Amendment's
         # are ``step_decisions`` (its ``decisions`` are the amendment's own audit rows), an
         # Approval's ``decisions``. (The approvals app sits above this module.)
+        # Nothing of the request can be approved yet at a first step that one approval
+        # completes (the common one-step route): no query then.
+        step = route[approval.step_index]
+        several = step.get("mode") == "all" and int(step.get("count") or 1) > 1
         decisions = getattr(approval, "step_decisions", None) or approval.decisions
-        if decisions.filter(decided_by=actor.pk, decision="approved").exists():
+        if (approval.step_index > 0 or several) and decisions.filter(
+            decided_by=actor.pk, decision="approved"
+        ).exists():
             return errors.AlreadyDecided(
                 "You already approved a step of this request: another member must decide."
             )

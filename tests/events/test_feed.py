@@ -10,20 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from currencies.models import ExchangeRate
 from events.models import Event
 from events.selectors import cursor_for
 from events.services import event_record, events_purge
 from opportunities import services
+from opportunities.api import feed as feed_module
 from opportunities.models import Opportunity
 from opportunities.stages import Source
 from tests.api.conftest import client_for, problem
-from tests.factories import AccountFactory, make_user, ready_opportunity
+from tests.factories import AccountFactory, ProductFactory, make_user, ready_opportunity
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -266,3 +269,49 @@ def test_a_sync_loop_sees_every_committed_change_exactly_once_in_order():
     for opportunity in opportunities:
         versions = [e["version"] for e in seen if e["object_id"] == opportunity.pk]
         assert versions == list(range(2, 8)), versions
+
+
+def test_the_kept_serializer_starts_each_event_with_todays_rates_and_its_own_thread(settings):
+    """The opportunity's event serializer is built once per thread; what one event worked
+    out (today's rate of a currency, a line's price) must not reach the next."""
+    settings.REPORTING_CURRENCY = "USD"
+    rep, revops = make_user("rep"), make_user("revops")
+    product = ProductFactory(list_price=Decimal("100"))
+    deals = []
+    for _ in range(2):
+        deal = ready_opportunity(rep, currency="EUR", unit_price=Decimal("90"))
+        deal.line_items.update(product=product)
+        deals.append(deal)
+    rate = ExchangeRate.objects.create(
+        currency="EUR", rate=Decimal("1.1"), valid_from="2000-01-01", created_by=revops
+    )
+
+    def discount(deal: Opportunity) -> str:
+        fresh = Opportunity.objects.get(pk=deal.pk)
+        return feed_module._opportunity(fresh)["line_items"][0]["discount_pct"]
+
+    assert discount(deals[0]) == "1.00"  # 90 EUR = 99.00 USD against 100
+    ExchangeRate.objects.filter(pk=rate.pk).update(rate=Decimal("1.0"))
+    assert discount(deals[1]) == "10.00"  # 90 EUR = 90.00 USD: the new rate, not the kept one
+    assert discount(deals[0]) == "10.00"
+
+    client = client_for(rep)
+    shown = client.get(f"/api/v1/opportunities/{deals[0].pk}/").json()
+    assert feed_module._opportunity(Opportunity.objects.get(pk=deals[0].pk)) == shown
+
+    seen: dict[str, Any] = {}
+
+    def other_thread() -> None:
+        try:
+            seen["before"] = getattr(feed_module._serializers, "opportunity", None)
+            seen["discount"] = discount(deals[1])
+            seen["after"] = feed_module._serializers.opportunity
+        finally:
+            connections.close_all()
+
+    mine = feed_module._serializers.opportunity
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    worker.join()
+    assert seen["before"] is None and seen["discount"] == "10.00"
+    assert seen["after"] is not mine

@@ -324,10 +324,10 @@ def test_submit_and_approve_cost_a_fixed_number_of_queries(rep, revops, django_a
     # change-feed event, the decision e-mail (idempotent in one INSERT … ON CONFLICT), the
     # rows for deal.approved and deal.won (the endpoints read once for them and the
     # handoffs)
-    # + whether the approver decided a step already, the step decision (in a savepoint;
-    # a one-approver step needs no count of its approvals), the rep's in-app
+    # + the step decision (in a savepoint; at a first step one approval completes,
+    # nothing was approved before and nothing needs counting), the rep's in-app
     # notification, the booking of the ledger (the reporting currency itself needs no rate)
-    with django_assert_num_queries(24):
+    with django_assert_num_queries(23):
         approved = run(opportunity, "approve", revops)
     assert approved.stage == Stage.CLOSED_WON
     assert approved.handoffs.count() == 4
@@ -340,15 +340,14 @@ def test_approve_costs_the_same_statements_and_sql_text_with_40_line_items_as_wi
     payloads and the change-feed event travel as bound parameters (the SQL text was where
     every quote of every payload was escaped) and the frozen snapshot is not written
     again."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from tests.sql import statements_sent
 
     def approve(lines: int) -> list[str]:
         opportunity = ready_opportunity(rep, lines=lines, seats=1, unit_price=Decimal("10.00"))
         run(opportunity, "submit_for_approval", rep)
-        with CaptureQueriesContext(connection) as ctx:
+        with statements_sent() as sent:
             run(opportunity, "approve", revops)
-        return [q["sql"] for q in ctx.captured_queries]
+        return sent
 
     approve(1)  # the first approval also writes the environment's webhook endpoints
     one, many = approve(1), approve(40)

@@ -86,3 +86,47 @@ def test_sqlite_default_uses_wal_immediate_transactions_and_a_busy_timeout(tmp_p
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["IMMEDIATE", "wal", "20000", "filesystem://localhost/"]
     assert (tmp_path / "broker" / "queue").is_dir()
+
+
+def _postgres_statements(**env: str) -> subprocess.CompletedProcess[str]:
+    """Runs one SELECT six times in a fresh process on the suite's PostgreSQL and prints
+    the options, the cursor class and how many statements the server holds prepared."""
+    code = (
+        "import django; django.setup();"
+        "from django.conf import settings; from django.db import connection;"
+        "c = connection.cursor();"
+        "[c.execute('SELECT relname FROM pg_class WHERE oid = %s', [n]) for n in range(6)];"
+        "c.execute('SELECT count(*) FROM pg_prepared_statements'); n = c.fetchone()[0];"
+        "o = settings.DATABASES['default'].get('OPTIONS', {});"
+        "import psycopg; client = isinstance(connection.connection.cursor(), psycopg.ClientCursor);"
+        "print(o.get('server_side_binding'), o.get('prepare_threshold'),"
+        " 'client-side' if client else 'server-side', n)"
+    )
+    base = {k: v for k, v in os.environ.items() if k != "DATABASE_PREPARED_STATEMENTS"}
+    base.update(DJANGO_SETTINGS_MODULE="closedwon.settings", **env)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_postgresql_binds_on_the_server_and_prepares_what_a_connection_repeats():
+    result = _postgres_statements()
+    assert result.returncode == 0, result.stderr
+    binding, threshold, cursor, prepared = result.stdout.split()
+    assert (binding, threshold, cursor) == ("True", "5", "server-side")
+    assert int(prepared) >= 1  # the SELECT run six times is prepared after five
+
+
+def test_prepared_statements_off_restores_djangos_client_side_quoting():
+    result = _postgres_statements(DATABASE_PREPARED_STATEMENTS="off")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["None", "None", "client-side", "0"]
+
+
+def test_prepared_statements_takes_a_number_of_uses_or_off():
+    result = _postgres_statements(DATABASE_PREPARED_STATEMENTS="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["True", "0"]
+    result = _postgres_statements(DATABASE_PREPARED_STATEMENTS="sometimes")
+    assert result.returncode != 0
+    assert "DATABASE_PREPARED_STATEMENTS must be a number of uses" in result.stderr
