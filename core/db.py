@@ -9,12 +9,14 @@ PostgreSQL as bound parameters, arrays in binary, instead of quoting them into t
 text.
 
 Why: Django 5.2 inserts several rows at once as ``INSERT … SELECT * FROM UNNEST(%s::type[],
-…)``, one array per column. Django's default psycopg cursor binds on the client: it
-renders each array as a text literal, escaping every element with a regular expression
-(the JSON of a ``jsonb[]`` column at every quote), then quotes that literal again into the
-statement. For a bulk import, or the handoff payloads of an approval, that quoting was the
-largest single cost, and it grows with every byte of JSON. Bound binary arrays are copied
-element by element with no escaping.
+…)``, one array per column. Django's default psycopg cursor (ours with
+``DATABASE_PREPARED_STATEMENTS=off``) binds on the client: it renders each array as a text
+literal, escaping every element with a regular expression (the JSON of a ``jsonb[]``
+column at every quote), then quotes that literal again into the statement. A cursor that
+binds on the server (the default here) still sends lists in the text array format, with
+the same escaping. For a bulk import, or the handoff payloads of an approval, that
+quoting was the largest single cost, and it grows with every byte of JSON. Bound binary
+arrays are copied element by element with no escaping.
 
 Only the statements issued inside the block are affected (the connection's cursor class
 is swapped back on exit); other databases are left as they are.
