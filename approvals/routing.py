@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from opportunities.policies import approvals_needed
+
 REVOPS_GROUP = "RevOps"
 BUILT_IN_RULE = "Every Closed-Won request"
 AMENDMENT_RULE = "Every amendment"
@@ -182,7 +184,7 @@ def route_label(steps: Sequence[dict[str, Any]] | Sequence[RouteStep]) -> str:
     for s in steps:
         d = s.as_dict() if isinstance(s, RouteStep) else s
         label = d["group"]
-        if d.get("mode") == "all" and int(d.get("count") or 1) > 1:
+        if approvals_needed(d) > 1:
             label += f" ×{d['count']}"
         if d.get("why") and d.get("rule") not in BUILT_IN_RULES:
             label += f" ({d['why']})"

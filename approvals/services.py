@@ -507,7 +507,7 @@ def step_approve(
             )
     except IntegrityError as exc:
         raise errors.AlreadyDecided("You already approved a step of this request.") from exc
-    need = int(step.get("count") or 1) if step.get("mode") == "all" else 1
+    need = policies.approvals_needed(step)
     # One approval completes a step that needs one: the decision just written is it.
     if need > 1 and (
         decisions_of(approval).filter(step_index=approval.step_index, decision="approved").count()

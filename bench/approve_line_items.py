@@ -52,9 +52,8 @@ def approve_once(lines: int, rep, ops, *, count: bool = False) -> tuple[float, f
             with CaptureQueriesContext(connection) if count else nullcontext() as ctx:
                 started, cpu = time.perf_counter(), time.process_time()
                 opportunity_transition(opportunity=opportunity.pk, name="approve", actor=ops)
-                result = (time.perf_counter() - started, time.process_time() - cpu, 0)
-            if ctx is not None:
-                result = (*result[:2], len(ctx.captured_queries))
+                wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            result = (wall, cpu, len(ctx.captured_queries) if ctx is not None else 0)
             raise _Rollback
     except _Rollback:
         pass

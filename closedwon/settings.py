@@ -149,11 +149,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Bound parameters, and the statements a connection repeats prepared on the server
-    # after DATABASE_PREPARED_STATEMENTS uses (0: at the first): PostgreSQL then parses and plans an
-    # approval's or a delivery's statements once per connection instead of on every call
-    # (a fifth of its CPU per approval). "off" restores Django's defaults (values quoted
-    # into the SQL text, nothing prepared): for a pooler in transaction mode that cannot
-    # keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
+    # after DATABASE_PREPARED_STATEMENTS uses (0: at the first): PostgreSQL then parses
+    # and plans an approval's or a delivery's statements once per connection instead of
+    # on every call (a fifth of its CPU per approval). "off" restores Django's defaults
+    # (values quoted into the SQL text, nothing prepared): for a pooler in transaction
+    # mode that cannot keep prepared statements (PgBouncer before 1.21, or without
+    # max_prepared_statements).
     _prepare = os.environ.get("DATABASE_PREPARED_STATEMENTS", "5").strip().lower()
     if _prepare not in {"off", "false", "no"}:
         if not _prepare.isdigit():

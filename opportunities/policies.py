@@ -9,6 +9,7 @@ Django's per-user permission cache keeps them at zero or one query per request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from core import errors
@@ -314,6 +315,12 @@ def approval_policy_permission_error(user: Any) -> errors.DomainError | None:
     return errors.PermissionDenied("Only RevOps change the approval policy.")
 
 
+def approvals_needed(step: Mapping[str, Any]) -> int:
+    """How many distinct members' approvals complete route step ``step`` (a route entry
+    as stored on the request: ``mode`` "all" with ``count``, else one)."""
+    return int(step.get("count") or 1) if step.get("mode") == "all" else 1
+
+
 def step_permission_error(name: str, actor: Any, approval: Any) -> errors.DomainError | None:
     """Why ``actor`` may not decide the current step of ``approval`` — a Closed-Won
     Approval or an Amendment, both routed the same way (None: they may).
@@ -331,14 +338,11 @@ def step_permission_error(name: str, actor: Any, approval: Any) -> errors.Domain
         # The request's own step decisions, through its reverse relation: an Amendment's
         # are ``step_decisions`` (its ``decisions`` are the amendment's own audit rows), an
         # Approval's ``decisions``. (The approvals app sits above this module.)
+        decisions = getattr(approval, "step_decisions", None) or approval.decisions
         # Nothing of the request can be approved yet at a first step that one approval
         # completes (the common one-step route): no query then.
-        step = route[approval.step_index]
-        several = step.get("mode") == "all" and int(step.get("count") or 1) > 1
-        decisions = getattr(approval, "step_decisions", None) or approval.decisions
-        if (approval.step_index > 0 or several) and decisions.filter(
-            decided_by=actor.pk, decision="approved"
-        ).exists():
+        first_of_one = approval.step_index == 0 and approvals_needed(route[0]) == 1
+        if not first_of_one and decisions.filter(decided_by=actor.pk, decision="approved").exists():
             return errors.AlreadyDecided(
                 "You already approved a step of this request: another member must decide."
             )

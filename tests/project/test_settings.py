@@ -90,7 +90,8 @@ def test_sqlite_default_uses_wal_immediate_transactions_and_a_busy_timeout(tmp_p
 
 def _postgres_statements(**env: str) -> subprocess.CompletedProcess[str]:
     """Runs one SELECT six times in a fresh process on the suite's PostgreSQL and prints
-    the options, the cursor class and how many statements the server holds prepared."""
+    the options, where the parameters were bound and how many statements the server holds
+    prepared."""
     code = (
         "import django; django.setup();"
         "from django.conf import settings; from django.db import connection;"
