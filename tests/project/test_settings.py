@@ -131,3 +131,12 @@ def test_prepared_statements_takes_a_number_of_uses_or_off():
     result = _postgres_statements(DATABASE_PREPARED_STATEMENTS="sometimes")
     assert result.returncode != 0
     assert "DATABASE_PREPARED_STATEMENTS must be a number of uses" in result.stderr
+
+
+def test_production_commands_run_before_collectstatic(tmp_path):
+    # A fresh deployment runs migrate before collectstatic: the URLconf must import
+    # without the static files manifest.
+    result = manage(
+        "check", SECRET_KEY=STRONG, ALLOWED_HOSTS="closedwon.example", STATIC_ROOT=str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
