@@ -110,8 +110,13 @@ def _reporting_pairs(
     rates: Rates,
 ) -> list[tuple[Decimal | None, Decimal | None]]:
     """``(unit_price, list_price)`` pairs with the unit price (in ``currency``) converted to
-    the reporting currency at today's rate, as routing compares them (None: no rate)."""
-    return [(to_reporting(unit, currency, today, rates).amount, listed) for unit, listed in prices]
+    the reporting currency at today's rate, as routing compares them (None: no rate, or
+    no list price to compare it with: a line without one has no discount, so its unit
+    price is not converted)."""
+    return [
+        (to_reporting(unit, currency, today, rates).amount if listed else None, listed)
+        for unit, listed in prices
+    ]
 
 
 def _line_rows(opportunity: Opportunity, lines: Iterable[LineItem] | None) -> list[LineItem]:

@@ -7,6 +7,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
+from core.fields import JSONDocumentField
+
 
 class Event(models.Model):
     """A committed change as a sync client sees it.
@@ -29,7 +31,7 @@ class Event(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    data = models.JSONField(encoder=DjangoJSONEncoder)
+    data = JSONDocumentField(encoder=DjangoJSONEncoder)
     xid = models.BigIntegerField(default=0)
 
     class Meta:

@@ -26,6 +26,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.fields import JSONDocumentField
 from opportunities.models import Approval, Opportunity
 
 
@@ -187,7 +188,7 @@ class Handoff(models.Model):
         max_length=10, choices=HandoffStatus.choices, default=HandoffStatus.PENDING
     )
     # Frozen at approval time; every retry sends exactly this.
-    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    payload = JSONDocumentField(encoder=DjangoJSONEncoder)
     attempts = models.PositiveIntegerField(default=0)
     # When a worker may (re)try; NULL once there is nothing left to send.
     next_attempt_at = models.DateTimeField(null=True, blank=True)

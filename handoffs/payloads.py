@@ -13,11 +13,15 @@ stored on the Handoff row; a retry sends the stored payload, never a rebuilt one
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
+
+from core.fields import EncodedJSON
 from core.money import money_text
 from documents.signing import signed_download_url
 from opportunities.models import Approval, LineItem, Opportunity
@@ -185,8 +189,14 @@ def build_payload(
     shared: dict[str, Any],
     approval: Approval,
     credit: CommissionCredit,
+    shared_json: str | None = None,
 ) -> dict[str, Any]:
-    """The Standard Webhooks-style envelope for one handoff; ``id`` is the webhook-id."""
+    """The Standard Webhooks-style envelope for one handoff; ``id`` is the webhook-id.
+
+    ``shared_json``: :func:`encode_shared` of ``shared``, when the caller builds several
+    payloads of the same approval. The payload is then an :class:`core.fields.EncodedJSON`
+    carrying its JSON text, the shared part encoded once for all of them (it lists every
+    line item, and encoding it again for each kind was most of what the payloads cost)."""
     section: dict[str, Any]
     if kind == HandoffKind.BILLING:
         section = _billing(shared, approval)
@@ -198,12 +208,30 @@ def build_payload(
         section = _commission(credit)
     else:  # pragma: no cover - HandoffKind is closed
         raise ValueError(f"unknown handoff kind {kind!r}")
-    return envelope(
+    document = envelope(
         webhook_id=handoff_id,
         event_type=f"handoff.{kind}",
         created_at=created_at,
         data={**shared, kind: section},
     )
+    if shared_json is None or kind in shared:
+        return document
+    return EncodedJSON(document, _spliced(document, shared_json, kind, section))
+
+
+def encode_shared(shared: dict[str, Any]) -> str:
+    """:func:`shared_data` as JSON text, for :func:`build_payload`'s ``shared_json``."""
+    return json.dumps(shared, cls=DjangoJSONEncoder)
+
+
+def _spliced(document: dict[str, Any], shared_json: str, kind: str, section: Any) -> str:
+    # The envelope's text with the shared data's text put in as it is: the same text
+    # json.dumps makes of the whole document, whose keys come in the same order ("data"
+    # last in the envelope, the kind's section last in "data"); pinned by a test.
+    head = json.dumps({k: v for k, v in document.items() if k != "data"}, cls=DjangoJSONEncoder)
+    section_json = json.dumps(kind) + ": " + json.dumps(section, cls=DjangoJSONEncoder)
+    data = shared_json[:-1] + (", " if shared_json != "{}" else "") + section_json + "}"
+    return head[:-1] + ', "data": ' + data + "}"
 
 
 # The payload version: raised when a field changes meaning or goes away (adding a field

@@ -127,6 +127,7 @@ def handoffs_create_for_approval(
     )
     credit.rep = opportunity.owner
     shared = payloads.shared_data(opportunity=opportunity, approval=approval, line_items=line_items)
+    shared_json = payloads.encode_shared(shared)
     active = targets.active_endpoints() if endpoints is None else endpoints
     handoffs = []
     for kind in HandoffKind.values:
@@ -157,6 +158,7 @@ def handoffs_create_for_approval(
                         shared=shared,
                         approval=approval,
                         credit=credit,
+                        shared_json=shared_json,
                     ),
                     next_attempt_at=now if endpoint else None,
                     created_at=now,
@@ -164,6 +166,10 @@ def handoffs_create_for_approval(
             )
     with bound_parameters():
         Handoff.outbox.bulk_create(handoffs)
+    for handoff in handoffs:
+        # Plain dicts from here on: the encoded text would go stale if a caller changed
+        # a payload and saved the row again.
+        handoff.payload = dict(handoff.payload)
     _publish_on_commit([h.pk for h in handoffs if h.endpoint_id])
     return handoffs
 

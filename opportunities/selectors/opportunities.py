@@ -6,14 +6,16 @@ a page costs a constant number of queries whatever the number of deals.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 
 from approvals import selectors as approval_selectors
+from core.db import instances_from_rows
 
 from .. import gate, policies
-from ..models import LineItem, Opportunity, line_items_prefetch
+from ..models import LINE_ITEMS_UNREAD, LineItem, Opportunity, Product, line_items_prefetch
 from ..stages import TRANSITIONS, Stage
 from .approvals import pending_approval_of
 
@@ -77,10 +79,48 @@ def opportunity_checklist(opportunity: Opportunity) -> dict[str, Any]:
 
 
 def line_items_loaded(opportunity: Opportunity) -> list[LineItem]:
-    """The deal's line items with their products, in order, read at most once per instance:
-    the gate, the approval snapshot, the handoff payloads and the API response all share
-    the one prefetch."""
+    """The deal's line items with their products, in order, read at most once per instance
+    (one query): the gate, the approval snapshot, the handoff payloads and the API response
+    all share it. The same instances and cache as ``prefetch_related(line_items_prefetch())``
+    (each line's ``product`` and ``opportunity`` set, the timestamps deferred), built from
+    the rows with :func:`core.db.instances_from_rows`: a deal of 100 line items is read on
+    every approval, and the ORM's generic row-to-instance walk was a fifth of what such an
+    approval spent beyond a one-line one."""
     cache = getattr(opportunity, "_prefetched_objects_cache", {})
     if "line_items" not in cache:
-        prefetch_related_objects([opportunity], line_items_prefetch())
+        _line_items_read(opportunity)
     return list(opportunity.line_items.all())
+
+
+@functools.cache
+def _line_columns() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def read(model: Any) -> tuple[str, ...]:
+        return tuple(
+            f.attname for f in model._meta.concrete_fields if f.attname not in LINE_ITEMS_UNREAD
+        )
+
+    return read(LineItem), read(Product)
+
+
+def _line_items_read(opportunity: Opportunity) -> None:
+    line_names, product_names = _line_columns()
+    rows = (
+        LineItem.objects.filter(opportunity_id=opportunity.pk)
+        .order_by("id")
+        .values_list(*line_names, *(f"product__{name}" for name in product_names))
+    )
+    db, split = rows.db, len(line_names)
+    fetched = list(rows)
+    items = instances_from_rows(LineItem, line_names, [row[:split] for row in fetched], db)
+    products = instances_from_rows(Product, product_names, [row[split:] for row in fetched], db)
+    product = LineItem._meta.get_field("product")
+    parent = LineItem._meta.get_field("opportunity")
+    for line, sold in zip(items, products, strict=True):
+        product.set_cached_value(line, sold)
+        parent.set_cached_value(line, opportunity)
+    # Where prefetch_related keeps them, so ``opportunity.line_items.all()`` reads no more.
+    queryset: Any = opportunity.line_items.all()
+    queryset._result_cache = items
+    queryset._prefetch_done = True
+    cache = opportunity.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache["line_items"] = queryset

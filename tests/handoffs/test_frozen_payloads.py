@@ -146,3 +146,33 @@ def test_billing_receives_each_document_with_its_hash_and_a_working_link(
     response = Client().get(frozen["url"])  # no session: the signed link is the key
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == pdf
+
+
+def test_each_payload_is_stored_as_the_text_json_makes_of_it(rep, revops, monkeypatch):
+    """The shared part of the four payloads is encoded once and spliced into each: the
+    stored text must be exactly what json.dumps makes of the whole payload."""
+    import json
+
+    from core.fields import EncodedJSON
+    from handoffs import payloads
+
+    built: list[dict] = []
+    original = payloads.build_payload
+
+    def keep(**kwargs):
+        payload = original(**kwargs)
+        built.append(payload)
+        return payload
+
+    monkeypatch.setattr(payloads, "build_payload", keep)
+    opportunity = ready_opportunity(rep, lines=3)
+    submit(opportunity, rep)
+    approve(opportunity, revops)
+
+    encoder = Handoff._meta.get_field("payload").encoder
+    assert len(built) == 4
+    for payload in built:
+        assert isinstance(payload, EncodedJSON)
+        assert payload.text == json.dumps(dict(payload), cls=encoder)
+        assert list(payload["data"])[-1] == payload["type"].removeprefix("handoff.")
+        assert Handoff.objects.get(pk=payload["id"]).payload == json.loads(payload.text)
