@@ -36,7 +36,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, migrations
-from django.db.models import Model
+from django.db.models import DEFERRED, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
@@ -102,11 +102,13 @@ def instances_from_rows(
     anything listens to those signals for ``model`` (an ``ImageField`` does), the instances
     are made by ``Model.from_db`` instead, so no listener is skipped."""
     if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        # from_db takes the values in the model's field order, DEFERRED for the others.
+        fields = [f.attname for f in model._meta.concrete_fields]
         instances = []
         for values in rows:
-            if len(values) != len(names):
-                raise ValueError(f"{len(values)} values for {len(names)} fields")
-            instances.append(model.from_db(db, list(names), list(values)))
+            given = dict(zip(names, values, strict=True))
+            ordered = [given.get(name, DEFERRED) for name in fields]
+            instances.append(model.from_db(db, fields, ordered))
         return instances
     new = model.__new__
     built = []
@@ -338,7 +340,9 @@ def insert_returning_pks(
         return [row[0] for row in cursor.fetchall()]
 
 
-def lz4_compression(app_label: str, model_name: str, *field_names: str) -> migrations.RunPython:
+def lz4_compression(
+    app_label: str, model_name: str, *field_names: str, reverse: str = "DEFAULT"
+) -> migrations.RunPython:
     """A migration operation: PostgreSQL compresses the large values of these JSON columns
     with lz4 instead of its default pglz (PostgreSQL 14+, the oldest Django 5.2 supports;
     the server built with lz4).
@@ -348,7 +352,9 @@ def lz4_compression(app_label: str, model_name: str, *field_names: str) -> migra
     measurable part of what an approval spends per line item, and lz4 does the same work in
     a fraction of the time. A server built without lz4 keeps pglz (nothing fails); other
     databases are left alone. Values already stored keep their compression. Reversed: the
-    server's default again."""
+    server's default again, or ``reverse="lz4"`` for a migration that changes the column's
+    type (which rewrites it with the default): one such operation on each side of the
+    change keeps lz4 both ways."""
 
     def apply(method: str) -> Any:
         def run(apps: Any, schema_editor: Any) -> None:
@@ -366,4 +372,4 @@ def lz4_compression(app_label: str, model_name: str, *field_names: str) -> migra
 
         return run
 
-    return migrations.RunPython(apply("lz4"), apply("DEFAULT"), elidable=False)
+    return migrations.RunPython(apply("lz4"), apply(reverse), elidable=False)

@@ -11,6 +11,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Reversed last: the type change back rewrites the column with the default.
+        lz4_compression("events", "event", "data", reverse="lz4"),
         migrations.AlterField(
             model_name="event",
             name="data",
@@ -19,5 +21,5 @@ class Migration(migrations.Migration):
             ),
         ),
         # Changing the type rewrites the column with the server's default compression.
-        lz4_compression("events", "event", "data"),
+        lz4_compression("events", "event", "data", reverse="lz4"),
     ]

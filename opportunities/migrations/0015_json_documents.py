@@ -10,6 +10,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Reversed last: the type change back rewrites the columns with the default.
+        lz4_compression("opportunities", "stagechange", "gate_snapshot", reverse="lz4"),
+        lz4_compression("opportunities", "approval", "snapshot", reverse="lz4"),
         migrations.AlterField(
             model_name="approval",
             name="snapshot",
@@ -21,6 +24,6 @@ class Migration(migrations.Migration):
             field=core.fields.JSONDocumentField(blank=True, default=dict),
         ),
         # Changing the type rewrites the columns with the server's default compression.
-        lz4_compression("opportunities", "stagechange", "gate_snapshot"),
-        lz4_compression("opportunities", "approval", "snapshot"),
+        lz4_compression("opportunities", "stagechange", "gate_snapshot", reverse="lz4"),
+        lz4_compression("opportunities", "approval", "snapshot", reverse="lz4"),
     ]

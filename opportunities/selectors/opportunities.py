@@ -119,7 +119,10 @@ def _line_items_read(opportunity: Opportunity) -> None:
         product.set_cached_value(line, sold)
         parent.set_cached_value(line, opportunity)
     # Where prefetch_related keeps them, so ``opportunity.line_items.all()`` reads no more.
-    queryset: Any = opportunity.line_items.all()
+    # The prefetch's queryset, so a query chained on it joins the products too.
+    queryset: Any = opportunity.line_items._apply_rel_filters(  # type: ignore[attr-defined]
+        line_items_prefetch().queryset
+    )
     queryset._result_cache = items
     queryset._prefetch_done = True
     cache = opportunity.__dict__.setdefault("_prefetched_objects_cache", {})

@@ -99,3 +99,31 @@ def test_lookups_into_the_document_work():
         1,
         2,
     ]
+
+
+def test_a_lookup_encodes_its_value_with_the_fields_encoder():
+    event = _event({"amount": Decimal("1.50"), "nested": {"amount": Decimal("2")}})
+    assert list(Event.objects.filter(data__amount=Decimal("1.50"))) == [event]
+    assert list(Event.objects.filter(data__contains={"nested": {"amount": Decimal("2")}})) == [
+        event
+    ]
+
+
+def test_json_null_is_stored_as_json_not_as_sql_null():
+    from django.db.models import JSONField, Value
+
+    event = _event(Value(None, JSONField()))
+    assert Event.objects.filter(pk=event.pk, data__isnull=False).exists()
+    assert Event.objects.get(pk=event.pk).data is None
+
+
+def test_a_query_with_a_lookup_pickles_and_compares_like_any():
+    import pickle
+
+    match = _event(DOCUMENT)
+    query = Event.objects.filter(data__has_key="zeta", data__to__contains=["a@example.com"])
+    again = Event.objects.all()
+    again.query = pickle.loads(pickle.dumps(query.query))
+    assert list(again) == [match]
+    one, two = (Event.objects.filter(data__has_key="zeta") for _ in range(2))
+    assert one.query.where == two.query.where
