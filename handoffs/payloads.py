@@ -65,7 +65,13 @@ def _frozen(opportunity: Opportunity, approval: Approval) -> dict[str, Any]:
 
 
 def _line_items(snapshot: dict[str, Any], line_items: Sequence[LineItem]) -> list[dict[str, Any]]:
-    names = {item.product.sku: item.product.name for item in line_items}
+    frozen = snapshot.get("line_items", [])
+    # The live products' names, only for a request frozen before the snapshot kept them.
+    names = (
+        {item.product.sku: item.product.name for item in line_items}
+        if any(not item.get("name") for item in frozen)
+        else {}
+    )
     return [
         {
             "sku": item["sku"],
@@ -77,7 +83,7 @@ def _line_items(snapshot: dict[str, Any], line_items: Sequence[LineItem]) -> lis
             "list_price_currency": item.get("list_price_currency"),
             "discount_pct": item.get("discount_pct"),
         }
-        for item in snapshot.get("line_items", [])
+        for item in frozen
     ]
 
 

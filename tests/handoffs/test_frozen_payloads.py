@@ -176,3 +176,18 @@ def test_each_payload_is_stored_as_the_text_json_makes_of_it(rep, revops, monkey
         assert payload.text == json.dumps(dict(payload), cls=encoder)
         assert list(payload["data"])[-1] == payload["type"].removeprefix("handoff.")
         assert Handoff.objects.get(pk=payload["id"]).payload == json.loads(payload.text)
+
+
+def test_a_request_frozen_without_line_item_names_gets_the_products_names(rep, revops):
+    # A request submitted before the snapshot kept each line's product name.
+    opportunity = ready_opportunity(rep, lines=2)
+    submit(opportunity, rep)
+    approval = Approval.objects.get(opportunity=opportunity)
+    for item in approval.snapshot["line_items"]:
+        del item["name"]
+    approval.save(update_fields=["snapshot"])
+
+    data = approve(opportunity, revops)
+
+    products = {li.product.sku: li.product.name for li in opportunity.line_items.all()}
+    assert {li["sku"]: li["name"] for li in data["billing"]["line_items"]} == products
