@@ -236,16 +236,19 @@ def _price_of(field: serializers.Field, line: LineItem) -> approval_selectors.Li
     every loaded line of that deal in one pass (two fields show each line's figures)."""
     context = cast(dict[str, Any], field.context)
     known = cast(dict[int, approval_selectors.LinePrice], context.setdefault(_LINE_PRICES, {}))
-    if line.pk is not None and line.pk in known:
-        return known[line.pk]
+    pk = line.id  # the primary key (``pk`` goes through a property: once per line here)
+    if pk is not None:
+        found = known.get(pk)
+        if found is not None:
+            return found
     opportunity = line.opportunity
     loaded = getattr(opportunity, "_prefetched_objects_cache", {}).get("line_items")
     rows = list(loaded) if loaded is not None and line in loaded else [line]
     prices = approval_selectors.line_prices(opportunity, rows, rates=_response_rates(field))
     known.update(
-        (row.pk, price) for row, price in zip(rows, prices, strict=True) if row.pk is not None
+        (row.id, price) for row, price in zip(rows, prices, strict=True) if row.id is not None
     )
-    return prices[rows.index(line)] if line.pk is None else known[line.pk]
+    return prices[rows.index(line)] if pk is None else known[pk]
 
 
 @extend_schema_field(
@@ -322,17 +325,18 @@ class LineItemSerializer(serializers.ModelSerializer):
         approval's cost per line item. Same keys, order and values as the generic walk
         (pinned by a test)."""
         price = _price_of(self, instance)
+        listed, discount = price.list_price, price.discount_pct
         return {
-            "id": instance.pk,
+            "id": instance.id,
             "product": instance.product_id,
             "seats": instance.seats,
             "unit_price": money_text(instance.unit_price, instance.opportunity.currency),
             # One price lookup for the three fields (the generic walk made two).
-            "list_price": money_text(price.list_price, settings.REPORTING_CURRENCY),
-            "list_price_currency": (
-                settings.REPORTING_CURRENCY if price.list_price is not None else None
-            ),
-            "discount_pct": f"{price.discount_pct:f}" if price.discount_pct is not None else None,
+            "list_price": None
+            if listed is None
+            else money_text(listed, settings.REPORTING_CURRENCY),
+            "list_price_currency": None if listed is None else settings.REPORTING_CURRENCY,
+            "discount_pct": None if discount is None else f"{discount:f}",
         }
 
 
