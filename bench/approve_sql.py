@@ -88,7 +88,10 @@ def replay(
     """Run ``statements`` once per target deal with ids substituted; returns seconds."""
     import psycopg
 
+    from handoffs.models import WebhookEndpoint
     from opportunities.gate import normalize_key
+
+    endpoint_ids = [str(pk) for pk in WebhookEndpoint.objects.values_list("pk", flat=True)]
 
     with psycopg.connect(BENCH_DATABASE_URL, cursor_factory=psycopg.ClientCursor) as conn:
         started = time.perf_counter()
@@ -99,7 +102,9 @@ def replay(
                 sample_contract: contract,
                 normalize_key(sample_contract): normalize_key(contract),
             }
-            uuids: dict[str, uuid.UUID] = {}  # each approval gets new handoff ids, consistently
+            # Each approval gets new handoff and event ids, consistently; the webhook
+            # endpoints' ids stay (rows every approval refers to).
+            uuids: dict[str, uuid.UUID] = {key: uuid.UUID(key) for key in endpoint_ids}
             with conn.transaction(), conn.cursor() as cur:
                 for sql, params in statements:
                     if sql.strip().upper() in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT"):
