@@ -373,3 +373,18 @@ def lz4_compression(
         return run
 
     return migrations.RunPython(apply("lz4"), apply(reverse), elidable=False)
+
+
+def lz4_kept(
+    app_label: str, model_name: str, field_names: Sequence[str], *operations: Any
+) -> list[Any]:
+    """Migration operations: ``operations`` (type changes of the ``field_names`` columns of
+    one model) with lz4 compression kept on those columns, applied and reversed. Changing a
+    column's type rewrites it with the server's default compression, so lz4 is set again
+    after the change on the way forward and after its reversal on the way back."""
+    keep = (app_label, model_name, *field_names)
+    return [
+        lz4_compression(*keep, reverse="lz4"),
+        *operations,
+        lz4_compression(*keep, reverse="lz4"),
+    ]

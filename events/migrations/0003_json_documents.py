@@ -2,7 +2,7 @@ import django.core.serializers.json
 from django.db import migrations
 
 import core.fields
-from core.db import lz4_compression
+from core.db import lz4_kept
 
 
 class Migration(migrations.Migration):
@@ -10,9 +10,10 @@ class Migration(migrations.Migration):
         ("events", "0002_data_lz4"),
     ]
 
-    operations = [
-        # Reversed last: the type change back rewrites the column with the default.
-        lz4_compression("events", "event", "data", reverse="lz4"),
+    operations = lz4_kept(
+        "events",
+        "event",
+        ["data"],
         migrations.AlterField(
             model_name="event",
             name="data",
@@ -20,6 +21,4 @@ class Migration(migrations.Migration):
                 encoder=django.core.serializers.json.DjangoJSONEncoder
             ),
         ),
-        # Changing the type rewrites the column with the server's default compression.
-        lz4_compression("events", "event", "data", reverse="lz4"),
-    ]
+    )

@@ -2,7 +2,7 @@ import django.core.serializers.json
 from django.db import migrations
 
 import core.fields
-from core.db import lz4_compression
+from core.db import lz4_kept
 
 
 class Migration(migrations.Migration):
@@ -10,9 +10,10 @@ class Migration(migrations.Migration):
         ("handoffs", "0007_payload_lz4"),
     ]
 
-    operations = [
-        # Reversed last: the type change back rewrites the column with the default.
-        lz4_compression("handoffs", "handoff", "payload", reverse="lz4"),
+    operations = lz4_kept(
+        "handoffs",
+        "handoff",
+        ["payload"],
         migrations.AlterField(
             model_name="handoff",
             name="payload",
@@ -20,6 +21,4 @@ class Migration(migrations.Migration):
                 encoder=django.core.serializers.json.DjangoJSONEncoder
             ),
         ),
-        # Changing the type rewrites the column with the server's default compression.
-        lz4_compression("handoffs", "handoff", "payload", reverse="lz4"),
-    ]
+    )

@@ -1,7 +1,7 @@
 from django.db import migrations
 
 import core.fields
-from core.db import lz4_compression
+from core.db import lz4_kept
 
 
 class Migration(migrations.Migration):
@@ -10,20 +10,24 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # Reversed last: the type change back rewrites the columns with the default.
-        lz4_compression("opportunities", "stagechange", "gate_snapshot", reverse="lz4"),
-        lz4_compression("opportunities", "approval", "snapshot", reverse="lz4"),
-        migrations.AlterField(
-            model_name="approval",
-            name="snapshot",
-            field=core.fields.JSONDocumentField(blank=True, default=dict),
+        *lz4_kept(
+            "opportunities",
+            "approval",
+            ["snapshot"],
+            migrations.AlterField(
+                model_name="approval",
+                name="snapshot",
+                field=core.fields.JSONDocumentField(blank=True, default=dict),
+            ),
         ),
-        migrations.AlterField(
-            model_name="stagechange",
-            name="gate_snapshot",
-            field=core.fields.JSONDocumentField(blank=True, default=dict),
+        *lz4_kept(
+            "opportunities",
+            "stagechange",
+            ["gate_snapshot"],
+            migrations.AlterField(
+                model_name="stagechange",
+                name="gate_snapshot",
+                field=core.fields.JSONDocumentField(blank=True, default=dict),
+            ),
         ),
-        # Changing the type rewrites the columns with the server's default compression.
-        lz4_compression("opportunities", "stagechange", "gate_snapshot", reverse="lz4"),
-        lz4_compression("opportunities", "approval", "snapshot", reverse="lz4"),
     ]

@@ -118,8 +118,9 @@ def _line_items_read(opportunity: Opportunity) -> None:
     for line, sold in zip(items, products, strict=True):
         product.set_cached_value(line, sold)
         parent.set_cached_value(line, opportunity)
-    # Where prefetch_related keeps them, so ``opportunity.line_items.all()`` reads no more.
-    # The prefetch's queryset, so a query chained on it joins the products too.
+    # Kept where prefetch_related keeps them, on the prefetch's queryset: a later
+    # ``opportunity.line_items.all()`` reads no more, and a query chained on it joins the
+    # products too.
     queryset: Any = opportunity.line_items._apply_rel_filters(  # type: ignore[attr-defined]
         line_items_prefetch().queryset
     )
